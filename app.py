@@ -1,0 +1,29 @@
+#!/usr/bin/env python3
+"""Builds the CDK app: load and validate the configuration, create the stack, synth."""
+
+import sys
+
+import aws_cdk as cdk
+
+from infra.config import ConfigError, load_config
+from infra.stack import PersonalizeRefreshStack
+
+DEFAULT_CONFIG = "config/example.json"
+
+
+def main() -> None:
+    app = cdk.App()
+    config_path = app.node.try_get_context("config") or DEFAULT_CONFIG
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        sys.exit(f"cdk synth: {exc}")
+    stack_name = app.node.try_get_context("stack_name") or "PersonalizeRefresh"
+    PersonalizeRefreshStack(
+        app, stack_name, config=config, env=cdk.Environment(account=config.account, region=config.region)
+    )
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The CDK constructs of the Personalize refresh pipeline."""

@@ -1,0 +1,18 @@
+"""The alert topic: a readable message for every failed refresh, by e-mail when configured."""
+
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+
+class Alerts(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, email: str | None, encryption_key: kms.IKey
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self, "Topic", display_name="Personalize refresh alerts", master_key=encryption_key, enforce_ssl=True
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))

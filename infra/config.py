@@ -1,0 +1,250 @@
+"""The refresh configuration: one typed, validated model that `app.py` loads.
+
+Every field is checked before any construct is built, so a bad value fails
+`cdk synth` with a message naming the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+# Personalize names: letters, digits, hyphen and underscore, 63 characters at most.
+JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
+JOB_NAME_MAX = 63
+BASE_DATE_SUFFIX_LEN = len("-YYYYMMDD-NN")
+
+_PERSONALIZE_ARN = r"^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:"
+_DATASET_ARN = re.compile(_PERSONALIZE_ARN + r"dataset/(?P<group>[a-zA-Z0-9\-_]+)/(?P<type>[A-Z_]+)$")
+_SOLUTION_ARN = re.compile(_PERSONALIZE_ARN + r"solution/(?P<name>[a-zA-Z0-9][a-zA-Z0-9\-_]*)$")
+_CAMPAIGN_ARN = re.compile(_PERSONALIZE_ARN + r"campaign/(?P<name>[a-zA-Z0-9][a-zA-Z0-9\-_]*)$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_GLUE_JOB_NAME = re.compile(r"^[\w.\- ]{1,255}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<key>.*)$")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists each bad field."""
+
+
+def _matching(pattern: re.Pattern[str], expected: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"expected {expected}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"expected an IANA time zone such as 'Asia/Seoul' or 'UTC', got {value!r}") from None
+    return value
+
+
+def _s3_location(value: str) -> str:
+    if not _S3_URL.match(value):
+        raise ValueError(f"expected an s3:// URL such as 's3://bucket/prefix/{{base_date}}/', got {value!r}")
+    leftover = value.replace("{base_date}", "")
+    if "{" in leftover or "}" in leftover:
+        raise ValueError(f"the only placeholder allowed is {{base_date}}, got {value!r}")
+    return value
+
+
+DatasetArn = Annotated[
+    str, _matching(_DATASET_ARN, "a Personalize dataset ARN (arn:aws:personalize:REGION:ACCOUNT:dataset/GROUP/TYPE)")
+]
+SolutionArn = Annotated[
+    str, _matching(_SOLUTION_ARN, "a Personalize solution ARN (arn:aws:personalize:REGION:ACCOUNT:solution/NAME)")
+]
+CampaignArn = Annotated[
+    str, _matching(_CAMPAIGN_ARN, "a Personalize campaign ARN (arn:aws:personalize:REGION:ACCOUNT:campaign/NAME)")
+]
+RoleArn = Annotated[str, _matching(_ROLE_ARN, "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")]
+GlueJobName = Annotated[str, _matching(_GLUE_JOB_NAME, "a Glue job name (letters, digits, '_-. ', 1-255 chars)")]
+EmailAddress = Annotated[str, _matching(_EMAIL, "an e-mail address such as ops@example.com")]
+S3Location = Annotated[str, AfterValidator(_s3_location)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Dataset(_Strict):
+    """One Personalize dataset re-imported on every refresh."""
+
+    dataset_arn: DatasetArn
+    data_location: S3Location
+    import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
+
+    @property
+    def dataset_group(self) -> str:
+        return _DATASET_ARN.match(self.dataset_arn)["group"]  # type: ignore[index]
+
+    @property
+    def name(self) -> str:
+        """Short name used in job names and the run record, e.g. 'interactions'."""
+        return _DATASET_ARN.match(self.dataset_arn)["type"].lower()  # type: ignore[index]
+
+
+class Campaign(_Strict):
+    """One campaign retrained from its solution and redeployed on every refresh."""
+
+    campaign_arn: CampaignArn
+    solution_arn: SolutionArn
+
+    @property
+    def name(self) -> str:
+        return _CAMPAIGN_ARN.match(self.campaign_arn)["name"]  # type: ignore[index]
+
+    @property
+    def solution_name(self) -> str:
+        return _SOLUTION_ARN.match(self.solution_arn)["name"]  # type: ignore[index]
+
+
+class Polling(_Strict):
+    """Seconds between two describe calls of each phase."""
+
+    import_seconds: int = Field(300, ge=10, le=3600)
+    training_seconds: int = Field(900, ge=10, le=3600)
+    deployment_seconds: int = Field(60, ge=10, le=3600)
+
+
+class RefreshConfig(_Strict):
+    """Everything one deployment of the refresh pipeline needs to know."""
+
+    glue_job_names: list[GlueJobName] = Field(min_length=1)
+    time_zone: TimeZoneName = "UTC"
+    personalize_role_arn: RoleArn
+    datasets: list[Dataset] = Field(min_length=1)
+    campaigns: list[Campaign] = Field(min_length=1)
+    alert_email: EmailAddress | None = None
+    job_name_prefix: str = Field("refresh", min_length=1, max_length=20, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-]*$")
+    polling: Polling = Polling()
+    execution_timeout_hours: int = Field(36, ge=1, le=24 * 7)
+    log_retention_days: Literal[30, 60, 90, 180, 365, 731] = 365
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RefreshConfig:
+        _unique("datasets", [d.dataset_arn for d in self.datasets])
+        _unique("campaigns", [c.name for c in self.campaigns])
+        _unique("glue_job_names", self.glue_job_names)
+        regions = {arn.split(":")[3] for arn in self.personalize_arns}
+        accounts = {arn.split(":")[4] for arn in self.personalize_arns}
+        if len(regions) > 1 or len(accounts) > 1:
+            raise ValueError(
+                f"datasets and campaigns: all Personalize ARNs must be in one account and region, "
+                f"got accounts {sorted(accounts)} and regions {sorted(regions)}"
+            )
+        for dataset in self.datasets:
+            longest = len(f"{self.job_name_prefix}-{dataset.dataset_group}-{dataset.name}") + BASE_DATE_SUFFIX_LEN
+            if longest > JOB_NAME_MAX:
+                raise ValueError(
+                    f"job_name_prefix: import job names for {dataset.dataset_arn} would be {longest} characters, "
+                    f"Personalize allows {JOB_NAME_MAX}; choose a shorter prefix"
+                )
+        return self
+
+    @property
+    def personalize_arns(self) -> list[str]:
+        return [d.dataset_arn for d in self.datasets] + [
+            arn for c in self.campaigns for arn in (c.campaign_arn, c.solution_arn)
+        ]
+
+    @property
+    def region(self) -> str:
+        return self.datasets[0].dataset_arn.split(":")[3]
+
+    @property
+    def account(self) -> str:
+        return self.datasets[0].dataset_arn.split(":")[4]
+
+    def lambda_settings(self) -> dict[str, Any]:
+        """The part of the configuration the task Lambdas read (plain JSON)."""
+        return {
+            "time_zone": self.time_zone,
+            "glue_job_names": self.glue_job_names,
+            "job_name_prefix": self.job_name_prefix,
+            "polling": self.polling.model_dump(),
+            "personalize_role_arn": self.personalize_role_arn,
+            "datasets": [
+                {
+                    "name": d.name,
+                    "dataset_group": d.dataset_group,
+                    "dataset_arn": d.dataset_arn,
+                    "data_location": d.data_location,
+                    "import_mode": d.import_mode,
+                }
+                for d in self.datasets
+            ],
+            "campaigns": [
+                {
+                    "campaign_name": c.name,
+                    "campaign_arn": c.campaign_arn,
+                    "solution_arn": c.solution_arn,
+                    "solution_name": c.solution_name,
+                }
+                for c in self.campaigns
+            ],
+        }
+
+
+def _unique(field: str, values: list[str]) -> None:
+    seen = {v for v in values if values.count(v) > 1}
+    if seen:
+        raise ValueError(f"{field}: each entry must be unique, repeated: {sorted(seen)}")
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "configuration") -> RefreshConfig:
+    """Validate `raw`; raise ConfigError listing every bad field as `path: problem`."""
+    try:
+        return RefreshConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"  {_location(err['loc'])}: {_message(err)}" for err in exc.errors()]
+        raise ConfigError(f"invalid {source}:\n" + "\n".join(lines)) from None
+
+
+def load_config(path: str | Path) -> RefreshConfig:
+    """Read and validate a JSON configuration file."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object at the top level")
+    return parse_config(raw, source=str(path))
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    path = ".".join(str(part) for part in loc if not str(part).startswith("function-"))
+    return path or "(top level)"
+
+
+def _message(err: Any) -> str:
+    message = str(err["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if err["type"] == "missing":
+        return "required field is missing"
+    if err["type"] == "extra_forbidden":
+        return "unknown field (check the spelling)"
+    return message

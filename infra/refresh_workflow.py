@@ -1,0 +1,76 @@
+"""The refresh state machine, defined in `statemachine/refresh.asl.json` and inlined with its substitutions."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from .config import RefreshConfig
+from .constants import DEFINITION_FILE, LOG_RETENTION
+from .personalize_arns import PersonalizeArns
+from .task_functions import TaskFunctions
+
+
+class RefreshWorkflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RefreshConfig,
+        functions: TaskFunctions,
+        table: dynamodb.ITableV2,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Step Functions only delivers logs to groups under this prefix without a resource policy per group.
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-refresh",
+            retention=LOG_RETENTION[config.log_retention_days],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Personalize refresh state machine",
+        )
+        arns = PersonalizeArns(config)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[f.function_arn for f in functions.all],
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["personalize:DescribeDatasetImportJob"],
+                                               resources=arns.import_jobs))
+        role.add_to_policy(iam.PolicyStatement(actions=["personalize:DescribeSolutionVersion"],
+                                               resources=arns.solution_versions))
+        role.add_to_policy(iam.PolicyStatement(actions=["personalize:DescribeCampaign"], resources=arns.campaigns))
+        role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table_arn]))
+        role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
+
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(DEFINITION_FILE.read_text(encoding="utf-8")),
+            definition_substitutions={
+                "StartImportFunctionArn": functions.start_import.function_arn,
+                "StartTrainingFunctionArn": functions.start_training.function_arn,
+                "DeployVersionFunctionArn": functions.deploy_version.function_arn,
+                "RunTableName": table.table_name,
+                "AlertTopicArn": topic.topic_arn,
+            },
+            role=role,
+            timeout=Duration.hours(config.execution_timeout_hours),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )

@@ -1,0 +1,38 @@
+"""The stack: composes the constructs and wires them together; no resource is defined here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from .alerts import Alerts
+from .config import RefreshConfig
+from .refresh_workflow import RefreshWorkflow
+from .run_table import RunTable
+from .task_functions import TaskFunctions
+from .trigger import GlueSuccessTrigger
+
+
+class PersonalizeRefreshStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: RefreshConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        runs = RunTable(self, "Runs")
+        alerts = Alerts(
+            self, "Alerts", email=config.alert_email,
+            encryption_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        functions = TaskFunctions(self, "Tasks", config=config, table=runs.table)
+        workflow = RefreshWorkflow(
+            self, "Refresh", config=config, functions=functions, table=runs.table, topic=alerts.topic
+        )
+        trigger = GlueSuccessTrigger(
+            self, "Trigger", job_names=config.glue_job_names, state_machine=workflow.state_machine
+        )
+
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "RunTableName", value=runs.table.table_name)
+        CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)
+        CfnOutput(self, "DeadLetterQueueUrl", value=trigger.dead_letter_queue.queue_url)

@@ -1,0 +1,114 @@
+"""The three task Lambdas, each with its own role holding exactly the actions it calls."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .config import RefreshConfig
+from .constants import LOG_RETENTION, LAMBDA_MEMORY, LAMBDA_TIMEOUT, LAMBDAS_DIR, SETTINGS_VARIABLE, TABLE_VARIABLE
+from .personalize_arns import PersonalizeArns
+
+
+@dataclass(frozen=True)
+class _FunctionSpec:
+    construct_id: str
+    handler: str
+    description: str
+
+
+START_IMPORT = _FunctionSpec("StartImport", "start_import.handler", "Claims the run and starts the dataset imports")
+START_TRAINING = _FunctionSpec("StartTraining", "start_training.handler", "Creates the solution version")
+DEPLOY_VERSION = _FunctionSpec("DeployVersion", "deploy_version.handler", "Updates the campaign to the new version")
+
+
+class TaskFunctions(Construct):
+    """Start import, start training and deploy version: thin, one job each."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: RefreshConfig, table: dynamodb.ITableV2
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._table = table
+        self._code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "*.pyc"])
+        arns = PersonalizeArns(config)
+
+        self.start_import = self._function(START_IMPORT)
+        self._allow(self.start_import, ["personalize:CreateDatasetImportJob"], arns.datasets + arns.import_jobs)
+        self._allow(self.start_import, ["personalize:DescribeDatasetImportJob"], arns.import_jobs)
+        self.start_import.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[config.personalize_role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+            )
+        )
+        self._allow(self.start_import, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                    [table.table_arn])
+
+        self.start_training = self._function(START_TRAINING)
+        self._allow(self.start_training, ["personalize:CreateSolutionVersion", "personalize:ListSolutionVersions"],
+                    arns.solutions)
+        self._allow(self.start_training, ["personalize:DescribeSolutionVersion"], arns.solution_versions)
+        self._allow(self.start_training, ["dynamodb:UpdateItem"], [table.table_arn])
+
+        self.deploy_version = self._function(DEPLOY_VERSION)
+        self._allow(self.deploy_version, ["personalize:DescribeCampaign", "personalize:UpdateCampaign"],
+                    arns.campaigns)
+        self._allow(self.deploy_version, ["dynamodb:UpdateItem"], [table.table_arn])
+
+    @property
+    def all(self) -> list[lambda_.Function]:
+        return [self.start_import, self.start_training, self.deploy_version]
+
+    def _function(self, spec: _FunctionSpec) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{spec.construct_id}Logs",
+            retention=LOG_RETENTION[self._config.log_retention_days],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        role = iam.Role(
+            self,
+            f"{spec.construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{spec.construct_id} task Lambda of the Personalize refresh",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            )
+        )
+        return lambda_.Function(
+            self,
+            spec.construct_id,
+            description=spec.description,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=spec.handler,
+            code=self._code,
+            memory_size=LAMBDA_MEMORY,
+            timeout=Duration.seconds(LAMBDA_TIMEOUT),
+            role=role,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                SETTINGS_VARIABLE: json.dumps(self._config.lambda_settings(), separators=(",", ":")),
+                TABLE_VARIABLE: self._table.table_name,
+            },
+        )
+
+    @staticmethod
+    def _allow(function: lambda_.Function, actions: list[str], resources: list[str]) -> None:
+        function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))

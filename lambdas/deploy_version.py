@@ -1,0 +1,50 @@
+"""Deploy version: point one campaign at its newly trained solution version.
+
+The campaign keeps its current minProvisionedTPS and campaignConfig. An update already
+under way to the same version (an earlier attempt) is reused rather than repeated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from refresh_common import personalize
+from refresh_common.errors import InvalidRunInput
+from refresh_common.logs import run_logger
+from refresh_common.run_record import RunRecords, run_table
+from refresh_common.settings import Settings, load_settings
+from refresh_common.task_input import campaign_task
+
+_REUSABLE_UPDATE = personalize.IN_FLIGHT_STATUSES | {"ACTIVE"}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = load_settings()
+    return deploy_version(event, settings, RunRecords(run_table(settings.table_name)),
+                          personalize.client(settings.region))
+
+
+def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
+    task = campaign_task(event, settings)
+    version_arn = event.get("solution_version_arn")
+    if not isinstance(version_arn, str) or not version_arn.startswith(task.campaign.solution_arn + "/"):
+        raise InvalidRunInput(f"solution_version_arn {version_arn!r} is not a version of {task.campaign.solution_arn}")
+    log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
+
+    campaign = client.describe_campaign(campaignArn=task.campaign.campaign_arn)["campaign"]
+    latest = campaign.get("latestCampaignUpdate") or {}
+    if latest.get("solutionVersionArn") == version_arn and latest.get("status") in _REUSABLE_UPDATE:
+        status = str(latest["status"])
+        log.info("campaign update already under way", extra={"status": status})
+    else:
+        update: dict[str, Any] = {"campaignArn": campaign["campaignArn"], "solutionVersionArn": version_arn,
+                                  "minProvisionedTPS": campaign["minProvisionedTPS"]}
+        if campaign.get("campaignConfig"):
+            update["campaignConfig"] = campaign["campaignConfig"]
+        client.update_campaign(**update)
+        status = "CREATE PENDING"
+        log.info("campaign update started", extra={"solution_version_arn": version_arn,
+                                                   "previous_version_arn": campaign.get("solutionVersionArn")})
+    records.record_deployment_started(task.campaign.campaign_name, task.base_date, task.execution_arn,
+                                      version_arn=version_arn, status=status)
+    return {"solution_version_arn": version_arn, "status": status}

@@ -1,0 +1,1 @@
+"""Code shared by the three task Lambdas: settings, input validation, naming, the run record."""

@@ -1,0 +1,196 @@
+"""The run record: one DynamoDB item per (campaign_name, base_date), the refresh history.
+
+The Lambdas write it when they claim a run and when they start a phase; the state
+machine mirrors every later status change. A record is only written by the execution
+that claimed it, and a re-run keeps the attempts before it in `previous_attempts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any
+
+import boto3
+
+from botocore.exceptions import ClientError
+
+from . import clock
+from .errors import RunNotOwned
+from .inputs import RunRequest
+from .settings import CampaignSettings
+
+RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
+# What an earlier attempt leaves in previous_attempts when a failed day is run again.
+_ATTEMPT_SUMMARY = ("attempt", "execution_arn", "run_status", "failure_phase", "failure_error", "failure_reason",
+                    "started_at", "ended_at")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The campaigns this execution now owns for the base date, and those it left alone."""
+
+    claimed: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duplicate(self) -> bool:
+        return not self.claimed
+
+
+@dataclass(frozen=True)
+class ImportJobStarted:
+    dataset_name: str
+    job_name: str
+    job_arn: str
+    status: str
+
+
+def run_table(name: str) -> Any:
+    """The run table in the function's own region; the clients are created once per container."""
+    return _dynamodb().Table(name)
+
+
+@cache
+def _dynamodb() -> Any:
+    return boto3.resource("dynamodb")
+
+
+class RunRecords:
+    def __init__(self, table: Any, *, now: Callable[[], float] | None = None) -> None:
+        self._table = table
+        self._now = now or clock.now
+
+    def claim(self, request: RunRequest, campaigns: Sequence[CampaignSettings], execution_arn: str) -> Claim:
+        """Claim the base date for every campaign not already running or refreshed, atomically.
+
+        A campaign whose run for this date is RUNNING or SUCCEEDED is skipped (a duplicate
+        event); one whose run FAILED is claimed again. All claims land together or none do.
+        """
+        writes, claimed, skipped = [], [], {}
+        for campaign in campaigns:
+            existing = self._get(campaign.campaign_name, request.base_date)
+            if existing and existing.get("run_status") != FAILED:
+                skipped[campaign.campaign_name] = str(existing.get("run_status"))
+                continue
+            writes.append(self._claim_write(request, campaign, execution_arn, existing))
+            claimed.append(campaign.campaign_name)
+        if not writes:
+            return Claim([], skipped)
+        try:
+            self._table.meta.client.transact_write_items(TransactItems=writes)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            # Another execution claimed one of these campaigns between our read and write.
+            return Claim([], {name: "CLAIMED_CONCURRENTLY" for name in claimed} | skipped)
+        return Claim(claimed, skipped)
+
+    def record_import_started(
+        self, campaign_names: Sequence[str], base_date: str, execution_arn: str, jobs: Sequence[ImportJobStarted]
+    ) -> None:
+        primary = jobs[0]
+        for name in campaign_names:
+            self._update(
+                name,
+                base_date,
+                execution_arn,
+                phase="IMPORT",
+                dataset_import_job_arn=primary.job_arn,
+                dataset_import_job_status=primary.status,
+                dataset_import_job_datetime=int(self._now()),
+                dataset_import_jobs={
+                    job.dataset_name: {"job_name": job.job_name, "arn": job.job_arn, "status": job.status,
+                                       "updated_at": self._iso()}
+                    for job in jobs
+                },
+            )
+
+    def record_training_started(
+        self, campaign_name: str, base_date: str, execution_arn: str, *, version_arn: str, status: str
+    ) -> None:
+        self._update(
+            campaign_name,
+            base_date,
+            execution_arn,
+            phase="TRAINING",
+            solution_version_arn=version_arn,
+            solution_version_status=status,
+            solution_version_datetime=int(self._now()),
+        )
+
+    def record_deployment_started(
+        self, campaign_name: str, base_date: str, execution_arn: str, *, version_arn: str, status: str
+    ) -> None:
+        self._update(
+            campaign_name,
+            base_date,
+            execution_arn,
+            phase="DEPLOYMENT",
+            campaign_update_solution_version_arn=version_arn,
+            campaign_update_status=status,
+            campaign_update_datetime=int(self._now()),
+        )
+
+    def _get(self, campaign_name: str, base_date: str) -> dict[str, Any] | None:
+        key = {"campaign_name": campaign_name, "base_date": int(base_date)}
+        return self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+
+    def _claim_write(
+        self, request: RunRequest, campaign: CampaignSettings, execution_arn: str, existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        now = self._now()
+        item: dict[str, Any] = {
+            "campaign_name": campaign.campaign_name,
+            "base_date": int(request.base_date),
+            "run_status": RUNNING,
+            "phase": "IMPORT",
+            "trigger": request.trigger,
+            "execution_arn": execution_arn,
+            "campaign_arn": campaign.campaign_arn,
+            "solution_arn": campaign.solution_arn,
+            "solution_name": campaign.solution_name,
+            "attempt": 1,
+            "started_at": self._iso(now),
+            "started_datetime": int(now),
+            "updated_at": self._iso(now),
+            "previous_attempts": [],
+        }
+        if request.trigger == "glue":
+            item |= {
+                "glue_job_name": request.glue_job_name,
+                "glue_job_run_id": request.glue_job_run_id,
+                "event_time": request.event_time,
+            }
+        put: dict[str, Any] = {"TableName": self._table.name, "Item": item}
+        if existing is None:
+            put["ConditionExpression"] = "attribute_not_exists(campaign_name)"
+        else:
+            summary = {k: existing[k] for k in _ATTEMPT_SUMMARY if k in existing}
+            item["attempt"] = int(existing.get("attempt", 1)) + 1
+            item["previous_attempts"] = list(existing.get("previous_attempts", [])) + [summary]
+            put["ConditionExpression"] = "run_status = :failed AND execution_arn = :previous"
+            put["ExpressionAttributeValues"] = {":failed": FAILED, ":previous": existing["execution_arn"]}
+        return {"Put": put}
+
+    def _update(self, campaign_name: str, base_date: str, execution_arn: str, **values: Any) -> None:
+        values["updated_at"] = self._iso()
+        names = {f"#{k}": k for k in values}
+        try:
+            self._table.update_item(
+                Key={"campaign_name": campaign_name, "base_date": int(base_date)},
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
+                ConditionExpression="execution_arn = :execution_arn",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":{k}": v for k, v in values.items()} | {":execution_arn": execution_arn},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise RunNotOwned(f"run {campaign_name}/{base_date} is not owned by {execution_arn}") from exc
+            raise
+
+    def _iso(self, epoch: float | None = None) -> str:
+        moment = datetime.fromtimestamp(self._now() if epoch is None else epoch, tz=timezone.utc)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,75 @@
+"""The task Lambdas' settings, read once per invocation from the environment the stack sets."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import InvalidSettings
+
+SETTINGS_VARIABLE = "REFRESH_SETTINGS"
+TABLE_VARIABLE = "RUN_TABLE_NAME"
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    name: str
+    dataset_group: str
+    dataset_arn: str
+    data_location: str
+    import_mode: str
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    campaign_name: str
+    campaign_arn: str
+    solution_arn: str
+    solution_name: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    time_zone: str
+    glue_job_names: tuple[str, ...]
+    job_name_prefix: str
+    personalize_role_arn: str
+    datasets: tuple[DatasetSettings, ...]
+    campaigns: tuple[CampaignSettings, ...]
+    # Seconds between two describe calls per phase: import_seconds, training_seconds, deployment_seconds.
+    polling: dict[str, int]
+
+    @property
+    def region(self) -> str:
+        return self.datasets[0].dataset_arn.split(":")[3]
+
+    @property
+    def account(self) -> str:
+        return self.datasets[0].dataset_arn.split(":")[4]
+
+    def campaign(self, name: str) -> CampaignSettings:
+        """The configured campaign called `name`; anything else is refused."""
+        for campaign in self.campaigns:
+            if campaign.campaign_name == name:
+                return campaign
+        raise InvalidSettings(f"campaign {name!r} is not configured for this stack")
+
+
+def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
+    try:
+        raw = json.loads(environ[SETTINGS_VARIABLE])
+        return Settings(
+            table_name=environ[TABLE_VARIABLE],
+            time_zone=raw["time_zone"],
+            glue_job_names=tuple(raw["glue_job_names"]),
+            job_name_prefix=raw["job_name_prefix"],
+            personalize_role_arn=raw["personalize_role_arn"],
+            datasets=tuple(DatasetSettings(**d) for d in raw["datasets"]),
+            campaigns=tuple(CampaignSettings(**c) for c in raw["campaigns"]),
+            polling={k: int(raw["polling"][k]) for k in ("import_seconds", "training_seconds", "deployment_seconds")},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidSettings(f"environment variables {SETTINGS_VARIABLE}/{TABLE_VARIABLE} are invalid: {exc!r}") from exc
