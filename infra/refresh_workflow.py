@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+import json
+
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -61,7 +63,7 @@ class RefreshWorkflow(Construct):
             self,
             "StateMachine",
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(DEFINITION_FILE.read_text(encoding="utf-8")),
+            definition_body=sfn.DefinitionBody.from_string(_definition(config)),
             definition_substitutions={
                 "StartImportFunctionArn": functions.start_import.function_arn,
                 "StartTrainingFunctionArn": functions.start_training.function_arn,
@@ -70,7 +72,17 @@ class RefreshWorkflow(Construct):
                 "AlertTopicArn": topic.topic_arn,
             },
             role=role,
-            timeout=Duration.hours(config.execution_timeout_hours),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
+
+
+def _definition(config: RefreshConfig) -> str:
+    """The ASL text, with the state-machine-wide timeout from the configuration.
+
+    CDK applies `timeout` only to definitions it builds itself, and TimeoutSeconds must be
+    a number, so it is set here rather than through a string substitution.
+    """
+    definition = json.loads(DEFINITION_FILE.read_text(encoding="utf-8"))
+    definition["TimeoutSeconds"] = config.execution_timeout_hours * 3600
+    return json.dumps(definition, indent=2)

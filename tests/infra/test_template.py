@@ -1,0 +1,347 @@
+"""Template tests: the synthesized stack says what the pipeline intends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+PREFIX = "arn:aws:personalize:ap-northeast-2:123456789012"
+IMPORT_JOBS = f"{PREFIX}:dataset-import-job/refresh-shop-recs-interactions-*"
+SOLUTION = f"{PREFIX}:solution/shop-user-personalization"
+CAMPAIGN = f"{PREFIX}:campaign/shop-home-recommendations"
+LAMBDA_RETRYABLE = {
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def only(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
+    resources = template.find_resources(resource_type)
+    assert len(resources) == 1, f"expected one {resource_type}, found {sorted(resources)}"
+    return next(iter(resources.items()))
+
+
+def definition(template: Template) -> dict[str, Any]:
+    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+    return json.loads(machine["Properties"]["DefinitionString"])
+
+
+def all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in states.items():
+        yield name, state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from all_states(processor["States"])
+
+
+def state(template: Template, name: str) -> dict[str, Any]:
+    return dict(all_states(definition(template)["States"]))[name]
+
+
+def logical_id(template: Template, resource_type: str, fragment: str) -> str:
+    matches = [k for k in template.find_resources(resource_type) if fragment in k]
+    assert len(matches) == 1, matches
+    return matches[0]
+
+
+def test_one_stack_holds_every_part(example_template: Template) -> None:
+    for resource_type, count in {
+        "AWS::Events::Rule": 1,
+        "AWS::StepFunctions::StateMachine": 1,
+        "AWS::Lambda::Function": 3,
+        "AWS::DynamoDB::GlobalTable": 1,
+        "AWS::SNS::Topic": 1,
+        "AWS::SQS::Queue": 1,
+    }.items():
+        example_template.resource_count_is(resource_type, count)
+
+
+def test_rule_matches_only_successful_runs_of_the_configured_jobs(example_template: Template) -> None:
+    _, rule = only(example_template, "AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {"state": ["SUCCEEDED"], "jobName": ["weekly-user-behaviour-export"]},
+    }
+
+
+def test_rule_targets_the_state_machine_with_retries_and_a_dead_letter_queue(example_template: Template) -> None:
+    machine_id, _ = only(example_template, "AWS::StepFunctions::StateMachine")
+    queue_id, _ = only(example_template, "AWS::SQS::Queue")
+    _, rule = only(example_template, "AWS::Events::Rule")
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": machine_id}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 8}
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {
+        "detail-jobName": "$.detail.jobName",
+        "detail-jobRunId": "$.detail.jobRunId",
+        "time": "$.time",
+    }
+    assert json.loads(
+        transformer["InputTemplate"].replace("<detail-jobName>", '"j"').replace("<detail-jobRunId>", '"r"').replace(
+            "<time>", '"t"'
+        )
+    ) == {"trigger": "glue", "job_name": "j", "job_run_id": "r", "event_time": "t"}
+
+
+def test_run_table_is_keyed_by_campaign_and_base_date_and_outlives_the_stack(example_template: Template) -> None:
+    table_id, table = only(example_template, "AWS::DynamoDB::GlobalTable")
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "campaign_name", "KeyType": "HASH"},
+        {"AttributeName": "base_date", "KeyType": "RANGE"},
+    ]
+    assert {"AttributeName": "base_date", "AttributeType": "N"} in props["AttributeDefinitions"]
+    assert {"AttributeName": "campaign_name", "AttributeType": "S"} in props["AttributeDefinitions"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    (replica,) = props["Replicas"]
+    assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert replica["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_state_machine_is_standard_logged_traced_and_bounded(example_template: Template) -> None:
+    log_group_id = logical_id(example_template, "AWS::Logs::LogGroup", "RefreshLogs")
+    example_template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": {
+                "Level": "ALL",
+                "IncludeExecutionData": True,
+                "Destinations": [
+                    {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}
+                ],
+            },
+        },
+    )
+    example_template.has_resource_properties(
+        "AWS::Logs::LogGroup", {"LogGroupName": "/aws/vendedlogs/states/PersonalizeRefresh-refresh"}
+    )
+    assert definition(example_template)["TimeoutSeconds"] == 36 * 3600
+
+
+def test_definition_is_inlined_with_its_substitutions(example_template: Template) -> None:
+    _, machine = only(example_template, "AWS::StepFunctions::StateMachine")
+    substitutions = machine["Properties"]["DefinitionSubstitutions"]
+    assert set(substitutions) == {
+        "StartImportFunctionArn",
+        "StartTrainingFunctionArn",
+        "DeployVersionFunctionArn",
+        "RunTableName",
+        "AlertTopicArn",
+    }
+    text = machine["Properties"]["DefinitionString"]
+    for placeholder in substitutions:
+        assert "${" + placeholder + "}" in text
+
+
+def test_every_task_is_caught(example_template: Template) -> None:
+    tasks = {name: s for name, s in all_states(definition(example_template)["States"]) if s["Type"] in ("Task", "Map")}
+    assert len(tasks) >= 15
+    uncaught = [name for name, s in tasks.items() if not any("States.ALL" in c["ErrorEquals"] for c in s.get("Catch", []))]
+    assert uncaught == []
+
+
+def test_polls_are_aws_sdk_integrations(example_template: Template) -> None:
+    resources = {name: s.get("Resource") for name, s in all_states(definition(example_template)["States"])}
+    assert resources["Describe import job"] == "arn:aws:states:::aws-sdk:personalize:describeDatasetImportJob"
+    assert resources["Describe solution version"] == "arn:aws:states:::aws-sdk:personalize:describeSolutionVersion"
+    assert resources["Describe campaign"] == "arn:aws:states:::aws-sdk:personalize:describeCampaign"
+    lambda_states = sorted(n for n, r in resources.items() if r == "arn:aws:states:::lambda:invoke")
+    assert lambda_states == ["Claim run", "Deploy version", "Start import", "Start training"]
+
+
+def test_each_poll_waits_then_describes_then_chooses(example_template: Template) -> None:
+    for wait, describe, choice in [
+        ("Wait before polling import", "Describe import job", "Import status changed?"),
+        ("Wait before polling training", "Describe solution version", "Training status changed?"),
+        ("Wait before polling deployment", "Describe campaign", "Deployment status changed?"),
+    ]:
+        assert state(example_template, wait)["Type"] == "Wait"
+        assert state(example_template, wait)["Next"] == describe
+        assert state(example_template, describe)["Next"] == choice
+        assert state(example_template, choice)["Type"] == "Choice"
+
+
+def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_template: Template) -> None:
+    describe = state(example_template, "Describe campaign")
+    assert describe["ResultSelector"] == {"update.$": "$.Campaign.LatestCampaignUpdate"}
+    finished = state(example_template, "Deployment finished?")
+    assert {c["Variable"] for c in finished["Choices"]} == {"$.describe.update.Status"}
+    assert "Campaign.Status" not in json.dumps(definition(example_template))
+    changed = state(example_template, "Deployment status changed?")
+    assert changed["Choices"][0]["Not"] == {
+        "Variable": "$.describe.update.SolutionVersionArn",
+        "StringEqualsPath": "$.training.solution_version_arn",
+    }
+
+
+def test_terminal_personalize_statuses_lead_to_the_failure_path(example_template: Template) -> None:
+    import_finished = {c["StringEquals"]: c["Next"] for c in state(example_template, "Import finished?")["Choices"]}
+    assert import_finished == {"ACTIVE": "Import job active", "CREATE FAILED": "Import job failed"}
+    training = {c["StringEquals"]: c["Next"] for c in state(example_template, "Training finished?")["Choices"]}
+    assert training == {"ACTIVE": "Deploy version", "CREATE FAILED": "Training failed", "CREATE STOPPED": "Training stopped"}
+    assert state(example_template, "Training failed")["Next"] == "Record campaign failure"
+    assert state(example_template, "Record campaign failure")["Next"] == "Alert campaign failure"
+    assert state(example_template, "Alert campaign failure")["Resource"] == "arn:aws:states:::sns:publish"
+    assert state(example_template, "Refresh failed")["Type"] == "Fail"
+
+
+def test_retries_lambda_service_errors_and_back_off_personalize_limits_in_minutes(example_template: Template) -> None:
+    for name in ("Start import", "Start training", "Deploy version"):
+        retries = state(example_template, name)["Retry"]
+        assert set(retries[0]["ErrorEquals"]) == LAMBDA_RETRYABLE
+        assert retries[1]["ErrorEquals"] == ["LimitExceededException", "ResourceInUseException"]
+        assert retries[1]["IntervalSeconds"] >= 60
+        assert retries[1]["MaxDelaySeconds"] <= 900
+        assert retries[1]["MaxAttempts"] <= 10
+    for name in ("Describe import job", "Describe solution version", "Describe campaign"):
+        (retry,) = state(example_template, name)["Retry"]
+        assert "Personalize.ThrottlingException" in retry["ErrorEquals"]
+        assert retry["IntervalSeconds"] <= 10
+
+
+def test_invalid_input_fails_fast_without_writing(example_template: Template) -> None:
+    claim = state(example_template, "Claim run")
+    assert claim["Catch"][0] == {"ErrorEquals": ["InvalidRunInput"], "ResultPath": "$.error", "Next": "Reject input"}
+    assert state(example_template, "Reject input")["Type"] == "Fail"
+    duplicate = state(example_template, "Duplicate event?")
+    assert duplicate["Choices"][0]["Next"] == "Skip duplicate event"
+    assert state(example_template, "Skip duplicate event")["Type"] == "Succeed"
+
+
+def test_functions_share_uniform_defaults(example_template: Template) -> None:
+    functions = example_template.find_resources("AWS::Lambda::Function")
+    assert {f["Properties"]["Handler"] for f in functions.values()} == {
+        "start_import.handler",
+        "start_training.handler",
+        "deploy_version.handler",
+    }
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.14"
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        settings = json.loads(props["Environment"]["Variables"]["REFRESH_SETTINGS"])
+        assert settings["time_zone"] == "Asia/Seoul"
+        assert "RUN_TABLE_NAME" in props["Environment"]["Variables"]
+    roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+    assert len(roles) == 3, "each function has its own role"
+
+
+def policy_statements(template: Template, fragment: str) -> list[dict[str, Any]]:
+    policy_id = logical_id(template, "AWS::IAM::Policy", fragment)
+    return template.find_resources("AWS::IAM::Policy")[policy_id]["Properties"]["PolicyDocument"]["Statement"]
+
+
+def getatt(template: Template, resource_type: str, fragment: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id(template, resource_type, fragment), "Arn"]}
+
+
+def test_start_import_role_is_exact(example_template: Template) -> None:
+    table = getatt(example_template, "AWS::DynamoDB::GlobalTable", "Runs")
+    assert policy_statements(example_template, "StartImportRole") == [
+        {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
+         "Resource": getatt(example_template, "AWS::Logs::LogGroup", "StartImportLogs")},
+        {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"},
+        {"Action": "personalize:CreateDatasetImportJob", "Effect": "Allow",
+         "Resource": [f"{PREFIX}:dataset/shop-recs/INTERACTIONS", IMPORT_JOBS]},
+        {"Action": "personalize:DescribeDatasetImportJob", "Effect": "Allow", "Resource": IMPORT_JOBS},
+        {"Action": "iam:PassRole", "Effect": "Allow",
+         "Condition": {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+         "Resource": "arn:aws:iam::123456789012:role/PersonalizeS3ReadAccess"},
+        {"Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], "Effect": "Allow",
+         "Resource": table},
+    ]
+
+
+def test_start_training_role_is_exact(example_template: Template) -> None:
+    table = getatt(example_template, "AWS::DynamoDB::GlobalTable", "Runs")
+    assert policy_statements(example_template, "StartTrainingRole") == [
+        {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
+         "Resource": getatt(example_template, "AWS::Logs::LogGroup", "StartTrainingLogs")},
+        {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"},
+        {"Action": ["personalize:CreateSolutionVersion", "personalize:ListSolutionVersions"], "Effect": "Allow",
+         "Resource": SOLUTION},
+        {"Action": "personalize:DescribeSolutionVersion", "Effect": "Allow", "Resource": f"{SOLUTION}/*"},
+        {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
+    ]
+
+
+def test_deploy_version_role_is_exact(example_template: Template) -> None:
+    table = getatt(example_template, "AWS::DynamoDB::GlobalTable", "Runs")
+    assert policy_statements(example_template, "DeployVersionRole") == [
+        {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
+         "Resource": getatt(example_template, "AWS::Logs::LogGroup", "DeployVersionLogs")},
+        {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"},
+        {"Action": ["personalize:DescribeCampaign", "personalize:UpdateCampaign"], "Effect": "Allow",
+         "Resource": CAMPAIGN},
+        {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
+    ]
+
+
+def test_state_machine_role_is_exact(example_template: Template) -> None:
+    table = getatt(example_template, "AWS::DynamoDB::GlobalTable", "Runs")
+    functions = [getatt(example_template, "AWS::Lambda::Function", name)
+                 for name in ("StartImport", "StartTraining", "DeployVersion")]
+    topic_id, _ = only(example_template, "AWS::SNS::Topic")
+    assert policy_statements(example_template, "RefreshRole") == [
+        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": functions},
+        {"Action": "personalize:DescribeDatasetImportJob", "Effect": "Allow", "Resource": IMPORT_JOBS},
+        {"Action": "personalize:DescribeSolutionVersion", "Effect": "Allow", "Resource": f"{SOLUTION}/*"},
+        {"Action": "personalize:DescribeCampaign", "Effect": "Allow", "Resource": CAMPAIGN},
+        {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
+        {"Action": "sns:Publish", "Effect": "Allow", "Resource": {"Ref": topic_id}},
+        {"Action": ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"], "Effect": "Allow", "Resource": "*"},
+        {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets"], "Effect": "Allow", "Resource": "*"},
+    ]
+
+
+def test_event_role_may_only_start_this_state_machine(example_template: Template) -> None:
+    machine_id, _ = only(example_template, "AWS::StepFunctions::StateMachine")
+    assert policy_statements(example_template, "EventsRole") == [
+        {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}}
+    ]
+
+
+def test_no_wildcard_action_anywhere(example_template: Template) -> None:
+    for policy in example_template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in action for action in actions), statement
+
+
+def test_two_datasets_and_campaigns_widen_each_role_to_exactly_those(two_of_each_template: Template) -> None:
+    (create,) = [s for s in policy_statements(two_of_each_template, "StartImportRole")
+                 if s["Action"] == "personalize:CreateDatasetImportJob"]
+    assert f"{PREFIX}:dataset-import-job/refresh-shop-recs-items-*" in create["Resource"]
+    (deploy,) = [s for s in policy_statements(two_of_each_template, "DeployVersionRole")
+                 if "personalize:UpdateCampaign" in s["Action"]]
+    assert deploy["Resource"] == [CAMPAIGN, f"{PREFIX}:campaign/shop-similar-items"]
+
+
+@pytest.mark.parametrize("email", ["ops@example.com"])
+def test_alert_topic_is_encrypted_and_subscribes_the_configured_email(raw_config: dict[str, Any], email: str) -> None:
+    from infra.config import parse_config
+    from tests.conftest import synthesize
+
+    raw_config["alert_email"] = email
+    template = synthesize(parse_config(raw_config))
+    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": email})
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
