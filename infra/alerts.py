@@ -7,9 +7,7 @@ from constructs import Construct
 
 
 class Alerts(Construct):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, email: str | None, encryption_key: kms.IKey
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, email: str | None, encryption_key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
             self, "Topic", display_name="Personalize refresh alerts", master_key=encryption_key, enforce_ssl=True

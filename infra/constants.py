@@ -1,4 +1,7 @@
-"""Names and numbers the constructs share. Environment variable names are read by `lambdas/refresh_common/settings.py`."""
+"""Names and numbers the constructs share.
+
+The environment variable names are the ones `lambdas/refresh_common/settings.py` reads.
+"""
 
 from pathlib import Path
 

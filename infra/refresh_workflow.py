@@ -51,10 +51,12 @@ class RefreshWorkflow(Construct):
                 resources=[f.function_arn for f in functions.all],
             )
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["personalize:DescribeDatasetImportJob"],
-                                               resources=arns.import_jobs))
-        role.add_to_policy(iam.PolicyStatement(actions=["personalize:DescribeSolutionVersion"],
-                                               resources=arns.solution_versions))
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["personalize:DescribeDatasetImportJob"], resources=arns.import_jobs)
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["personalize:DescribeSolutionVersion"], resources=arns.solution_versions)
+        )
         role.add_to_policy(iam.PolicyStatement(actions=["personalize:DescribeCampaign"], resources=arns.campaigns))
         role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table_arn]))
         role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))

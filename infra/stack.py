@@ -21,7 +21,9 @@ class PersonalizeRefreshStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         runs = RunTable(self, "Runs")
         alerts = Alerts(
-            self, "Alerts", email=config.alert_email,
+            self,
+            "Alerts",
+            email=config.alert_email,
             encryption_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
         )
         functions = TaskFunctions(self, "Tasks", config=config, table=runs.table)

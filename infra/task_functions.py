@@ -13,7 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .config import RefreshConfig
-from .constants import LOG_RETENTION, LAMBDA_MEMORY, LAMBDA_TIMEOUT, LAMBDAS_DIR, SETTINGS_VARIABLE, TABLE_VARIABLE
+from .constants import LAMBDA_MEMORY, LAMBDA_TIMEOUT, LAMBDAS_DIR, LOG_RETENTION, SETTINGS_VARIABLE, TABLE_VARIABLE
 from .personalize_arns import PersonalizeArns
 
 
@@ -32,9 +32,7 @@ DEPLOY_VERSION = _FunctionSpec("DeployVersion", "deploy_version.handler", "Updat
 class TaskFunctions(Construct):
     """Start import, start training and deploy version: thin, one job each."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, config: RefreshConfig, table: dynamodb.ITableV2
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: RefreshConfig, table: dynamodb.ITableV2) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         self._table = table
@@ -51,18 +49,21 @@ class TaskFunctions(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
             )
         )
-        self._allow(self.start_import, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                    [table.table_arn])
+        self._allow(
+            self.start_import, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [table.table_arn]
+        )
 
         self.start_training = self._function(START_TRAINING)
-        self._allow(self.start_training, ["personalize:CreateSolutionVersion", "personalize:ListSolutionVersions"],
-                    arns.solutions)
+        self._allow(
+            self.start_training,
+            ["personalize:CreateSolutionVersion", "personalize:ListSolutionVersions"],
+            arns.solutions,
+        )
         self._allow(self.start_training, ["personalize:DescribeSolutionVersion"], arns.solution_versions)
         self._allow(self.start_training, ["dynamodb:UpdateItem"], [table.table_arn])
 
         self.deploy_version = self._function(DEPLOY_VERSION)
-        self._allow(self.deploy_version, ["personalize:DescribeCampaign", "personalize:UpdateCampaign"],
-                    arns.campaigns)
+        self._allow(self.deploy_version, ["personalize:DescribeCampaign", "personalize:UpdateCampaign"], arns.campaigns)
         self._allow(self.deploy_version, ["dynamodb:UpdateItem"], [table.table_arn])
 
     @property

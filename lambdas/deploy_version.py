@@ -20,8 +20,9 @@ _REUSABLE_UPDATE = personalize.IN_FLIGHT_STATUSES | {"ACTIVE"}
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = load_settings()
-    return deploy_version(event, settings, RunRecords(run_table(settings.table_name)),
-                          personalize.client(settings.region))
+    return deploy_version(
+        event, settings, RunRecords(run_table(settings.table_name)), personalize.client(settings.region)
+    )
 
 
 def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
@@ -37,14 +38,20 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
         status = str(latest["status"])
         log.info("campaign update already under way", extra={"status": status})
     else:
-        update: dict[str, Any] = {"campaignArn": campaign["campaignArn"], "solutionVersionArn": version_arn,
-                                  "minProvisionedTPS": campaign["minProvisionedTPS"]}
+        update: dict[str, Any] = {
+            "campaignArn": campaign["campaignArn"],
+            "solutionVersionArn": version_arn,
+            "minProvisionedTPS": campaign["minProvisionedTPS"],
+        }
         if campaign.get("campaignConfig"):
             update["campaignConfig"] = campaign["campaignConfig"]
         client.update_campaign(**update)
         status = "CREATE PENDING"
-        log.info("campaign update started", extra={"solution_version_arn": version_arn,
-                                                   "previous_version_arn": campaign.get("solutionVersionArn")})
-    records.record_deployment_started(task.campaign.campaign_name, task.base_date, task.execution_arn,
-                                      version_arn=version_arn, status=status)
+        log.info(
+            "campaign update started",
+            extra={"solution_version_arn": version_arn, "previous_version_arn": campaign.get("solutionVersionArn")},
+        )
+    records.record_deployment_started(
+        task.campaign.campaign_name, task.base_date, task.execution_arn, version_arn=version_arn, status=status
+    )
     return {"solution_version_arn": version_arn, "status": status}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from refresh_common import personalize
 from refresh_common.errors import InvalidRunInput, NameAttemptsExhausted
 from refresh_common.inputs import parse_run_input
@@ -64,8 +65,12 @@ def start_imports(event: dict[str, Any], settings: Settings, records: RunRecords
         log.info("import job started", extra={"job_arn": job.job_arn, "status": job.status})
     return {
         "import_jobs": [
-            {"dataset_name": job.dataset_name, "job_name": job.job_name, "dataset_import_job_arn": job.job_arn,
-             "status": job.status}
+            {
+                "dataset_name": job.dataset_name,
+                "job_name": job.job_name,
+                "dataset_import_job_arn": job.job_arn,
+                "status": job.status,
+            }
             for job in jobs
         ]
     }

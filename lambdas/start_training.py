@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from refresh_common import personalize
 from refresh_common.errors import NameAttemptsExhausted
 from refresh_common.logs import run_logger
@@ -20,25 +21,30 @@ from refresh_common.task_input import campaign_task
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = load_settings()
-    return start_training(event, settings, RunRecords(run_table(settings.table_name)),
-                          personalize.client(settings.region))
+    return start_training(
+        event, settings, RunRecords(run_table(settings.table_name)), personalize.client(settings.region)
+    )
 
 
 def start_training(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
     task = campaign_task(event, settings)
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
     name, arn, status = _create_or_reuse(client, settings, task.campaign, task.base_date)
-    records.record_training_started(task.campaign.campaign_name, task.base_date, task.execution_arn,
-                                    version_arn=arn, status=status)
+    records.record_training_started(
+        task.campaign.campaign_name, task.base_date, task.execution_arn, version_arn=arn, status=status
+    )
     log.info("training started", extra={"solution_version_arn": arn, "status": status})
     return {"solution_version_arn": arn, "solution_version_name": name, "status": status}
 
 
-def _create_or_reuse(client: Any, settings: Settings, campaign: CampaignSettings, base_date: str) -> tuple[str, str, str]:
+def _create_or_reuse(
+    client: Any, settings: Settings, campaign: CampaignSettings, base_date: str
+) -> tuple[str, str, str]:
     for name in solution_version_names(settings.job_name_prefix, base_date):
         try:
-            arn = client.create_solution_version(name=name, solutionArn=campaign.solution_arn,
-                                                 trainingMode="FULL")["solutionVersionArn"]
+            arn = client.create_solution_version(name=name, solutionArn=campaign.solution_arn, trainingMode="FULL")[
+                "solutionVersionArn"
+            ]
             return name, arn, "CREATE PENDING"
         except ClientError as exc:
             if personalize.error_code(exc) not in ("ResourceAlreadyExistsException", "ResourceInUseException"):

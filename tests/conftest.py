@@ -24,10 +24,16 @@ def two_of_each_raw() -> dict[str, Any]:
     raw = example_raw()
     prefix = "arn:aws:personalize:ap-northeast-2:123456789012"
     raw["datasets"].append(
-        {"dataset_arn": f"{prefix}:dataset/shop-recs/ITEMS", "data_location": "s3://shop-behaviour-history-123456789012/items/{base_date}/"}
+        {
+            "dataset_arn": f"{prefix}:dataset/shop-recs/ITEMS",
+            "data_location": "s3://shop-behaviour-history-123456789012/items/{base_date}/",
+        }
     )
     raw["campaigns"].append(
-        {"campaign_arn": f"{prefix}:campaign/shop-similar-items", "solution_arn": f"{prefix}:solution/shop-similar-items"}
+        {
+            "campaign_arn": f"{prefix}:campaign/shop-similar-items",
+            "solution_arn": f"{prefix}:solution/shop-similar-items",
+        }
     )
     return raw
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import boto3
-
 from botocore.exceptions import ClientError
 
 from . import clock
@@ -24,8 +23,16 @@ from .settings import CampaignSettings
 
 RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
 # What an earlier attempt leaves in previous_attempts when a failed day is run again.
-_ATTEMPT_SUMMARY = ("attempt", "execution_arn", "run_status", "failure_phase", "failure_error", "failure_reason",
-                    "started_at", "ended_at")
+_ATTEMPT_SUMMARY = (
+    "attempt",
+    "execution_arn",
+    "run_status",
+    "failure_phase",
+    "failure_error",
+    "failure_reason",
+    "started_at",
+    "ended_at",
+)
 
 
 @dataclass(frozen=True)
@@ -102,8 +109,12 @@ class RunRecords:
                 dataset_import_job_status=primary.status,
                 dataset_import_job_datetime=int(self._now()),
                 dataset_import_jobs={
-                    job.dataset_name: {"job_name": job.job_name, "arn": job.job_arn, "status": job.status,
-                                       "updated_at": self._iso()}
+                    job.dataset_name: {
+                        "job_name": job.job_name,
+                        "arn": job.job_arn,
+                        "status": job.status,
+                        "updated_at": self._iso(),
+                    }
                     for job in jobs
                 },
             )
@@ -170,7 +181,7 @@ class RunRecords:
         else:
             summary = {k: existing[k] for k in _ATTEMPT_SUMMARY if k in existing}
             item["attempt"] = int(existing.get("attempt", 1)) + 1
-            item["previous_attempts"] = list(existing.get("previous_attempts", [])) + [summary]
+            item["previous_attempts"] = [*existing.get("previous_attempts", []), summary]
             put["ConditionExpression"] = "run_status = :failed AND execution_arn = :previous"
             put["ExpressionAttributeValues"] = {":failed": FAILED, ":previous": existing["execution_arn"]}
         return {"Put": put}
@@ -192,5 +203,5 @@ class RunRecords:
             raise
 
     def _iso(self, epoch: float | None = None) -> str:
-        moment = datetime.fromtimestamp(self._now() if epoch is None else epoch, tz=timezone.utc)
+        moment = datetime.fromtimestamp(self._now() if epoch is None else epoch, tz=UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -72,4 +72,6 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
             polling={k: int(raw["polling"][k]) for k in ("import_seconds", "training_seconds", "deployment_seconds")},
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidSettings(f"environment variables {SETTINGS_VARIABLE}/{TABLE_VARIABLE} are invalid: {exc!r}") from exc
+        raise InvalidSettings(
+            f"environment variables {SETTINGS_VARIABLE}/{TABLE_VARIABLE} are invalid: {exc!r}"
+        ) from exc

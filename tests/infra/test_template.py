@@ -87,14 +87,15 @@ def test_rule_targets_the_state_machine_with_retries_and_a_dead_letter_queue(exa
         "time": "$.time",
     }
     assert json.loads(
-        transformer["InputTemplate"].replace("<detail-jobName>", '"j"').replace("<detail-jobRunId>", '"r"').replace(
-            "<time>", '"t"'
-        )
+        transformer["InputTemplate"]
+        .replace("<detail-jobName>", '"j"')
+        .replace("<detail-jobRunId>", '"r"')
+        .replace("<time>", '"t"')
     ) == {"trigger": "glue", "job_name": "j", "job_run_id": "r", "event_time": "t"}
 
 
 def test_run_table_is_keyed_by_campaign_and_base_date_and_outlives_the_stack(example_template: Template) -> None:
-    table_id, table = only(example_template, "AWS::DynamoDB::GlobalTable")
+    _, table = only(example_template, "AWS::DynamoDB::GlobalTable")
     props = table["Properties"]
     assert props["KeySchema"] == [
         {"AttributeName": "campaign_name", "KeyType": "HASH"},
@@ -120,9 +121,7 @@ def test_state_machine_is_standard_logged_traced_and_bounded(example_template: T
             "LoggingConfiguration": {
                 "Level": "ALL",
                 "IncludeExecutionData": True,
-                "Destinations": [
-                    {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}
-                ],
+                "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}],
             },
         },
     )
@@ -150,7 +149,9 @@ def test_definition_is_inlined_with_its_substitutions(example_template: Template
 def test_every_task_is_caught(example_template: Template) -> None:
     tasks = {name: s for name, s in all_states(definition(example_template)["States"]) if s["Type"] in ("Task", "Map")}
     assert len(tasks) >= 15
-    uncaught = [name for name, s in tasks.items() if not any("States.ALL" in c["ErrorEquals"] for c in s.get("Catch", []))]
+    uncaught = [
+        name for name, s in tasks.items() if not any("States.ALL" in c["ErrorEquals"] for c in s.get("Catch", []))
+    ]
     assert uncaught == []
 
 
@@ -192,7 +193,11 @@ def test_terminal_personalize_statuses_lead_to_the_failure_path(example_template
     import_finished = {c["StringEquals"]: c["Next"] for c in state(example_template, "Import finished?")["Choices"]}
     assert import_finished == {"ACTIVE": "Import job active", "CREATE FAILED": "Import job failed"}
     training = {c["StringEquals"]: c["Next"] for c in state(example_template, "Training finished?")["Choices"]}
-    assert training == {"ACTIVE": "Deploy version", "CREATE FAILED": "Training failed", "CREATE STOPPED": "Training stopped"}
+    assert training == {
+        "ACTIVE": "Deploy version",
+        "CREATE FAILED": "Training failed",
+        "CREATE STOPPED": "Training stopped",
+    }
     assert state(example_template, "Training failed")["Next"] == "Record campaign failure"
     assert state(example_template, "Record campaign failure")["Next"] == "Alert campaign failure"
     assert state(example_template, "Alert campaign failure")["Resource"] == "arn:aws:states:::sns:publish"
@@ -254,28 +259,46 @@ def getatt(template: Template, resource_type: str, fragment: str) -> dict[str, A
 def test_start_import_role_is_exact(example_template: Template) -> None:
     table = getatt(example_template, "AWS::DynamoDB::GlobalTable", "Runs")
     assert policy_statements(example_template, "StartImportRole") == [
-        {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
-         "Resource": getatt(example_template, "AWS::Logs::LogGroup", "StartImportLogs")},
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": getatt(example_template, "AWS::Logs::LogGroup", "StartImportLogs"),
+        },
         {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"},
-        {"Action": "personalize:CreateDatasetImportJob", "Effect": "Allow",
-         "Resource": [f"{PREFIX}:dataset/shop-recs/INTERACTIONS", IMPORT_JOBS]},
+        {
+            "Action": "personalize:CreateDatasetImportJob",
+            "Effect": "Allow",
+            "Resource": [f"{PREFIX}:dataset/shop-recs/INTERACTIONS", IMPORT_JOBS],
+        },
         {"Action": "personalize:DescribeDatasetImportJob", "Effect": "Allow", "Resource": IMPORT_JOBS},
-        {"Action": "iam:PassRole", "Effect": "Allow",
-         "Condition": {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
-         "Resource": "arn:aws:iam::123456789012:role/PersonalizeS3ReadAccess"},
-        {"Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], "Effect": "Allow",
-         "Resource": table},
+        {
+            "Action": "iam:PassRole",
+            "Effect": "Allow",
+            "Condition": {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+            "Resource": "arn:aws:iam::123456789012:role/PersonalizeS3ReadAccess",
+        },
+        {
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Effect": "Allow",
+            "Resource": table,
+        },
     ]
 
 
 def test_start_training_role_is_exact(example_template: Template) -> None:
     table = getatt(example_template, "AWS::DynamoDB::GlobalTable", "Runs")
     assert policy_statements(example_template, "StartTrainingRole") == [
-        {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
-         "Resource": getatt(example_template, "AWS::Logs::LogGroup", "StartTrainingLogs")},
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": getatt(example_template, "AWS::Logs::LogGroup", "StartTrainingLogs"),
+        },
         {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"},
-        {"Action": ["personalize:CreateSolutionVersion", "personalize:ListSolutionVersions"], "Effect": "Allow",
-         "Resource": SOLUTION},
+        {
+            "Action": ["personalize:CreateSolutionVersion", "personalize:ListSolutionVersions"],
+            "Effect": "Allow",
+            "Resource": SOLUTION,
+        },
         {"Action": "personalize:DescribeSolutionVersion", "Effect": "Allow", "Resource": f"{SOLUTION}/*"},
         {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
     ]
@@ -284,19 +307,27 @@ def test_start_training_role_is_exact(example_template: Template) -> None:
 def test_deploy_version_role_is_exact(example_template: Template) -> None:
     table = getatt(example_template, "AWS::DynamoDB::GlobalTable", "Runs")
     assert policy_statements(example_template, "DeployVersionRole") == [
-        {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
-         "Resource": getatt(example_template, "AWS::Logs::LogGroup", "DeployVersionLogs")},
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": getatt(example_template, "AWS::Logs::LogGroup", "DeployVersionLogs"),
+        },
         {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"},
-        {"Action": ["personalize:DescribeCampaign", "personalize:UpdateCampaign"], "Effect": "Allow",
-         "Resource": CAMPAIGN},
+        {
+            "Action": ["personalize:DescribeCampaign", "personalize:UpdateCampaign"],
+            "Effect": "Allow",
+            "Resource": CAMPAIGN,
+        },
         {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
     ]
 
 
 def test_state_machine_role_is_exact(example_template: Template) -> None:
     table = getatt(example_template, "AWS::DynamoDB::GlobalTable", "Runs")
-    functions = [getatt(example_template, "AWS::Lambda::Function", name)
-                 for name in ("StartImport", "StartTraining", "DeployVersion")]
+    functions = [
+        getatt(example_template, "AWS::Lambda::Function", name)
+        for name in ("StartImport", "StartTraining", "DeployVersion")
+    ]
     topic_id, _ = only(example_template, "AWS::SNS::Topic")
     assert policy_statements(example_template, "RefreshRole") == [
         {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": functions},
@@ -305,11 +336,30 @@ def test_state_machine_role_is_exact(example_template: Template) -> None:
         {"Action": "personalize:DescribeCampaign", "Effect": "Allow", "Resource": CAMPAIGN},
         {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
         {"Action": "sns:Publish", "Effect": "Allow", "Resource": {"Ref": topic_id}},
-        {"Action": ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"], "Effect": "Allow", "Resource": "*"},
-        {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets"], "Effect": "Allow", "Resource": "*"},
+        {
+            "Action": [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            "Effect": "Allow",
+            "Resource": "*",
+        },
+        {
+            "Action": [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+            ],
+            "Effect": "Allow",
+            "Resource": "*",
+        },
     ]
 
 
@@ -328,11 +378,17 @@ def test_no_wildcard_action_anywhere(example_template: Template) -> None:
 
 
 def test_two_datasets_and_campaigns_widen_each_role_to_exactly_those(two_of_each_template: Template) -> None:
-    (create,) = [s for s in policy_statements(two_of_each_template, "StartImportRole")
-                 if s["Action"] == "personalize:CreateDatasetImportJob"]
+    (create,) = [
+        s
+        for s in policy_statements(two_of_each_template, "StartImportRole")
+        if s["Action"] == "personalize:CreateDatasetImportJob"
+    ]
     assert f"{PREFIX}:dataset-import-job/refresh-shop-recs-items-*" in create["Resource"]
-    (deploy,) = [s for s in policy_statements(two_of_each_template, "DeployVersionRole")
-                 if "personalize:UpdateCampaign" in s["Action"]]
+    (deploy,) = [
+        s
+        for s in policy_statements(two_of_each_template, "DeployVersionRole")
+        if "personalize:UpdateCampaign" in s["Action"]
+    ]
     assert deploy["Resource"] == [CAMPAIGN, f"{PREFIX}:campaign/shop-similar-items"]
 
 

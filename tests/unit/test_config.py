@@ -37,8 +37,16 @@ def test_defaults_apply_when_optional_fields_are_left_out(raw_config: dict[str, 
         (("glue_job_names",), [], "glue_job_names: List should have at least 1 item"),
         (("glue_job_names",), ["bad/name"], "glue_job_names.0: expected a Glue job name"),
         (("time_zone",), "Mars/Olympus", "time_zone: expected an IANA time zone"),
-        (("personalize_role_arn",), "arn:aws:iam::123456789012:user/bob", "personalize_role_arn: expected an IAM role ARN"),
-        (("datasets", 0, "dataset_arn"), "arn:aws:s3:::bucket", "datasets.0.dataset_arn: expected a Personalize dataset ARN"),
+        (
+            ("personalize_role_arn",),
+            "arn:aws:iam::123456789012:user/bob",
+            "personalize_role_arn: expected an IAM role ARN",
+        ),
+        (
+            ("datasets", 0, "dataset_arn"),
+            "arn:aws:s3:::bucket",
+            "datasets.0.dataset_arn: expected a Personalize dataset ARN",
+        ),
         (
             ("datasets", 0, "dataset_arn"),
             "arn:aws:personalize:ap-northeast-2:123456789012:solution/x",
@@ -47,9 +55,16 @@ def test_defaults_apply_when_optional_fields_are_left_out(raw_config: dict[str, 
         (("datasets", 0, "data_location"), "https://bucket/key", "datasets.0.data_location: expected an s3:// URL"),
         (("datasets", 0, "data_location"), "s3://bucket/{date}/", "datasets.0.data_location: the only placeholder"),
         (("datasets", 0, "import_mode"), "PARTIAL", "datasets.0.import_mode: Input should be 'FULL' or 'INCREMENTAL'"),
-        (("campaigns", 0, "campaign_arn"), "arn:aws:personalize:ap-northeast-2:123456789012:dataset/g/ITEMS",
-         "campaigns.0.campaign_arn: expected a Personalize campaign ARN"),
-        (("campaigns", 0, "solution_arn"), "not-an-arn", "campaigns.0.solution_arn: expected a Personalize solution ARN"),
+        (
+            ("campaigns", 0, "campaign_arn"),
+            "arn:aws:personalize:ap-northeast-2:123456789012:dataset/g/ITEMS",
+            "campaigns.0.campaign_arn: expected a Personalize campaign ARN",
+        ),
+        (
+            ("campaigns", 0, "solution_arn"),
+            "not-an-arn",
+            "campaigns.0.solution_arn: expected a Personalize solution ARN",
+        ),
         (("alert_email",), "ops-at-example", "alert_email: expected an e-mail address"),
         (("polling", "training_seconds"), 1, "polling.training_seconds: Input should be greater than or equal to 10"),
         (("log_retention_days",), 7, "log_retention_days: Input should be 30, 60, 90, 180, 365 or 731"),
@@ -92,7 +107,7 @@ def test_a_prefix_that_makes_job_names_too_long_is_refused(raw_config: dict[str,
     raw_config["datasets"][0]["dataset_arn"] = (
         "arn:aws:personalize:ap-northeast-2:123456789012:dataset/" + "g" * 30 + "/INTERACTIONS"
     )
-    with pytest.raises(ConfigError, match="job_name_prefix: import job names .* would be 76 characters"):
+    with pytest.raises(ConfigError, match=r"job_name_prefix: import job names .* would be 76 characters"):
         parse_config(raw_config)
 
 

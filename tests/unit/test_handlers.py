@@ -1,0 +1,428 @@
+"""Handler tests: the three task Lambdas against moto's DynamoDB, with Personalize stubbed exactly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import deploy_version
+import pytest
+import start_import
+import start_training
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from infra.config import RefreshConfig
+from refresh_common.errors import InvalidRunInput, NameAttemptsExhausted, RunNotOwned
+from refresh_common.run_record import RunRecords
+from refresh_common.settings import Settings, load_settings
+
+REGION = "ap-northeast-2"
+PREFIX = "arn:aws:personalize:ap-northeast-2:123456789012"
+EXECUTION = "arn:aws:states:ap-northeast-2:123456789012:execution:Refresh:run-1"
+OTHER_EXECUTION = "arn:aws:states:ap-northeast-2:123456789012:execution:Refresh:run-2"
+JOB_NAME = "refresh-shop-recs-interactions-20261129"
+JOB_ARN = f"{PREFIX}:dataset-import-job/{JOB_NAME}"
+SOLUTION = f"{PREFIX}:solution/shop-user-personalization"
+CAMPAIGN = f"{PREFIX}:campaign/shop-home-recommendations"
+VERSION = f"{SOLUTION}/0123abcd"
+GLUE_EVENT = {
+    "trigger": "glue",
+    "job_name": "weekly-user-behaviour-export",
+    "job_run_id": "jr_" + "a" * 64,
+    "event_time": "2026-11-28T16:30:00Z",  # 01:30 on the 29th in Seoul
+}
+
+
+@pytest.fixture
+def settings(example_config: RefreshConfig) -> Settings:
+    return load_settings({"REFRESH_SETTINGS": json.dumps(example_config.lambda_settings()), "RUN_TABLE_NAME": "runs"})
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name=REGION)
+        yield dynamodb.create_table(
+            TableName="runs",
+            KeySchema=[
+                {"AttributeName": "campaign_name", "KeyType": "HASH"},
+                {"AttributeName": "base_date", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "campaign_name", "AttributeType": "S"},
+                {"AttributeName": "base_date", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+@pytest.fixture
+def records(table: Any) -> RunRecords:
+    return RunRecords(table, now=lambda: 1_796_000_000.0)
+
+
+@pytest.fixture
+def personalize() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("personalize", region_name=REGION)
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def record(table: Any, base_date: int = 20261129) -> dict[str, Any]:
+    return table.get_item(Key={"campaign_name": "shop-home-recommendations", "base_date": base_date})["Item"]
+
+
+def claim(settings: Settings, records: RunRecords, payload: Any, execution: str = EXECUTION) -> dict[str, Any]:
+    return start_import.claim({"action": "claim", "input": payload, "execution_arn": execution}, settings, records)
+
+
+# Claim -----------------------------------------------------------------------------------------
+
+
+def test_glue_event_resolves_the_base_date_in_the_configured_time_zone(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    run = claim(settings, records, GLUE_EVENT)
+    assert run["duplicate"] is False
+    assert run["base_date"] == "20261129"
+    assert run["campaigns"] == [{"campaign_name": "shop-home-recommendations", "campaign_arn": CAMPAIGN}]
+    assert run["polling"] == {"import_seconds": 300, "training_seconds": 900, "deployment_seconds": 60}
+    item = record(table)
+    assert item["run_status"] == "RUNNING"
+    assert item["execution_arn"] == EXECUTION
+    assert item["glue_job_run_id"] == GLUE_EVENT["job_run_id"]
+    assert item["attempt"] == 1
+    assert item["started_datetime"] == Decimal(1_796_000_000)
+
+
+def test_manual_start_uses_its_base_date(settings: Settings, records: RunRecords, table: Any) -> None:
+    run = claim(settings, records, {"base_date": "20261101"})
+    assert (run["base_date"], run["trigger"]) == ("20261101", "manual")
+    assert record(table, 20261101)["trigger"] == "manual"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ("not an object", "must be a JSON object"),
+        ({}, "must be a Glue success event"),
+        ({"base_date": "2026-11-01"}, "base_date must be a string YYYYMMDD"),
+        ({"base_date": "20261341"}, "is not a calendar date"),
+        ({"base_date": 20261101}, "base_date must be a string YYYYMMDD"),
+        ({"base_date": "20261101", "campaign_arn": "arn:aws:personalize:x"}, "unknown field(s)"),
+        ({**GLUE_EVENT, "job_name": "someone-elses-job"}, "is not one of the configured Glue jobs"),
+        ({**GLUE_EVENT, "job_run_id": "1; drop"}, "job_run_id must look like"),
+        ({**GLUE_EVENT, "event_time": "yesterday"}, "event_time must be an ISO-8601 time"),
+        ({k: v for k, v in GLUE_EVENT.items() if k != "job_run_id"}, "missing field(s)"),
+    ],
+)
+def test_bad_input_fails_fast_and_writes_nothing(
+    settings: Settings, records: RunRecords, table: Any, payload: Any, message: str
+) -> None:
+    with pytest.raises(InvalidRunInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+        claim(settings, records, payload)
+    assert table.scan()["Items"] == []
+
+
+def test_duplicate_event_for_a_running_or_succeeded_day_is_skipped(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    claim(settings, records, GLUE_EVENT)
+    duplicate = claim(settings, records, GLUE_EVENT, execution=OTHER_EXECUTION)
+    assert duplicate["duplicate"] is True
+    assert duplicate["skipped"] == {"shop-home-recommendations": "RUNNING"}
+    assert record(table)["execution_arn"] == EXECUTION
+
+    table.update_item(
+        Key={"campaign_name": "shop-home-recommendations", "base_date": 20261129},
+        UpdateExpression="SET run_status = :s",
+        ExpressionAttributeValues={":s": "SUCCEEDED"},
+    )
+    assert claim(settings, records, GLUE_EVENT, execution=OTHER_EXECUTION)["duplicate"] is True
+
+
+def test_failed_day_may_be_claimed_again_and_keeps_its_history(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    claim(settings, records, GLUE_EVENT)
+    table.update_item(
+        Key={"campaign_name": "shop-home-recommendations", "base_date": 20261129},
+        UpdateExpression="SET run_status = :s, failure_phase = :p, failure_reason = :r",
+        ExpressionAttributeValues={":s": "FAILED", ":p": "TRAINING", ":r": "boom"},
+    )
+    rerun = claim(settings, records, {"base_date": "20261129"}, execution=OTHER_EXECUTION)
+    assert rerun["duplicate"] is False
+    item = record(table)
+    assert (item["run_status"], item["execution_arn"], item["attempt"]) == ("RUNNING", OTHER_EXECUTION, 2)
+    (previous,) = item["previous_attempts"]
+    assert previous["execution_arn"] == EXECUTION
+    assert (previous["failure_phase"], previous["failure_reason"]) == ("TRAINING", "boom")
+
+
+# Start import ------------------------------------------------------------------------------------
+
+
+def import_event(settings: Settings, records: RunRecords) -> dict[str, Any]:
+    return {"action": "import", "run": claim(settings, records, GLUE_EVENT)}
+
+
+def expected_create(job_name: str = JOB_NAME) -> dict[str, Any]:
+    return {
+        "jobName": job_name,
+        "datasetArn": f"{PREFIX}:dataset/shop-recs/INTERACTIONS",
+        "dataSource": {"dataLocation": "s3://shop-behaviour-history-123456789012/interactions/base_date=20261129/"},
+        "roleArn": "arn:aws:iam::123456789012:role/PersonalizeS3ReadAccess",
+        "importMode": "FULL",
+    }
+
+
+def test_start_import_creates_a_deterministically_named_job(
+    settings: Settings, records: RunRecords, table: Any, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_response("create_dataset_import_job", {"datasetImportJobArn": JOB_ARN}, expected_create())
+    result = start_import.start_imports(import_event(settings, records), settings, records, client)
+    assert result["import_jobs"] == [
+        {
+            "dataset_name": "interactions",
+            "job_name": JOB_NAME,
+            "dataset_import_job_arn": JOB_ARN,
+            "status": "CREATE PENDING",
+        }
+    ]
+    item = record(table)
+    assert (item["phase"], item["dataset_import_job_arn"], item["dataset_import_job_status"]) == (
+        "IMPORT",
+        JOB_ARN,
+        "CREATE PENDING",
+    )
+    assert item["dataset_import_jobs"]["interactions"]["arn"] == JOB_ARN
+
+
+def test_start_import_reuses_the_job_of_an_earlier_attempt(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_client_error(
+        "create_dataset_import_job", "ResourceAlreadyExistsException", expected_params=expected_create()
+    )
+    stubber.add_response(
+        "describe_dataset_import_job",
+        {"datasetImportJob": {"status": "CREATE IN_PROGRESS"}},
+        {"datasetImportJobArn": JOB_ARN},
+    )
+    result = start_import.start_imports(import_event(settings, records), settings, records, client)
+    assert result["import_jobs"][0]["status"] == "CREATE IN_PROGRESS"
+    assert result["import_jobs"][0]["dataset_import_job_arn"] == JOB_ARN
+
+
+def test_start_import_moves_past_a_failed_job_to_the_next_name(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_client_error("create_dataset_import_job", "ResourceAlreadyExistsException")
+    stubber.add_response("describe_dataset_import_job", {"datasetImportJob": {"status": "CREATE FAILED"}})
+    stubber.add_response(
+        "create_dataset_import_job", {"datasetImportJobArn": JOB_ARN + "-02"}, expected_create(JOB_NAME + "-02")
+    )
+    result = start_import.start_imports(import_event(settings, records), settings, records, client)
+    assert result["import_jobs"][0]["job_name"] == JOB_NAME + "-02"
+
+
+@pytest.mark.parametrize(
+    "code", ["LimitExceededException", "ResourceInUseException", "InvalidInputException", "ResourceNotFoundException"]
+)
+def test_start_import_lets_personalize_errors_propagate_by_name(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber], code: str
+) -> None:
+    client, stubber = personalize
+    stubber.add_client_error("create_dataset_import_job", code)
+    with pytest.raises(client.exceptions.ClientError) as raised:
+        start_import.start_imports(import_event(settings, records), settings, records, client)
+    # The class name is the error name the state machine's Retry and Catch match.
+    assert type(raised.value).__name__ == code
+
+
+def test_start_import_gives_up_when_every_name_is_taken_by_failures(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    for _ in range(20):
+        stubber.add_client_error("create_dataset_import_job", "ResourceAlreadyExistsException")
+        stubber.add_response("describe_dataset_import_job", {"datasetImportJob": {"status": "CREATE FAILED"}})
+    with pytest.raises(NameAttemptsExhausted):
+        start_import.start_imports(import_event(settings, records), settings, records, client)
+
+
+def test_only_the_claiming_execution_may_write_the_record(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    event = import_event(settings, records)
+    event["run"]["execution_arn"] = OTHER_EXECUTION
+    stubber.add_response("create_dataset_import_job", {"datasetImportJobArn": JOB_ARN})
+    with pytest.raises(RunNotOwned):
+        start_import.start_imports(event, settings, records, client)
+
+
+# Start training ----------------------------------------------------------------------------------
+
+
+def campaign_event(settings: Settings, records: RunRecords, **extra: Any) -> dict[str, Any]:
+    run = claim(settings, records, GLUE_EVENT)
+    return {
+        "campaign_name": "shop-home-recommendations",
+        "base_date": run["base_date"],
+        "execution_arn": EXECUTION,
+        **extra,
+    }
+
+
+def test_start_training_creates_a_full_version_named_for_the_day(
+    settings: Settings, records: RunRecords, table: Any, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_response(
+        "create_solution_version",
+        {"solutionVersionArn": VERSION},
+        {"name": "refresh-20261129", "solutionArn": SOLUTION, "trainingMode": "FULL"},
+    )
+    result = start_training.start_training(campaign_event(settings, records), settings, records, client)
+    assert result == {
+        "solution_version_arn": VERSION,
+        "solution_version_name": "refresh-20261129",
+        "status": "CREATE PENDING",
+    }
+    item = record(table)
+    assert (item["phase"], item["solution_version_arn"], item["solution_version_status"]) == (
+        "TRAINING",
+        VERSION,
+        "CREATE PENDING",
+    )
+    assert item["solution_name"] == "shop-user-personalization"
+
+
+@pytest.mark.parametrize("code", ["ResourceAlreadyExistsException", "ResourceInUseException"])
+def test_start_training_reuses_its_own_version_from_an_earlier_attempt(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber], code: str
+) -> None:
+    client, stubber = personalize
+    stubber.add_client_error("create_solution_version", code)
+    stubber.add_response(
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": f"{SOLUTION}/old"}, {"solutionVersionArn": VERSION}]},
+        {"solutionArn": SOLUTION},
+    )
+    stubber.add_response(
+        "describe_solution_version", {"solutionVersion": {"name": "refresh-20261122", "status": "ACTIVE"}}
+    )
+    stubber.add_response(
+        "describe_solution_version",
+        {
+            "solutionVersion": {
+                "name": "refresh-20261129",
+                "solutionVersionArn": VERSION,
+                "status": "CREATE IN_PROGRESS",
+            }
+        },
+    )
+    result = start_training.start_training(campaign_event(settings, records), settings, records, client)
+    assert (result["solution_version_arn"], result["status"]) == (VERSION, "CREATE IN_PROGRESS")
+
+
+def test_start_training_backs_off_when_another_version_is_training(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_client_error("create_solution_version", "ResourceInUseException")
+    stubber.add_response("list_solution_versions", {"solutionVersions": []})
+    with pytest.raises(client.exceptions.ResourceInUseException):
+        start_training.start_training(campaign_event(settings, records), settings, records, client)
+
+
+def test_start_training_refuses_an_unconfigured_campaign(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, _ = personalize
+    event = campaign_event(settings, records)
+    event["campaign_name"] = "someone-elses-campaign"
+    with pytest.raises(InvalidRunInput, match="is not one of the configured campaigns"):
+        start_training.start_training(event, settings, records, client)
+
+
+# Deploy version ----------------------------------------------------------------------------------
+
+
+def campaign(latest: dict[str, Any] | None = None) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "campaignArn": CAMPAIGN,
+        "solutionVersionArn": f"{SOLUTION}/old",
+        "minProvisionedTPS": 5,
+        "campaignConfig": {"itemExplorationConfig": {"explorationWeight": "0.3"}},
+        "status": "ACTIVE",
+    }
+    if latest:
+        described["latestCampaignUpdate"] = latest
+    return {"campaign": described}
+
+
+def test_deploy_keeps_the_campaigns_tps_and_config(
+    settings: Settings, records: RunRecords, table: Any, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_response("describe_campaign", campaign(), {"campaignArn": CAMPAIGN})
+    stubber.add_response(
+        "update_campaign",
+        {"campaignArn": CAMPAIGN},
+        {
+            "campaignArn": CAMPAIGN,
+            "solutionVersionArn": VERSION,
+            "minProvisionedTPS": 5,
+            "campaignConfig": {"itemExplorationConfig": {"explorationWeight": "0.3"}},
+        },
+    )
+    result = deploy_version.deploy_version(
+        campaign_event(settings, records, solution_version_arn=VERSION), settings, records, client
+    )
+    assert result == {"solution_version_arn": VERSION, "status": "CREATE PENDING"}
+    item = record(table)
+    assert (item["phase"], item["campaign_update_status"]) == ("DEPLOYMENT", "CREATE PENDING")
+
+
+def test_deploy_reuses_an_update_to_the_same_version_already_under_way(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_response("describe_campaign", campaign({"solutionVersionArn": VERSION, "status": "CREATE IN_PROGRESS"}))
+    result = deploy_version.deploy_version(
+        campaign_event(settings, records, solution_version_arn=VERSION), settings, records, client
+    )
+    assert result["status"] == "CREATE IN_PROGRESS"
+
+
+def test_deploy_surfaces_resource_in_use_for_the_state_machine_to_retry(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_response(
+        "describe_campaign", campaign({"solutionVersionArn": f"{SOLUTION}/other", "status": "CREATE IN_PROGRESS"})
+    )
+    stubber.add_client_error("update_campaign", "ResourceInUseException")
+    with pytest.raises(client.exceptions.ResourceInUseException):
+        deploy_version.deploy_version(
+            campaign_event(settings, records, solution_version_arn=VERSION), settings, records, client
+        )
+
+
+def test_deploy_refuses_a_version_of_another_solution(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, _ = personalize
+    event = campaign_event(settings, records, solution_version_arn=f"{PREFIX}:solution/other/0123abcd")
+    with pytest.raises(InvalidRunInput, match="is not a version of"):
+        deploy_version.deploy_version(event, settings, records, client)
