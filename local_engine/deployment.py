@@ -1,0 +1,265 @@
+"""Deploys the synthesized CloudFormation template onto the embedded AWS.
+
+Each resource the refresh needs at run time is created in moto from its template
+properties, and every token (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, pseudo parameters) is
+resolved to the emulated resource, so the state machine that runs is the one that deploys.
+Lambda functions are routed to their real handler modules, in-process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import re
+import sys
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .aws import LocalAws
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+# What the refresh does not exercise at run time: permissions, log groups, policies, subscriptions.
+NOT_EMULATED = frozenset({
+    "AWS::IAM::Policy",
+    "AWS::Logs::LogGroup",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SNS::Subscription",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Lambda::Permission",
+    "AWS::CDK::Metadata",
+})
+_SUB_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
+
+
+class UnsupportedResource(NotImplementedError):
+    """The template holds a resource type the local deployment does not know how to create."""
+
+
+@dataclass
+class _Physical:
+    ref: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LocalDeployment:
+    """The stack's resources on the embedded AWS, found by type once deployed."""
+
+    template: dict[str, Any]
+    aws: LocalAws
+    account: str = "123456789012"
+    _physical: dict[str, _Physical] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
+
+    def deploy(self) -> LocalDeployment:
+        creators: dict[str, Callable[[str, dict[str, Any]], _Physical]] = {
+            "AWS::IAM::Role": self._role,
+            "AWS::DynamoDB::GlobalTable": self._table,
+            "AWS::SNS::Topic": self._topic,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::Lambda::Function": self._function,
+            "AWS::StepFunctions::StateMachine": self._state_machine,
+            "AWS::Events::Rule": self._rule,
+        }
+        for logical_id in self._creation_order(creators):
+            resource = self.template["Resources"][logical_id]
+            self._physical[logical_id] = creators[resource["Type"]](logical_id, resource.get("Properties", {}))
+        return self
+
+    def ref(self, logical_id: str) -> str:
+        return self._physical[logical_id].ref
+
+    def one(self, resource_type: str) -> str:
+        """The logical id of the single resource of `resource_type`."""
+        (logical_id,) = [k for k, v in self.template["Resources"].items() if v["Type"] == resource_type]
+        return logical_id
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.ref(self.one("AWS::StepFunctions::StateMachine"))
+
+    @property
+    def table_name(self) -> str:
+        return self.ref(self.one("AWS::DynamoDB::GlobalTable"))
+
+    @property
+    def topic_arn(self) -> str:
+        return self.ref(self.one("AWS::SNS::Topic"))
+
+    @property
+    def dead_letter_queue_url(self) -> str:
+        return self.ref(self.one("AWS::SQS::Queue"))
+
+    # Creation ---------------------------------------------------------------------------------------
+
+    def _creation_order(self, creators: dict[str, Any]) -> list[str]:
+        resources = self.template["Resources"]
+        unknown = sorted({r["Type"] for r in resources.values()} - set(creators) - NOT_EMULATED)
+        if unknown:
+            raise UnsupportedResource(f"no local emulation for resource types {unknown}")
+        wanted = [k for k, v in resources.items() if v["Type"] in creators]
+        ordered: list[str] = []
+
+        def visit(logical_id: str) -> None:
+            if logical_id in ordered:
+                return
+            for dependency in sorted(_references(resources[logical_id].get("Properties", {}))):
+                if dependency in wanted:
+                    visit(dependency)
+            ordered.append(logical_id)
+
+        for logical_id in wanted:
+            visit(logical_id)
+        return ordered
+
+    def _role(self, logical_id: str, props: dict[str, Any]) -> _Physical:
+        role = self.aws.client("iam").create_role(
+            RoleName=_physical_name(logical_id),
+            AssumeRolePolicyDocument=json.dumps(self._resolve(props["AssumeRolePolicyDocument"])),
+        )["Role"]
+        return _Physical(role["RoleName"], {"Arn": role["Arn"]})
+
+    def _table(self, logical_id: str, props: dict[str, Any]) -> _Physical:
+        name = props.get("TableName") or _physical_name(logical_id)
+        description = self.aws.client("dynamodb").create_table(
+            TableName=name,
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+        )["TableDescription"]
+        return _Physical(name, {"Arn": description["TableArn"]})
+
+    def _topic(self, logical_id: str, props: dict[str, Any]) -> _Physical:
+        arn = self.aws.client("sns").create_topic(Name=props.get("TopicName") or _physical_name(logical_id))["TopicArn"]
+        return _Physical(arn, {"TopicName": arn.rsplit(":", 1)[1]})
+
+    def _queue(self, logical_id: str, props: dict[str, Any]) -> _Physical:
+        sqs = self.aws.client("sqs")
+        url = sqs.create_queue(QueueName=props.get("QueueName") or _physical_name(logical_id))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return _Physical(url, {"Arn": arn, "QueueName": url.rsplit("/", 1)[1]})
+
+    def _function(self, logical_id: str, props: dict[str, Any]) -> _Physical:
+        environment = self._resolve(props.get("Environment", {}).get("Variables", {}))
+        name = props.get("FunctionName") or _physical_name(logical_id)
+        arn = self.aws.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.12",  # moto's validation predates the deployed runtime; the handler runs here
+            Role=self._resolve(props["Role"]),
+            Handler=props["Handler"],
+            Code={"ZipFile": _placeholder_zip()},
+            Environment={"Variables": environment},
+            Timeout=props.get("Timeout", 3),
+            MemorySize=props.get("MemorySize", 128),
+        )["FunctionArn"]
+        # The Lambda runtime adds the region variables to every function's environment.
+        runtime_environment = {**environment, "AWS_REGION": self.aws.region, "AWS_DEFAULT_REGION": self.aws.region}
+        self.aws.router.register(arn, _handler(props["Handler"]), runtime_environment)
+        self.functions[logical_id] = name
+        return _Physical(name, {"Arn": arn})
+
+    def _state_machine(self, logical_id: str, props: dict[str, Any]) -> _Physical:
+        substitutions = self._resolve(props.get("DefinitionSubstitutions", {}))
+        definition = _substitute(self._resolve(props["DefinitionString"]), substitutions)
+        json.loads(definition)  # a definition that is not JSON after substitution is a template bug
+        arn = self.aws.client("stepfunctions").create_state_machine(
+            name=props.get("StateMachineName") or _physical_name(logical_id),
+            definition=definition,
+            roleArn=self._resolve(props["RoleArn"]),
+            type=props.get("StateMachineType", "STANDARD"),
+        )["stateMachineArn"]
+        return _Physical(arn, {"Name": arn.rsplit(":", 1)[1]})
+
+    def _rule(self, logical_id: str, props: dict[str, Any]) -> _Physical:
+        events = self.aws.client("events")
+        name = props.get("Name") or _physical_name(logical_id)
+        arn = events.put_rule(
+            Name=name, EventPattern=json.dumps(props["EventPattern"]), State=props.get("State", "ENABLED")
+        )["RuleArn"]
+        targets = [self._resolve(target) for target in props.get("Targets", [])]
+        events.put_targets(Rule=name, Targets=targets)
+        return _Physical(name, {"Arn": arn})
+
+    # Tokens ----------------------------------------------------------------------------------------
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, argument), = value.items()
+            if key == "Ref":
+                return self._pseudo(argument) if argument.startswith("AWS::") else self.ref(argument)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return self._physical[logical_id].attributes[attribute]
+            if key == "Fn::Join":
+                separator, parts = argument
+                return separator.join(str(self._resolve(p)) for p in parts)
+            if key == "Fn::Sub":
+                text, variables = (argument, {}) if isinstance(argument, str) else argument
+                return _substitute(text, {**self._sub_references(text), **self._resolve(variables)})
+        return {k: self._resolve(v) for k, v in value.items()}
+
+    def _sub_references(self, text: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name in _SUB_PLACEHOLDER.findall(text):
+            if name.startswith("AWS::"):
+                found[name] = self._pseudo(name)
+            elif "." in name:
+                logical_id, attribute = name.split(".", 1)
+                found[name] = self._physical[logical_id].attributes[attribute]
+            elif name in self._physical:
+                found[name] = self.ref(name)
+        return found
+
+    def _pseudo(self, name: str) -> str:
+        return {
+            "AWS::Region": self.aws.region,
+            "AWS::AccountId": self.account,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "PersonalizeRefresh",
+        }[name]
+
+
+def _references(value: Any) -> set[str]:
+    if isinstance(value, list):
+        return set().union(*(_references(v) for v in value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    if "Ref" in value and isinstance(value["Ref"], str) and not value["Ref"].startswith("AWS::"):
+        return {value["Ref"]}
+    if "Fn::GetAtt" in value:
+        argument = value["Fn::GetAtt"]
+        return {argument[0] if isinstance(argument, list) else argument.split(".", 1)[0]}
+    return set().union(*(_references(v) for v in value.values())) if value else set()
+
+
+def _substitute(text: str, variables: dict[str, Any]) -> str:
+    return _SUB_PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]) if m.group(1) in variables else m.group(0), text)
+
+
+def _physical_name(logical_id: str) -> str:
+    # CloudFormation-style generated name: short enough for every service's name limit.
+    return f"PersonalizeRefresh-{logical_id}"[:64]
+
+
+def _handler(spec: str) -> Callable[[Any, Any], Any]:
+    """The real handler function named by a Lambda `Handler` property, imported from lambdas/."""
+    if str(LAMBDAS_DIR) not in sys.path:
+        sys.path.insert(0, str(LAMBDAS_DIR))
+    module_name, function_name = spec.rsplit(".", 1)
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def _placeholder_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("placeholder.py", "# The handler runs in-process from lambdas/.\n")
+    return buffer.getvalue()

@@ -1,0 +1,103 @@
+"""Delivers EventBridge events to Step Functions targets on the embedded AWS.
+
+moto's EventBridge matches a rule's pattern but has no Step Functions target, and its
+input transformer leaves string values unquoted. This module adds the delivery: the
+rule's own pattern decides, the target's InputTransformer shapes the input the way
+EventBridge does, and the execution starts as the target's role would start it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from moto.events import models as events_models
+from moto.utilities.arns import parse_arn
+
+_PLACEHOLDER = re.compile(r'("?)<([A-Za-z0-9_.\-]+)>("?)')
+_lock = threading.Lock()
+
+
+class Deliveries:
+    """What the patched rules started: (rule name, execution ARN, input) per delivery."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str, dict[str, Any]]] = []
+
+
+def transform_input(target: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """The input EventBridge gives a target: the whole event, or its InputTransformer's template filled in."""
+    transformer = target.get("InputTransformer")
+    if not transformer:
+        return json.loads(target["Input"]) if target.get("Input") else event
+    values = {name: _path_value(event, path) for name, path in transformer.get("InputPathsMap", {}).items()}
+
+    def fill(match: re.Match[str]) -> str:
+        open_quote, name, close_quote = match.groups()
+        if name not in values:
+            return match.group(0)
+        value = values[name]
+        if open_quote and close_quote:
+            # Inside quotes EventBridge inserts the raw text of a string value.
+            return json.dumps(value if isinstance(value, str) else json.dumps(value))
+        return open_quote + json.dumps(value) + close_quote
+
+    return json.loads(_PLACEHOLDER.sub(fill, transformer["InputTemplate"]))
+
+
+def _path_value(event: dict[str, Any], path: str) -> Any:
+    value: Any = event
+    for part in path.removeprefix("$.").split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _event_time(value: Any) -> str:
+    # moto keeps `time` as epoch seconds; EventBridge delivers ISO-8601 in UTC.
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+@contextmanager
+def deliver_to_state_machines() -> Iterator[Deliveries]:
+    deliveries = Deliveries()
+    original = events_models.Rule.send_to_targets
+
+    def send_to_targets(rule: Any, original_event: dict[str, Any], transform_input_: bool = True) -> None:
+        if not rule.event_pattern.matches_event(original_event):
+            return
+        event = {**original_event, "time": _event_time(original_event.get("time"))}
+        others = []
+        for target in rule.targets:
+            arn = parse_arn(target["Arn"])
+            if arn.service != "states":
+                others.append(target)
+                continue
+            execution_input = transform_input(target, event)
+            client = boto3.client("stepfunctions", region_name=arn.region)
+            # EventBridge names each execution it starts with a fresh id.
+            started = client.start_execution(
+                stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=json.dumps(execution_input)
+            )
+            deliveries.started.append((rule.name, started["executionArn"], execution_input))
+        if others:
+            with _lock:
+                states_targets, rule.targets = rule.targets, others
+                try:
+                    original(rule, event, transform_input_)
+                finally:
+                    rule.targets = states_targets
+
+    events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    try:
+        yield deliveries
+    finally:
+        events_models.Rule.send_to_targets = original  # type: ignore[method-assign]

@@ -1,0 +1,159 @@
+"""A whole refresh on the embedded AWS: the synthesized stack deployed on moto, the Personalize
+emulator behind moto's endpoint, the real handlers in-process, all on one virtual clock.
+
+Used by the workflow tests and by the rehearsal command.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import boto3
+
+from infra.config import RefreshConfig
+
+from .aws import LocalAws
+from .clock import VirtualClock
+from .deployment import LAMBDAS_DIR, LocalDeployment
+from .eventbridge import deliver_to_state_machines
+from .personalize import PersonalizeEmulator
+from .personalize.endpoint import serve
+
+# A Sunday 01:00 in Seoul: when the weekly export has just finished.
+DEFAULT_START = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
+WAIT_LIMIT = 120  # seconds of wall time one execution may take before the harness gives up
+
+
+class LocalRefresh:
+    """Context manager: everything a refresh needs, deployed from the synthesized template."""
+
+    def __init__(self, template: dict[str, Any], config: RefreshConfig, *, start: datetime = DEFAULT_START) -> None:
+        self.template = template
+        self.config = config
+        self.clock = VirtualClock(start)
+        self.emulator = PersonalizeEmulator(self.clock.now, account_id=config.account, region=config.region)
+        self.aws = LocalAws(self.clock, region=config.region)
+        self._stack = ExitStack()
+        self.deployment: LocalDeployment
+
+    def __enter__(self) -> LocalRefresh:
+        try:
+            self._stack.enter_context(self.aws)
+            self._stack.enter_context(serve(self.emulator))
+            self.deliveries = self._stack.enter_context(deliver_to_state_machines())
+            self._use_clock_in_handlers()
+            self.deployment = LocalDeployment(self.template, self.aws, account=self.config.account).deploy()
+            self.campaign_versions = self._seed_personalize()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stack.close()
+
+    # Triggers ---------------------------------------------------------------------------------------
+
+    def glue_event(self, *, job_name: str | None = None, state: str = "SUCCEEDED") -> dict[str, Any]:
+        """A Glue Job State Change event as EventBridge delivers it (shape of AWS's documented sample)."""
+        return {
+            "Source": "aws.glue",
+            "DetailType": "Glue Job State Change",
+            "Time": self.clock.now(),
+            "Resources": [],
+            "Detail": json.dumps({
+                "jobName": job_name or self.config.glue_job_names[0],
+                "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
+                "state": state,
+                "jobRunId": "jr_" + uuid.uuid4().hex + uuid.uuid4().hex,
+                "message": "Job run succeeded" if state == "SUCCEEDED" else "Job run failed",
+            }),
+        }
+
+    def put_glue_event(self, **kwargs: Any) -> list[str]:
+        """Put a Glue event on the default bus; the executions the rule started, if any."""
+        before = len(self.deliveries.started)
+        response = self.aws.client("events").put_events(Entries=[self.glue_event(**kwargs)])
+        if response["FailedEntryCount"]:
+            raise RuntimeError(f"EventBridge refused the event: {response['Entries']}")
+        return [arn for _, arn, _ in self.deliveries.started[before:]]
+
+    def start_manual(self, payload: Any) -> str:
+        """An operator's manual start (a back-fill or re-run), as from the console."""
+        return self.aws.client("stepfunctions").start_execution(
+            stateMachineArn=self.deployment.state_machine_arn, name=f"manual-{uuid.uuid4()}", input=json.dumps(payload)
+        )["executionArn"]
+
+    def wait(self, execution_arn: str) -> dict[str, Any]:
+        return self.aws.wait_for_execution(execution_arn, timeout_s=WAIT_LIMIT)
+
+    # What an operator sees --------------------------------------------------------------------------
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        client = self.aws.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+
+    def run_records(self) -> list[dict[str, Any]]:
+        table = boto3.resource("dynamodb", region_name=self.config.region).Table(self.deployment.table_name)
+        items = table.scan(ConsistentRead=True)["Items"]
+        return sorted((_plain(item) for item in items), key=lambda i: (i["campaign_name"], i["base_date"]))
+
+    def run_record(self, campaign_name: str, base_date: int) -> dict[str, Any]:
+        table = boto3.resource("dynamodb", region_name=self.config.region).Table(self.deployment.table_name)
+        item = table.get_item(Key={"campaign_name": campaign_name, "base_date": base_date}, ConsistentRead=True)
+        return _plain(item["Item"])
+
+    def alerts(self) -> list[tuple[str, str]]:
+        """(subject, message) of every message published to the alert topic."""
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends[self.config.account][self.config.region].topics[self.deployment.topic_arn]
+        return [(subject, message) for _, message, subject, *_ in topic.sent_notifications]
+
+    def serving_version(self, campaign_name: str) -> str:
+        campaign = next(c for c in self.config.campaigns if c.name == campaign_name)
+        described = self.aws.client("personalize").describe_campaign(campaignArn=campaign.campaign_arn)
+        return str(described["campaign"]["solutionVersionArn"])
+
+    # Set-up ----------------------------------------------------------------------------------------
+
+    def _seed_personalize(self) -> dict[str, str]:
+        """The dataset group as the user has it before the first refresh; each campaign's current version."""
+        for dataset in self.config.datasets:
+            self.emulator.add_dataset(dataset.dataset_arn)
+        versions = {}
+        for campaign in self.config.campaigns:
+            self.emulator.add_solution(campaign.solution_arn)
+            versions[campaign.name] = self.emulator.add_campaign(
+                campaign.campaign_arn, solution_arn=campaign.solution_arn, min_provisioned_tps=2
+            )
+        return versions
+
+    def _use_clock_in_handlers(self) -> None:
+        if str(LAMBDAS_DIR) not in sys.path:
+            sys.path.insert(0, str(LAMBDAS_DIR))
+        from refresh_common import clock as handler_clock
+
+        original = handler_clock.now
+        handler_clock.now = self.clock.time  # type: ignore[assignment]
+        self._stack.callback(setattr, handler_clock, "now", original)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals as ints, for printing and comparing."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
