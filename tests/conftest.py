@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from infra.config import RefreshConfig, parse_config
+from local_engine.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config" / "example.json"
@@ -51,20 +52,6 @@ def example_config() -> RefreshConfig:
 @pytest.fixture(scope="session")
 def two_of_each_config() -> RefreshConfig:
     return parse_config(two_of_each_raw())
-
-
-def synthesize(config: RefreshConfig) -> Any:
-    """The stack's assertions Template; jsii start-up makes this the slow step, so sessions share it."""
-    import aws_cdk as cdk
-    from aws_cdk.assertions import Template
-
-    from infra.stack import PersonalizeRefreshStack
-
-    app = cdk.App()
-    stack = PersonalizeRefreshStack(
-        app, "PersonalizeRefresh", config=config, env=cdk.Environment(account=config.account, region=config.region)
-    )
-    return Template.from_stack(stack)
 
 
 @pytest.fixture(scope="session")

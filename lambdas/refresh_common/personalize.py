@@ -16,8 +16,11 @@ IN_FLIGHT_STATUSES = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS"})
 
 @cache
 def client(region: str) -> Any:
-    # Throttling is retried by the state machine with backoff in minutes; keep the SDK's short.
-    return boto3.client("personalize", region_name=region, config=Config(retries={"mode": "standard"}))
+    # One attempt: the state machine retries LimitExceeded and ResourceInUse with backoff in minutes,
+    # where the SDK's standard mode would spend seconds retrying a quota that frees up in minutes.
+    return boto3.client(
+        "personalize", region_name=region, config=Config(retries={"mode": "standard", "total_max_attempts": 1})
+    )
 
 
 def error_code(exc: ClientError) -> str:

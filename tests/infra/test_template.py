@@ -395,7 +395,7 @@ def test_two_datasets_and_campaigns_widen_each_role_to_exactly_those(two_of_each
 @pytest.mark.parametrize("email", ["ops@example.com"])
 def test_alert_topic_is_encrypted_and_subscribes_the_configured_email(raw_config: dict[str, Any], email: str) -> None:
     from infra.config import parse_config
-    from tests.conftest import synthesize
+    from local_engine.synth import synthesize
 
     raw_config["alert_email"] = email
     template = synthesize(parse_config(raw_config))

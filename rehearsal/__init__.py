@@ -1,0 +1,1 @@
+"""The local rehearsal of a refresh (`make demo`)."""
