@@ -23,15 +23,17 @@ from .aws import LocalAws
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 # What the refresh does not exercise at run time: permissions, log groups, policies, subscriptions.
-NOT_EMULATED = frozenset({
-    "AWS::IAM::Policy",
-    "AWS::Logs::LogGroup",
-    "AWS::SNS::TopicPolicy",
-    "AWS::SNS::Subscription",
-    "AWS::SQS::QueuePolicy",
-    "AWS::Lambda::Permission",
-    "AWS::CDK::Metadata",
-})
+NOT_EMULATED = frozenset(
+    {
+        "AWS::IAM::Policy",
+        "AWS::Logs::LogGroup",
+        "AWS::SNS::TopicPolicy",
+        "AWS::SNS::Subscription",
+        "AWS::SQS::QueuePolicy",
+        "AWS::Lambda::Permission",
+        "AWS::CDK::Metadata",
+    }
+)
 _SUB_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
 
 
@@ -192,7 +194,7 @@ class LocalDeployment:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self._pseudo(argument) if argument.startswith("AWS::") else self.ref(argument)
             if key == "Fn::GetAtt":

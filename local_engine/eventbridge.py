@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -62,7 +62,7 @@ def _path_value(event: dict[str, Any], path: str) -> Any:
 def _event_time(value: Any) -> str:
     # moto keeps `time` as epoch seconds; EventBridge delivers ISO-8601 in UTC.
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(value)
 
 

@@ -10,7 +10,7 @@ import json
 import sys
 import uuid
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,7 @@ from .personalize import PersonalizeEmulator
 from .personalize.endpoint import serve
 
 # A Sunday 01:00 in Seoul: when the weekly export has just finished.
-DEFAULT_START = datetime(2026, 11, 28, 16, 0, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
 WAIT_LIMIT = 120  # seconds of wall time one execution may take before the harness gives up
 
 
@@ -67,13 +67,15 @@ class LocalRefresh:
             "DetailType": "Glue Job State Change",
             "Time": self.clock.now(),
             "Resources": [],
-            "Detail": json.dumps({
-                "jobName": job_name or self.config.glue_job_names[0],
-                "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
-                "state": state,
-                "jobRunId": "jr_" + uuid.uuid4().hex + uuid.uuid4().hex,
-                "message": "Job run succeeded" if state == "SUCCEEDED" else "Job run failed",
-            }),
+            "Detail": json.dumps(
+                {
+                    "jobName": job_name or self.config.glue_job_names[0],
+                    "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
+                    "state": state,
+                    "jobRunId": "jr_" + uuid.uuid4().hex + uuid.uuid4().hex,
+                    "message": "Job run succeeded" if state == "SUCCEEDED" else "Job run failed",
+                }
+            ),
         }
 
     def put_glue_event(self, **kwargs: Any) -> list[str]:

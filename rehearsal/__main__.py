@@ -1,7 +1,7 @@
 """`make demo`: rehearse a weekly refresh locally, from the Glue success event to the deployed campaign.
 
-    python -m rehearsal [--training-hours 6] [--fail training --reason "..."] [--throttle]
-                        [--duplicate] [--rerun] [--two] [--config config/example.json]
+python -m rehearsal [--training-hours 6] [--fail training --reason "..."] [--throttle]
+                    [--duplicate] [--rerun] [--two] [--config config/example.json]
 """
 
 from __future__ import annotations

@@ -72,8 +72,10 @@ def render(outcome: Outcome) -> str:
     for execution in outcome.executions:
         description = execution.description
         out.append(f"\n== Execution ({execution.label}): {execution.arn.rsplit(':', 1)[1]}")
-        out.append(f"   status {description['status']}" + (
-            f"  error {description.get('error')}" if description.get("error") else ""))
+        out.append(
+            f"   status {description['status']}"
+            + (f"  error {description.get('error')}" if description.get("error") else "")
+        )
         if description.get("cause"):
             out.append(f"   cause  {description['cause'][:400]}")
         out.append(f"   {'state':<34} {'entered':>10} {'time in state':>14} {'times':>6}")

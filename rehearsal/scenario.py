@@ -59,16 +59,20 @@ def with_second_dataset_and_campaign(raw: dict[str, Any]) -> dict[str, Any]:
     dataset = raw["datasets"][0]
     base, group = dataset["dataset_arn"].rsplit("/", 2)[0], dataset["dataset_arn"].rsplit("/", 2)[1]
     location = dataset["data_location"]
-    raw["datasets"].append({
-        "dataset_arn": f"{base}/{group}/ITEMS",
-        "data_location": location.rsplit("/", 3)[0] + "/items/{base_date}/",
-    })
+    raw["datasets"].append(
+        {
+            "dataset_arn": f"{base}/{group}/ITEMS",
+            "data_location": location.rsplit("/", 3)[0] + "/items/{base_date}/",
+        }
+    )
     campaign = raw["campaigns"][0]
     prefix = campaign["campaign_arn"].split(":campaign/")[0]
-    raw["campaigns"].append({
-        "campaign_arn": f"{prefix}:campaign/similar-items",
-        "solution_arn": f"{prefix}:solution/similar-items-sims",
-    })
+    raw["campaigns"].append(
+        {
+            "campaign_arn": f"{prefix}:campaign/similar-items",
+            "solution_arn": f"{prefix}:solution/similar-items-sims",
+        }
+    )
     return raw
 
 
@@ -99,7 +103,7 @@ def rehearse(raw_config: dict[str, Any], scenario: Scenario, *, progress: Callab
 
         if scenario.rerun and outcome.executions:
             base_date = outcome.executions[0].description["input_base_date"]
-            progress(f"Operator re-runs the failed day from the console: {{\"base_date\": \"{base_date}\"}}")
+            progress(f'Operator re-runs the failed day from the console: {{"base_date": "{base_date}"}}')
             arn = refresh.start_manual({"base_date": base_date})
             outcome.executions.append(_follow(refresh, "manual re-run", arn, progress))
 
@@ -120,12 +124,21 @@ def _configure_personalize(refresh: LocalRefresh, scenario: Scenario) -> None:
     if scenario.fail_phase:
         emulator.faults.fail_job(scenario.fail_phase, scenario.fail_reason)
     if scenario.throttle:
-        emulator.faults.raise_error("CreateDatasetImportJob", "LimitExceededException", times=1,
-                                    message="More than 5 dataset import jobs are pending or in progress")
-        emulator.faults.raise_error("CreateSolutionVersion", "LimitExceededException", times=2,
-                                    message="Rate exceeded for CreateSolutionVersion")
-        emulator.faults.raise_error("UpdateCampaign", "ResourceInUseException", times=1,
-                                    message="Campaign is being updated")
+        emulator.faults.raise_error(
+            "CreateDatasetImportJob",
+            "LimitExceededException",
+            times=1,
+            message="More than 5 dataset import jobs are pending or in progress",
+        )
+        emulator.faults.raise_error(
+            "CreateSolutionVersion",
+            "LimitExceededException",
+            times=2,
+            message="Rate exceeded for CreateSolutionVersion",
+        )
+        emulator.faults.raise_error(
+            "UpdateCampaign", "ResourceInUseException", times=1, message="Campaign is being updated"
+        )
 
 
 def _follow(refresh: LocalRefresh, label: str, arn: str, progress: Callable[[str], None]) -> Execution:

@@ -220,7 +220,7 @@ def test_retries_lambda_service_errors_and_back_off_personalize_limits_in_minute
 
 def test_invalid_input_fails_fast_without_writing(example_template: Template) -> None:
     claim = state(example_template, "Claim run")
-    assert claim["Catch"][0] == {"ErrorEquals": ["InvalidRunInput"], "ResultPath": "$.error", "Next": "Reject input"}
+    assert claim["Catch"][0] == {"ErrorEquals": ["InvalidRunInput"], "ResultPath": "$", "Next": "Reject input"}
     assert state(example_template, "Reject input")["Type"] == "Fail"
     duplicate = state(example_template, "Duplicate event?")
     assert duplicate["Choices"][0]["Next"] == "Skip duplicate event"

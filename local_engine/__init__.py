@@ -1,0 +1,1 @@
+"""In-process emulators for running the refresh workflow locally."""

@@ -1,0 +1,250 @@
+"""Run registered Lambda functions as in-process Python handlers under moto.
+
+moto's Lambda either needs Docker or answers with canned payloads. The router
+intercepts moto's backend ``invoke`` (reached both by the state machine's
+``arn:aws:states:::lambda:invoke`` tasks and by plain boto3 clients), and for
+a registered function calls the Python handler the way the Lambda runtime
+would: with the function's environment applied, a context object, and an
+unhandled exception turned into ``FunctionError: Unhandled`` plus the
+runtime's error payload, so Step Functions sees the exception class name as
+the error name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+from moto.awslambda.models import LambdaBackend
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+Handler = Callable[[dict, Any], Any]
+
+_DEFAULT_TIMEOUT_S = 3
+_DEFAULT_MEMORY_MB = 128
+
+
+@dataclass(frozen=True)
+class _Route:
+    handler: Handler
+    environment: dict[str, str]
+
+
+@dataclass
+class LambdaContext:
+    """The subset of the Python runtime's context object handlers rely on."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = f"local/[{self.function_version}]{self.aws_request_id}"
+        self._deadline = time.monotonic() + self.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def function_name_of(name_or_arn: str) -> str:
+    """``arn:aws:lambda:r:a:function:NAME[:qualifier]`` or ``NAME`` -> ``NAME``."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn.split(":")[6]
+    return name_or_arn.split(":")[0]
+
+
+def unhandled_error_payload(error: BaseException, request_id: str) -> dict[str, Any]:
+    """What the Python runtime returns for an exception escaping the handler."""
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(error.__traceback__),
+    }
+
+
+class LambdaRouter:
+    """Routes moto Lambda ``Invoke`` calls of registered functions to Python handlers."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, _Route] = {}
+        # os.environ is process-wide: one invocation may own it at a time.
+        # Re-entrant so a handler may synchronously invoke another function.
+        self._environ_lock = threading.RLock()
+        self._patches: list[Any] = []
+
+    # -- registration ---------------------------------------------------
+
+    def register(
+        self,
+        function_name_or_arn: str,
+        handler: Handler,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        self._routes[function_name_of(function_name_or_arn)] = _Route(handler, dict(environment or {}))
+
+    def unregister(self, function_name_or_arn: str) -> None:
+        self._routes.pop(function_name_of(function_name_or_arn), None)
+
+    def is_routed(self, function_name_or_arn: str) -> bool:
+        return function_name_of(function_name_or_arn) in self._routes
+
+    # -- install / uninstall --------------------------------------------
+
+    @property
+    def installed(self) -> bool:
+        return bool(self._patches)
+
+    def install(self) -> None:
+        if self._patches:
+            return
+        # Both backends: moto picks the simple one when Docker is disabled,
+        # and it overrides invoke().
+        self._patches = [
+            mock.patch.object(backend, "invoke", self._make_invoke(backend.invoke))
+            for backend in (LambdaBackend, LambdaSimpleBackend)
+        ]
+        for patch in self._patches:
+            patch.start()
+
+    def uninstall(self) -> None:
+        for patch in reversed(self._patches):
+            patch.stop()
+        self._patches = []
+
+    def __enter__(self) -> LambdaRouter:
+        self.install()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.uninstall()
+
+    # -- invocation -----------------------------------------------------
+
+    def _make_invoke(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        router = self
+
+        def invoke(
+            backend: LambdaBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> str | bytes | None:
+            route = router._routes.get(function_name_of(function_name))
+            if route is None:
+                return original(backend, function_name, qualifier, body, headers, response_headers)
+            # Raises moto's ResourceNotFound like the real service when the
+            # caller never created the function.
+            function = backend.get_function(function_name, qualifier)
+            return router._invoke(function, qualifier, route, body, headers, response_headers)
+
+        return invoke
+
+    def _invoke(
+        self,
+        function: Any,
+        qualifier: str | None,
+        route: _Route,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> bytes:
+        invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            return b""
+        context = LambdaContext(
+            function_name=function.function_name,
+            invoked_function_arn=_qualified_arn(function.function_arn, qualifier),
+            memory_limit_in_mb=int(getattr(function, "memory_size", None) or _DEFAULT_MEMORY_MB),
+            timeout_s=int(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_S),
+        )
+        payload, failed = self._run_handler(route, _decode_event(body), context)
+        if failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        if _header(headers, "X-Amz-Log-Type") == "Tail":
+            response_headers["x-amz-log-result"] = base64.b64encode(b"").decode()
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    def _run_handler(self, route: _Route, event: Any, context: LambdaContext) -> tuple[bytes, bool]:
+        with self._environ_lock, _applied_environment(route.environment):
+            try:
+                result = route.handler(event, context)
+            except Exception as error:  # the runtime reports, it does not crash
+                return _json_bytes(unhandled_error_payload(error, context.aws_request_id)), True
+        try:
+            return _json_bytes(result), False
+        except (TypeError, ValueError) as error:
+            payload = {
+                "errorMessage": f"Unable to marshal response: {error}",
+                "errorType": "Runtime.MarshalError",
+                "requestId": context.aws_request_id,
+                "stackTrace": [],
+            }
+            return _json_bytes(payload), True
+
+
+@contextmanager
+def _applied_environment(environment: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        # Key by key, never clear(): other threads (moto, boto3 clients in a
+        # parallel branch) read credentials from os.environ meanwhile.
+        for key in set(os.environ) - set(saved):
+            os.environ.pop(key, None)
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+
+
+def _decode_event(body: Any) -> Any:
+    if body is None or body == b"" or body == "":
+        return {}
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8")
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        return body
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value).encode("utf-8")
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.lower())
+    return value
+
+
+def _qualified_arn(function_arn: str, qualifier: str | None) -> str:
+    unqualified = ":".join(function_arn.split(":")[:7])
+    if not qualifier or qualifier == "$LATEST":
+        return unqualified
+    return f"{unqualified}:{qualifier}"

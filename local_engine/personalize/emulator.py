@@ -1,0 +1,751 @@
+"""In-memory Amazon Personalize with real lifecycles, errors and fault injection.
+
+Nothing here runs in the background: every job's future is scheduled when it
+is created (see ``lifecycle.Timeline``) and statuses are read off that
+schedule at the injected clock's ``now()`` whenever a resource is described
+or listed. Advancing the virtual clock is therefore the only way time passes.
+
+Operations are invoked with ``emulator.call("DescribeCampaign", {...})`` using
+botocore's operation names and camelCase parameters; ``endpoint.serve`` wires
+that into moto so boto3 clients reach it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import datetime
+import hashlib
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
+
+from .errors import PersonalizeError, in_use, invalid_input, not_found
+from .faults import Faults
+from .lifecycle import (
+    ACTIVE,
+    CREATE_IN_PROGRESS,
+    CREATE_PENDING,
+    Durations,
+    Timeline,
+)
+from .validation import ModelValidator
+
+DEFAULT_RECIPE_ARN = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
+# Personalize's default quota for concurrent dataset import jobs per region.
+MAX_ACTIVE_IMPORT_JOBS = 5
+_DEFAULT_PAGE_SIZE = 100
+
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+")
+_DATASET_ARN = re.compile(r"arn:[^:]+:personalize:[^:]*:[^:]*:dataset/([^/]+)/([^/]+)")
+
+Params = dict[str, Any]
+Response = dict[str, Any]
+
+
+class Call(NamedTuple):
+    """One API call that reached the emulator (unpacks as (operation, params))."""
+
+    operation: str
+    params: Any
+
+
+@dataclass
+class Dataset:
+    arn: str
+    name: str
+    dataset_group_arn: str | None
+    dataset_type: str | None
+    created: datetime.datetime
+    # Stands in for data imported before the emulator existed.
+    seeded_with_data: bool
+
+
+@dataclass
+class Solution:
+    arn: str
+    name: str
+    recipe_arn: str
+    perform_auto_training: bool
+    dataset_group_arn: str | None
+    created: datetime.datetime
+    version_arns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportJob:
+    arn: str
+    name: str
+    dataset_arn: str
+    data_location: str
+    role_arn: str | None
+    import_mode: str
+    publish_attribution_metrics: bool
+    created: datetime.datetime
+    timeline: Timeline
+    seq: int
+
+
+@dataclass
+class SolutionVersion:
+    arn: str
+    name: str | None
+    solution_arn: str
+    training_mode: str
+    created: datetime.datetime
+    timeline: Timeline
+    training_hours: float
+    seq: int
+
+
+@dataclass
+class Deployment:
+    """What a campaign serves: the version plus its serving configuration."""
+
+    solution_version_arn: str
+    min_provisioned_tps: int
+    campaign_config: dict[str, Any] | None
+
+
+@dataclass
+class CampaignUpdate:
+    target: Deployment
+    created: datetime.datetime
+    timeline: Timeline
+
+
+@dataclass
+class Campaign:
+    arn: str
+    name: str
+    solution_arn: str
+    created: datetime.datetime
+    initial: Deployment
+    updates: list[CampaignUpdate] = field(default_factory=list)
+
+    @property
+    def latest_update(self) -> CampaignUpdate | None:
+        return self.updates[-1] if self.updates else None
+
+    def deployed_at(self, now: datetime.datetime) -> tuple[Deployment, datetime.datetime]:
+        """The deployment being served at ``now`` and since when: the newest
+        update that reached ACTIVE, else the one the campaign was created with
+        (a failed or unfinished update never replaces what is served)."""
+        for update in reversed(self.updates):
+            activated = update.timeline.reached_at(ACTIVE, now)
+            if activated is not None:
+                return update.target, activated
+        return self.initial, self.created
+
+
+def _without_none(values: Mapping[str, Any]) -> Response:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _last_segment(arn: str) -> str:
+    return arn.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+class PersonalizeEmulator:
+    """Thread-safe Personalize model driven by a virtual clock.
+
+    ``now`` must return timezone-aware UTC datetimes; naive ones are taken
+    as UTC. All public methods hold one lock, so Step Functions Map branches
+    may call in from several threads.
+    """
+
+    # botocore operation name -> handler method name
+    _HANDLERS: ClassVar[dict[str, str]] = {
+        "CreateDatasetImportJob": "_create_dataset_import_job",
+        "DescribeDatasetImportJob": "_describe_dataset_import_job",
+        "ListDatasetImportJobs": "_list_dataset_import_jobs",
+        "CreateSolutionVersion": "_create_solution_version",
+        "DescribeSolutionVersion": "_describe_solution_version",
+        "ListSolutionVersions": "_list_solution_versions",
+        "StopSolutionVersionCreation": "_stop_solution_version_creation",
+        "GetSolutionMetrics": "_get_solution_metrics",
+        "DescribeSolution": "_describe_solution",
+        "DescribeDataset": "_describe_dataset",
+        "DescribeCampaign": "_describe_campaign",
+        "UpdateCampaign": "_update_campaign",
+    }
+    operations: ClassVar[tuple[str, ...]] = tuple(_HANDLERS)
+
+    def __init__(
+        self,
+        now: Callable[[], datetime.datetime],
+        *,
+        account_id: str = "123456789012",
+        region: str = "us-east-1",
+    ) -> None:
+        self.account_id = account_id
+        self.region = region
+        self._clock = now
+        self._lock = threading.RLock()
+        self._durations = Durations()
+        self._validator = ModelValidator()
+        self.faults = Faults(self._lock, self.operations)
+        self._datasets: dict[str, Dataset] = {}
+        self._solutions: dict[str, Solution] = {}
+        self._campaigns: dict[str, Campaign] = {}
+        self._import_jobs: dict[str, ImportJob] = {}
+        self._versions: dict[str, SolutionVersion] = {}
+        self._metrics: dict[str, dict[str, float]] = {}
+        self._calls: list[Call] = []
+        self._seq = itertools.count(1)
+
+    # ----- configuration and introspection -------------------------------
+
+    def set_duration(self, phase: str, duration: datetime.timedelta) -> None:
+        """Set how long a phase lasts for jobs created from now on.
+
+        ``phase``: ``"pending"`` (CREATE PENDING of every job, default 60 s),
+        ``"import"`` (import IN_PROGRESS, 1 h), ``"training"`` (solution
+        version IN_PROGRESS, 6 h), ``"deployment"`` (campaign update
+        IN_PROGRESS, 30 min) or ``"stopping"`` (CREATE STOPPING, 60 s).
+        """
+        with self._lock:
+            self._durations.set(phase, duration)
+
+    def set_metrics(self, solution_version: str, metrics: Mapping[str, float]) -> None:
+        """Make GetSolutionMetrics return ``metrics`` for a solution version,
+        given by ARN or by the ``name`` it was (or will be) created with.
+        Without this, metrics are derived deterministically from the ARN."""
+        with self._lock:
+            self._metrics[solution_version] = dict(metrics)
+
+    @property
+    def calls(self) -> list[Call]:
+        """Snapshot of every API call that reached the emulator, in order,
+        including calls that raised."""
+        with self._lock:
+            return list(self._calls)
+
+    def count(self, operation: str) -> int:
+        with self._lock:
+            return sum(1 for c in self._calls if c.operation == operation)
+
+    # ----- seeding --------------------------------------------------------
+
+    def add_dataset(self, dataset_arn: str, *, imported: bool = True) -> str:
+        """Register an ACTIVE dataset. By default it already holds data from an
+        earlier (unlisted) import, as the datasets behind a live campaign do;
+        ``imported=False`` models an empty dataset, on which INCREMENTAL
+        imports are rejected until a FULL import has gone ACTIVE."""
+        with self._lock:
+            match = _DATASET_ARN.fullmatch(dataset_arn)
+            group, dataset_type = match.groups() if match else (None, None)
+            self._datasets[dataset_arn] = Dataset(
+                arn=dataset_arn,
+                name=f"{group}-{dataset_type.lower()}" if group and dataset_type else _last_segment(dataset_arn),
+                dataset_group_arn=self._arn(f"dataset-group/{group}") if group else None,
+                dataset_type=dataset_type,
+                created=self._time(),
+                seeded_with_data=imported,
+            )
+            return dataset_arn
+
+    def add_solution(
+        self,
+        solution_arn: str,
+        *,
+        recipe_arn: str = DEFAULT_RECIPE_ARN,
+        perform_auto_training: bool = False,
+        dataset_group_arn: str | None = None,
+    ) -> str:
+        """Register an ACTIVE solution with no versions yet."""
+        with self._lock:
+            self._solutions[solution_arn] = Solution(
+                arn=solution_arn,
+                name=_last_segment(solution_arn),
+                recipe_arn=recipe_arn,
+                perform_auto_training=perform_auto_training,
+                dataset_group_arn=dataset_group_arn,
+                created=self._time(),
+            )
+            return solution_arn
+
+    def add_campaign(
+        self,
+        campaign_arn: str,
+        *,
+        solution_arn: str,
+        min_provisioned_tps: int = 1,
+        campaign_config: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Register an ACTIVE campaign serving a freshly seeded ACTIVE FULL
+        solution version of ``solution_arn`` (which must be added first).
+        Returns that solution version's ARN."""
+        with self._lock:
+            solution = self._solutions.get(solution_arn)
+            if solution is None:
+                raise ValueError(f"add_solution({solution_arn!r}) before adding a campaign on it")
+            now = self._time()
+            version = self._seed_active_version(solution, now)
+            self._campaigns[campaign_arn] = Campaign(
+                arn=campaign_arn,
+                name=_last_segment(campaign_arn),
+                solution_arn=solution_arn,
+                created=now,
+                initial=Deployment(
+                    version.arn,
+                    min_provisioned_tps,
+                    copy.deepcopy(dict(campaign_config)) if campaign_config is not None else None,
+                ),
+            )
+            return version.arn
+
+    # ----- API entry point ------------------------------------------------
+
+    def call(self, operation: str, params: Any) -> Response:
+        """Run one API operation (botocore name, camelCase params) and return
+        its response dict (timestamps as aware datetimes). Raises
+        PersonalizeError for anything AWS would answer with an error."""
+        method_name = self._HANDLERS.get(operation)
+        if method_name is None:
+            raise ValueError(f"the emulator does not implement {operation!r}")
+        with self._lock:
+            self._calls.append(Call(operation, copy.deepcopy(params)))
+            injected = self.faults.take_error(operation)
+            if injected is not None:
+                raise injected
+            self._validator.validate(operation, params)
+            handler: Callable[[Params, datetime.datetime], Response] = getattr(self, method_name)
+            return handler(params, self._time())
+
+    # ----- dataset import jobs ---------------------------------------------
+
+    def _create_dataset_import_job(self, p: Params, now: datetime.datetime) -> Response:
+        role_arn = p.get("roleArn")
+        if role_arn is not None and not _ROLE_ARN.fullmatch(role_arn):
+            raise invalid_input(f"roleArn {role_arn} is not a valid IAM role ARN.")
+        location = p["dataSource"].get("dataLocation")
+        if not location or not location.startswith("s3://"):
+            raise invalid_input(f"dataSource.dataLocation {location} must be an s3:// path.")
+        dataset = self._dataset(p["datasetArn"])
+        name = p["jobName"]
+        arn = self._arn(f"dataset-import-job/{name}")
+        if arn in self._import_jobs:
+            raise PersonalizeError("ResourceAlreadyExistsException", f"Dataset import job {arn} already exists.")
+        mode = p.get("importMode", "FULL")
+        if mode == "INCREMENTAL" and not self._has_imported_data(dataset, now):
+            raise invalid_input(f"Dataset {dataset.arn} has no completed import; INCREMENTAL mode needs existing data.")
+        running = sum(1 for j in self._import_jobs.values() if j.timeline.is_busy(now))
+        if running >= MAX_ACTIVE_IMPORT_JOBS:
+            raise PersonalizeError(
+                "LimitExceededException",
+                f"Exceeded limit of {MAX_ACTIVE_IMPORT_JOBS} concurrent dataset import jobs in {self.region}.",
+            )
+        reason = self.faults.take_job_failure("import", [name, dataset.arn])
+        self._import_jobs[arn] = ImportJob(
+            arn=arn,
+            name=name,
+            dataset_arn=dataset.arn,
+            data_location=location,
+            role_arn=role_arn,
+            import_mode=mode,
+            publish_attribution_metrics=p.get("publishAttributionMetricsToS3", False),
+            created=now,
+            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.import_, reason),
+            seq=next(self._seq),
+        )
+        return {"datasetImportJobArn": arn}
+
+    def _describe_dataset_import_job(self, p: Params, now: datetime.datetime) -> Response:
+        job = self._import_jobs.get(p["datasetImportJobArn"])
+        if job is None:
+            raise not_found(p["datasetImportJobArn"])
+        status, updated = job.timeline.state_at(now)
+        return {
+            "datasetImportJob": _without_none(
+                {
+                    "jobName": job.name,
+                    "datasetImportJobArn": job.arn,
+                    "datasetArn": job.dataset_arn,
+                    "dataSource": {"dataLocation": job.data_location},
+                    "roleArn": job.role_arn,
+                    "status": status,
+                    "creationDateTime": job.created,
+                    "lastUpdatedDateTime": updated,
+                    "failureReason": job.timeline.failure_reason_at(now),
+                    "importMode": job.import_mode,
+                    "publishAttributionMetricsToS3": job.publish_attribution_metrics,
+                }
+            )
+        }
+
+    def _list_dataset_import_jobs(self, p: Params, now: datetime.datetime) -> Response:
+        # An unknown datasetArn lists nothing: the operation models no NotFound.
+        dataset_arn = p.get("datasetArn")
+        jobs = [j for j in self._import_jobs.values() if dataset_arn in (None, j.dataset_arn)]
+        summaries = [self._import_job_summary(j, now) for j in _newest_first(jobs)]
+        return self._page(summaries, "datasetImportJobs", p, scope=f"imports|{dataset_arn}")
+
+    def _import_job_summary(self, job: ImportJob, now: datetime.datetime) -> Response:
+        status, updated = job.timeline.state_at(now)
+        return _without_none(
+            {
+                "datasetImportJobArn": job.arn,
+                "jobName": job.name,
+                "status": status,
+                "creationDateTime": job.created,
+                "lastUpdatedDateTime": updated,
+                "failureReason": job.timeline.failure_reason_at(now),
+                "importMode": job.import_mode,
+            }
+        )
+
+    def _has_imported_data(self, dataset: Dataset, now: datetime.datetime) -> bool:
+        return dataset.seeded_with_data or any(
+            j.dataset_arn == dataset.arn and j.timeline.status_at(now) == ACTIVE for j in self._import_jobs.values()
+        )
+
+    # ----- solution versions ------------------------------------------------
+
+    def _create_solution_version(self, p: Params, now: datetime.datetime) -> Response:
+        solution = self._solution(p["solutionArn"])
+        versions = [self._versions[a] for a in solution.version_arns]
+        name = p.get("name")
+        if name is not None and any(v.name == name for v in versions):
+            raise PersonalizeError(
+                "ResourceAlreadyExistsException",
+                f"Solution version {name} already exists for solution {solution.arn}.",
+            )
+        busy = [v for v in versions if v.timeline.is_busy(now)]
+        if busy:
+            raise in_use(
+                f"Solution {solution.arn} already has solution version {busy[0].arn} "
+                f"in status {busy[0].timeline.status_at(now)}."
+            )
+        mode = p.get("trainingMode", "FULL")
+        if mode == "UPDATE" and not any(
+            v.training_mode == "FULL" and v.timeline.status_at(now) == ACTIVE for v in versions
+        ):
+            raise invalid_input(
+                f"trainingMode UPDATE requires an ACTIVE solution version of {solution.arn} "
+                "trained with trainingMode FULL."
+            )
+        reason = self.faults.take_job_failure("training", [name, solution.arn])
+        version = self._new_version(
+            solution,
+            name=name,
+            mode=mode,
+            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.training, reason),
+            training=self._durations.training,
+            created=now,
+        )
+        return {"solutionVersionArn": version.arn}
+
+    def _describe_solution_version(self, p: Params, now: datetime.datetime) -> Response:
+        version = self._version(p["solutionVersionArn"])
+        solution = self._solutions[version.solution_arn]
+        status, updated = version.timeline.state_at(now)
+        return {
+            "solutionVersion": _without_none(
+                {
+                    "name": version.name,
+                    "solutionVersionArn": version.arn,
+                    "solutionArn": solution.arn,
+                    "performHPO": False,
+                    "performAutoML": False,
+                    "recipeArn": solution.recipe_arn,
+                    "datasetGroupArn": solution.dataset_group_arn,
+                    "trainingHours": version.training_hours if status == ACTIVE else None,
+                    "trainingMode": version.training_mode,
+                    "status": status,
+                    "failureReason": version.timeline.failure_reason_at(now),
+                    "creationDateTime": version.created,
+                    "lastUpdatedDateTime": updated,
+                    "trainingType": "MANUAL",
+                }
+            )
+        }
+
+    def _list_solution_versions(self, p: Params, now: datetime.datetime) -> Response:
+        solution_arn = p.get("solutionArn")
+        if solution_arn is not None:
+            versions = [self._versions[a] for a in self._solution(solution_arn).version_arns]
+        else:
+            versions = list(self._versions.values())
+        summaries = [self._version_summary(v, now) for v in _newest_first(versions)]
+        return self._page(summaries, "solutionVersions", p, scope=f"versions|{solution_arn}")
+
+    def _version_summary(self, version: SolutionVersion, now: datetime.datetime) -> Response:
+        status, updated = version.timeline.state_at(now)
+        return _without_none(
+            {
+                "solutionVersionArn": version.arn,
+                "status": status,
+                "trainingMode": version.training_mode,
+                "trainingType": "MANUAL",
+                "creationDateTime": version.created,
+                "lastUpdatedDateTime": updated,
+                "failureReason": version.timeline.failure_reason_at(now),
+            }
+        )
+
+    def _stop_solution_version_creation(self, p: Params, now: datetime.datetime) -> Response:
+        version = self._version(p["solutionVersionArn"])
+        status = version.timeline.status_at(now)
+        if status not in (CREATE_PENDING, CREATE_IN_PROGRESS):
+            raise invalid_input(
+                f"Solution version {version.arn} is {status}; only CREATE PENDING or "
+                "CREATE IN_PROGRESS versions can be stopped."
+            )
+        version.timeline.stop(now, self._durations.stopping)
+        return {}
+
+    def _get_solution_metrics(self, p: Params, now: datetime.datetime) -> Response:
+        version = self._version(p["solutionVersionArn"])
+        status = version.timeline.status_at(now)
+        if version.timeline.is_busy(now):
+            raise in_use(f"Solution version {version.arn} is {status}; metrics are not available yet.")
+        if status != ACTIVE:
+            raise invalid_input(f"Solution version {version.arn} is {status} and has no metrics.")
+        metrics = self._metrics.get(version.arn)
+        if metrics is None and version.name is not None:
+            metrics = self._metrics.get(version.name)
+        return {"solutionVersionArn": version.arn, "metrics": dict(metrics or _derived_metrics(version.arn))}
+
+    def _describe_solution(self, p: Params, now: datetime.datetime) -> Response:
+        solution = self._solution(p["solutionArn"])
+        latest = self._versions[solution.version_arns[-1]] if solution.version_arns else None
+        config = None
+        if solution.perform_auto_training:
+            config = {"autoTrainingConfig": {"schedulingExpression": "rate(7 days)"}}
+        return {
+            "solution": _without_none(
+                {
+                    "name": solution.name,
+                    "solutionArn": solution.arn,
+                    "performHPO": False,
+                    "performAutoML": False,
+                    "performAutoTraining": solution.perform_auto_training,
+                    "recipeArn": solution.recipe_arn,
+                    "datasetGroupArn": solution.dataset_group_arn,
+                    "solutionConfig": config,
+                    "status": ACTIVE,
+                    "creationDateTime": solution.created,
+                    "lastUpdatedDateTime": solution.created,
+                    "latestSolutionVersion": self._version_summary(latest, now) if latest else None,
+                }
+            )
+        }
+
+    # ----- datasets and campaigns --------------------------------------------
+
+    def _describe_dataset(self, p: Params, now: datetime.datetime) -> Response:
+        dataset = self._dataset(p["datasetArn"])
+        return {
+            "dataset": _without_none(
+                {
+                    "name": dataset.name,
+                    "datasetArn": dataset.arn,
+                    "datasetGroupArn": dataset.dataset_group_arn,
+                    "datasetType": dataset.dataset_type,
+                    "status": ACTIVE,
+                    "creationDateTime": dataset.created,
+                    "lastUpdatedDateTime": dataset.created,
+                }
+            )
+        }
+
+    def _describe_campaign(self, p: Params, now: datetime.datetime) -> Response:
+        campaign = self._campaign(p["campaignArn"])
+        deployed, since = campaign.deployed_at(now)
+        latest = campaign.latest_update
+        return {
+            "campaign": _without_none(
+                {
+                    "name": campaign.name,
+                    "campaignArn": campaign.arn,
+                    "solutionVersionArn": deployed.solution_version_arn,
+                    "minProvisionedTPS": deployed.min_provisioned_tps,
+                    "campaignConfig": copy.deepcopy(deployed.campaign_config),
+                    # Updates never take the campaign itself out of ACTIVE.
+                    "status": ACTIVE,
+                    "creationDateTime": campaign.created,
+                    "lastUpdatedDateTime": since,
+                    "latestCampaignUpdate": _update_summary(latest, now) if latest else None,
+                }
+            )
+        }
+
+    def _update_campaign(self, p: Params, now: datetime.datetime) -> Response:
+        campaign = self._campaign(p["campaignArn"])
+        latest = campaign.latest_update
+        if latest is not None and latest.timeline.is_busy(now):
+            raise in_use(f"Campaign {campaign.arn} has an update in status {latest.timeline.status_at(now)}.")
+        deployed, _ = campaign.deployed_at(now)
+        version = self._version(p.get("solutionVersionArn") or deployed.solution_version_arn)
+        if version.solution_arn != campaign.solution_arn:
+            raise invalid_input(
+                f"Solution version {version.arn} does not belong to solution {campaign.solution_arn} "
+                f"of campaign {campaign.arn}."
+            )
+        status = version.timeline.status_at(now)
+        if status != ACTIVE:
+            raise invalid_input(f"Solution version {version.arn} is {status}, not ACTIVE.")
+        target = Deployment(
+            solution_version_arn=version.arn,
+            min_provisioned_tps=p.get("minProvisionedTPS", deployed.min_provisioned_tps),
+            campaign_config=copy.deepcopy(p.get("campaignConfig", deployed.campaign_config)),
+        )
+        reason = self.faults.take_job_failure("deployment", [campaign.arn, campaign.name])
+        timeline = Timeline.scheduled(now, self._durations.pending, self._durations.deployment, reason)
+        campaign.updates.append(CampaignUpdate(target, now, timeline))
+        return {"campaignArn": campaign.arn}
+
+    # ----- helpers ---------------------------------------------------------
+
+    def _time(self) -> datetime.datetime:
+        now = self._clock()
+        # Mixing naive and aware datetimes would break every comparison.
+        return now if now.tzinfo is not None else now.replace(tzinfo=datetime.UTC)
+
+    def _arn(self, resource: str) -> str:
+        return f"arn:{_partition(self.region)}:personalize:{self.region}:{self.account_id}:{resource}"
+
+    def _dataset(self, arn: str) -> Dataset:
+        if arn not in self._datasets:
+            raise not_found(arn)
+        return self._datasets[arn]
+
+    def _solution(self, arn: str) -> Solution:
+        if arn not in self._solutions:
+            raise not_found(arn)
+        return self._solutions[arn]
+
+    def _campaign(self, arn: str) -> Campaign:
+        if arn not in self._campaigns:
+            raise not_found(arn)
+        return self._campaigns[arn]
+
+    def _version(self, arn: str) -> SolutionVersion:
+        if arn not in self._versions:
+            raise not_found(arn)
+        return self._versions[arn]
+
+    def _seed_active_version(self, solution: Solution, now: datetime.datetime) -> SolutionVersion:
+        # Backdate so the seeded version has a plausible, fully elapsed history.
+        pending, training = self._durations.pending, self._durations.training
+        start = now - pending - training
+        return self._new_version(
+            solution,
+            name=None,
+            mode="FULL",
+            timeline=Timeline.scheduled(start, pending, training),
+            training=training,
+            created=start,
+        )
+
+    def _new_version(
+        self,
+        solution: Solution,
+        *,
+        name: str | None,
+        mode: str,
+        timeline: Timeline,
+        training: datetime.timedelta,
+        created: datetime.datetime,
+    ) -> SolutionVersion:
+        seq = next(self._seq)
+        arn = self._version_arn(solution, seq)
+        version = SolutionVersion(
+            arn=arn,
+            name=name,
+            solution_arn=solution.arn,
+            training_mode=mode,
+            created=created,
+            timeline=timeline,
+            training_hours=round(training.total_seconds() / 3600, 3),
+            seq=seq,
+        )
+        self._versions[arn] = version
+        solution.version_arns.append(arn)
+        return version
+
+    def _version_arn(self, solution: Solution, seq: int) -> str:
+        # Deterministic ids keep test runs reproducible; real ones are random.
+        for salt in itertools.count():
+            digest = hashlib.sha256(f"{solution.arn}|{seq}|{salt}".encode()).hexdigest()[:8]
+            arn = f"{solution.arn}/{digest}"
+            if arn not in self._versions:
+                return arn
+        raise AssertionError("unreachable")
+
+    def _page(self, items: list[Response], key: str, p: Params, *, scope: str) -> Response:
+        size = p.get("maxResults", _DEFAULT_PAGE_SIZE)
+        offset = _decode_token(p["nextToken"], scope) if p.get("nextToken") else 0
+        result: Response = {key: items[offset : offset + size]}
+        if offset + size < len(items):
+            result["nextToken"] = _encode_token(offset + size, scope)
+        return result
+
+
+def _newest_first(resources: list[Any]) -> list[Any]:
+    return sorted(resources, key=lambda r: (r.created, r.seq), reverse=True)
+
+
+def _update_summary(update: CampaignUpdate, now: datetime.datetime) -> Response:
+    status, updated = update.timeline.state_at(now)
+    return _without_none(
+        {
+            "solutionVersionArn": update.target.solution_version_arn,
+            "minProvisionedTPS": update.target.min_provisioned_tps,
+            "campaignConfig": copy.deepcopy(update.target.campaign_config),
+            "status": status,
+            "failureReason": update.timeline.failure_reason_at(now),
+            "creationDateTime": update.created,
+            "lastUpdatedDateTime": updated,
+        }
+    )
+
+
+def _derived_metrics(version_arn: str) -> dict[str, float]:
+    """Plausible, stable offline metrics seeded by the ARN, keeping the usual
+    shape: precision falls and NDCG rises as k grows."""
+    digest = hashlib.sha256(version_arn.encode()).digest()
+    u = [b / 255 for b in digest[:4]]
+    ndcg_25 = 0.25 + 0.2 * u[0]
+    precision_5 = 0.04 + 0.08 * u[1]
+    return {
+        "coverage": round(0.1 + 0.4 * u[2], 4),
+        "mean_reciprocal_rank_at_25": round(0.12 + 0.2 * u[3], 4),
+        "normalized_discounted_cumulative_gain_at_5": round(ndcg_25 * 0.8, 4),
+        "normalized_discounted_cumulative_gain_at_10": round(ndcg_25 * 0.9, 4),
+        "normalized_discounted_cumulative_gain_at_25": round(ndcg_25, 4),
+        "precision_at_5": round(precision_5, 4),
+        "precision_at_10": round(precision_5 * 0.85, 4),
+        "precision_at_25": round(precision_5 * 0.65, 4),
+    }
+
+
+def _encode_token(offset: int, scope: str) -> str:
+    raw = json.dumps({"offset": offset, "scope": scope}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str, scope: str) -> int:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = decoded["offset"]
+        valid = decoded["scope"] == scope and isinstance(offset, int) and offset >= 0
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise PersonalizeError("InvalidNextTokenException", "The nextToken is not valid for this request.")
+    return offset

@@ -1,0 +1,84 @@
+"""Serve a PersonalizeEmulator through moto's Personalize endpoint.
+
+moto routes every ``personalize`` request (from any boto3 client created
+under ``mock_aws()``, including the ones moto's Step Functions interpreter
+builds for ``aws-sdk:personalize:*`` tasks) to
+``PersonalizeResponse.dispatch``, which looks up a method named after the
+action (``DescribeCampaign`` -> ``describe_campaign``) on the response class.
+``serve`` adds one such method per emulated operation for the duration of the
+context and removes them afterwards; moto's own schema methods are untouched.
+
+Making the interpreter itself behave like real Step Functions (PascalCase
+parameters and responses, ``Personalize.<Code>`` error names) is
+``local_engine.sdk_adapter``'s job, not this module's.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+from moto.core.exceptions import JsonRESTError
+from moto.core.utils import camelcase_to_underscores
+from moto.personalize.responses import PersonalizeResponse
+
+from .emulator import PersonalizeEmulator
+from .errors import PersonalizeError
+
+
+@contextmanager
+def serve(emulator: PersonalizeEmulator) -> Iterator[PersonalizeEmulator]:
+    """Route moto's Personalize operations that ``emulator`` implements to it.
+
+    Use inside an active ``moto.mock_aws()``. Requests from any account or
+    region reach the same emulator. Nesting ``serve`` calls lets the innermost
+    emulator win until it exits.
+    """
+    with ExitStack() as stack:
+        for operation in emulator.operations:
+            stack.enter_context(
+                mock.patch.object(
+                    PersonalizeResponse,
+                    camelcase_to_underscores(operation),
+                    _handler(emulator, operation),
+                    create=True,
+                )
+            )
+        yield emulator
+
+
+def _handler(emulator: PersonalizeEmulator, operation: str) -> Callable[[PersonalizeResponse], str]:
+    def handle(response: PersonalizeResponse) -> str:
+        params = _parse_body(response.body)
+        try:
+            result = emulator.call(operation, params)
+        except PersonalizeError as error:
+            # JsonRESTError renders {"__type", "message"} with HTTP 400, which
+            # botocore maps onto client.exceptions.<__type>.
+            raise JsonRESTError(error.code, error.message) from error
+        return json.dumps(result, default=_json_default)
+
+    handle.__name__ = camelcase_to_underscores(operation)
+    return handle
+
+
+def _parse_body(body: Any) -> Any:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise JsonRESTError("SerializationException", f"Request body is not valid JSON: {error}") from error
+
+
+def _json_default(value: Any) -> Any:
+    # The JSON protocol sends timestamps as epoch seconds.
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot serialize {type(value).__name__}")

@@ -1,0 +1,123 @@
+"""Fault injection for the Personalize emulator.
+
+Two kinds of faults:
+
+* job failures (``fail_job``): the next matching import job, solution version
+  or campaign update is scheduled to end in ``CREATE FAILED`` with the given
+  ``failureReason`` instead of ``ACTIVE``. The fault is consumed when the job
+  is *created*, so register it before the Create/Update call.
+* API errors (``raise_error``): the next ``times`` calls of an operation that
+  reach the emulator raise the given error code before any other processing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import PersonalizeError
+
+JobKind = Literal["import", "training", "deployment"]
+JOB_KINDS: tuple[JobKind, ...] = ("import", "training", "deployment")
+
+
+@dataclass
+class JobFailure:
+    kind: JobKind
+    reason: str
+    name: str | None
+
+
+@dataclass
+class ErrorFault:
+    operation: str
+    code: str
+    message: str
+    remaining: int
+
+
+class Faults:
+    """Registered faults; reached as ``emulator.faults``."""
+
+    def __init__(self, lock: threading.RLock, operations: Iterable[str]) -> None:
+        self._lock = lock
+        self._operations = frozenset(operations)
+        self._job_failures: list[JobFailure] = []
+        self._errors: list[ErrorFault] = []
+
+    def fail_job(self, kind: JobKind, reason: str, name: str | None = None) -> None:
+        """Make a future job of ``kind`` end in ``CREATE FAILED`` with ``reason``.
+
+        ``kind`` and what ``name`` may be (``None`` = the next job of that kind):
+
+        * ``"import"``: a dataset import ``jobName``, or a dataset ARN (the next
+          import into that dataset);
+        * ``"training"``: a solution version ``name`` (as passed to
+          CreateSolutionVersion), or a solution ARN (its next version);
+        * ``"deployment"``: a campaign ARN or campaign name (its next
+          UpdateCampaign).
+
+        A named fault takes precedence over an unnamed one; each fault fails
+        exactly one job.
+        """
+        if kind not in JOB_KINDS:
+            raise ValueError(f"unknown job kind {kind!r}; expected one of {JOB_KINDS}")
+        with self._lock:
+            self._job_failures.append(JobFailure(kind, reason, name))
+
+    def raise_error(
+        self,
+        operation: str,
+        error_code: str,
+        *,
+        times: int = 1,
+        message: str | None = None,
+    ) -> None:
+        """Make the next ``times`` calls of ``operation`` (botocore name, e.g.
+        ``"CreateSolutionVersion"``) fail with ``error_code`` (e.g.
+        ``"LimitExceededException"``), which botocore surfaces as
+        ``client.exceptions.<error_code>`` when the model defines it.
+
+        Mind botocore's retries: a default client retries throttling-like
+        codes (``LimitExceededException``, ``ThrottlingException``...) up to 3
+        attempts, each attempt consuming one injected error.
+        """
+        if operation not in self._operations:
+            raise ValueError(f"the emulator does not implement {operation!r}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        text = message or f"Injected {error_code} for {operation}"
+        with self._lock:
+            self._errors.append(ErrorFault(operation, error_code, text, times))
+
+    def clear(self) -> None:
+        """Forget every fault not yet consumed."""
+        with self._lock:
+            self._job_failures.clear()
+            self._errors.clear()
+
+    def take_job_failure(self, kind: JobKind, names: Iterable[str | None]) -> str | None:
+        """Consume the fault for a job being created under any of ``names``;
+        returns its failure reason, or None when the job should succeed."""
+        wanted = {n for n in names if n}
+        with self._lock:
+            candidates = [f for f in self._job_failures if f.kind == kind]
+            chosen = next((f for f in candidates if f.name in wanted), None)
+            if chosen is None:
+                chosen = next((f for f in candidates if f.name is None), None)
+            if chosen is None:
+                return None
+            self._job_failures.remove(chosen)
+            return chosen.reason
+
+    def take_error(self, operation: str) -> PersonalizeError | None:
+        with self._lock:
+            fault = next((f for f in self._errors if f.operation == operation), None)
+            if fault is None:
+                return None
+            fault.remaining -= 1
+            if fault.remaining == 0:
+                self._errors.remove(fault)
+            return PersonalizeError(fault.code, fault.message)

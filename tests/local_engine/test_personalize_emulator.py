@@ -1,0 +1,744 @@
+"""Personalize emulator driven through real boto3 clients under moto."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto import mock_aws
+from moto.personalize.responses import PersonalizeResponse
+
+from local_engine.personalize import PersonalizeEmulator, PersonalizeError, serve
+
+UTC = datetime.UTC
+START = datetime.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+PREFIX = f"arn:aws:personalize:{REGION}:{ACCOUNT}"
+DATASET_ARN = f"{PREFIX}:dataset/shop/INTERACTIONS"
+FRESH_DATASET_ARN = f"{PREFIX}:dataset/shop/ITEMS"
+SOLUTION_ARN = f"{PREFIX}:solution/shop-recs"
+OTHER_SOLUTION_ARN = f"{PREFIX}:solution/shop-ranking"
+CAMPAIGN_ARN = f"{PREFIX}:campaign/shop-live"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/PersonalizeImport"
+CAMPAIGN_CONFIG = {"itemExplorationConfig": {"explorationWeight": "0.3"}}
+
+PENDING = datetime.timedelta(seconds=60)
+IMPORT = datetime.timedelta(hours=1)
+TRAINING = datetime.timedelta(hours=6)
+DEPLOYMENT = datetime.timedelta(minutes=30)
+
+# Default clients retry LimitExceededException with real sleeps; one attempt
+# keeps injected errors and the call log one-to-one.
+ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
+# What moto's Step Functions interpreter does: no client-side validation.
+UNVALIDATED = Config(retries={"total_max_attempts": 1}, parameter_validation=False)
+
+
+class ManualClock:
+    def __init__(self, start: datetime.datetime) -> None:
+        self.current = start
+
+    def now(self) -> datetime.datetime:
+        return self.current
+
+    def advance(self, delta: datetime.timedelta) -> None:
+        self.current += delta
+
+
+@dataclass
+class World:
+    clock: ManualClock
+    emulator: PersonalizeEmulator
+    client: Any
+    initial_version: str
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    clock = ManualClock(START)
+    emulator = PersonalizeEmulator(clock.now, account_id=ACCOUNT, region=REGION)
+    emulator.add_dataset(DATASET_ARN)
+    emulator.add_dataset(FRESH_DATASET_ARN, imported=False)
+    emulator.add_solution(SOLUTION_ARN)
+    emulator.add_solution(OTHER_SOLUTION_ARN)
+    initial = emulator.add_campaign(
+        CAMPAIGN_ARN, solution_arn=SOLUTION_ARN, min_provisioned_tps=5, campaign_config=CAMPAIGN_CONFIG
+    )
+    with mock_aws(), serve(emulator):
+        client = boto3.client("personalize", region_name=REGION, config=ONE_ATTEMPT)
+        yield World(clock, emulator, client, initial)
+
+
+def start_import(w: World, name: str = "import-1", **overrides: Any) -> str:
+    params: dict[str, Any] = {
+        "jobName": name,
+        "datasetArn": DATASET_ARN,
+        "dataSource": {"dataLocation": "s3://bucket/interactions.csv"},
+        "roleArn": ROLE_ARN,
+        **overrides,
+    }
+    return w.client.create_dataset_import_job(**params)["datasetImportJobArn"]
+
+
+def import_job(w: World, arn: str) -> dict[str, Any]:
+    return w.client.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
+
+
+def start_training(w: World, solution_arn: str = SOLUTION_ARN, **overrides: Any) -> str:
+    return w.client.create_solution_version(solutionArn=solution_arn, **overrides)["solutionVersionArn"]
+
+
+def version(w: World, arn: str) -> dict[str, Any]:
+    return w.client.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
+
+
+def trained_version(w: World, solution_arn: str = SOLUTION_ARN, **overrides: Any) -> str:
+    arn = start_training(w, solution_arn, **overrides)
+    w.clock.advance(PENDING + TRAINING)
+    assert version(w, arn)["status"] == "ACTIVE"
+    return arn
+
+
+def campaign(w: World) -> dict[str, Any]:
+    return w.client.describe_campaign(campaignArn=CAMPAIGN_ARN)["campaign"]
+
+
+def error_of(excinfo: pytest.ExceptionInfo[Any]) -> dict[str, str]:
+    return excinfo.value.response["Error"]
+
+
+# ----- lifecycles --------------------------------------------------------------
+
+
+def test_import_job_walks_pending_in_progress_active(world: World) -> None:
+    arn = start_import(world)
+    assert arn == f"{PREFIX}:dataset-import-job/import-1"
+
+    job = import_job(world, arn)
+    assert (job["status"], job["lastUpdatedDateTime"]) == ("CREATE PENDING", START)
+    assert job["creationDateTime"] == START
+    assert job["importMode"] == "FULL"
+
+    world.clock.advance(PENDING - datetime.timedelta(seconds=1))
+    assert import_job(world, arn)["status"] == "CREATE PENDING"
+
+    world.clock.advance(datetime.timedelta(seconds=1))
+    job = import_job(world, arn)
+    assert (job["status"], job["lastUpdatedDateTime"]) == ("CREATE IN_PROGRESS", START + PENDING)
+
+    world.clock.advance(IMPORT)
+    job = import_job(world, arn)
+    assert (job["status"], job["lastUpdatedDateTime"]) == ("ACTIVE", START + PENDING + IMPORT)
+    assert "failureReason" not in job
+
+
+def test_timestamps_arrive_as_aware_datetimes(world: World) -> None:
+    world.clock.advance(datetime.timedelta(microseconds=250_000))
+    job = import_job(world, start_import(world))
+    stamp = job["creationDateTime"]
+    assert isinstance(stamp, datetime.datetime)
+    assert stamp.tzinfo is not None
+    assert stamp == START + datetime.timedelta(microseconds=250_000)
+
+
+def test_failed_import_reports_reason_only_once_failed(world: World) -> None:
+    world.emulator.faults.fail_job("import", "Column EVENT_TYPE is missing", name="import-2")
+    healthy, broken = start_import(world, "import-1"), start_import(world, "import-2")
+
+    world.clock.advance(PENDING)
+    assert "failureReason" not in import_job(world, broken)
+
+    world.clock.advance(IMPORT)
+    failed = import_job(world, broken)
+    assert failed["status"] == "CREATE FAILED"
+    assert failed["failureReason"] == "Column EVENT_TYPE is missing"
+    assert failed["lastUpdatedDateTime"] == START + PENDING + IMPORT
+    assert import_job(world, healthy)["status"] == "ACTIVE"
+
+
+def test_solution_version_trains_to_active_with_metrics(world: World) -> None:
+    arn = start_training(world, name="weekly-1")
+    assert arn.startswith(f"{SOLUTION_ARN}/")
+    assert len(arn.rsplit("/", 1)[1]) == 8
+    assert version(world, arn)["status"] == "CREATE PENDING"
+
+    world.clock.advance(PENDING)
+    assert version(world, arn)["status"] == "CREATE IN_PROGRESS"
+    with pytest.raises(world.client.exceptions.ResourceInUseException):
+        world.client.get_solution_metrics(solutionVersionArn=arn)
+
+    world.clock.advance(TRAINING)
+    described = version(world, arn)
+    assert described["status"] == "ACTIVE"
+    assert described["name"] == "weekly-1"
+    assert described["trainingMode"] == "FULL"
+    assert described["trainingHours"] == 6.0
+    assert described["lastUpdatedDateTime"] == START + PENDING + TRAINING
+
+    metrics = world.client.get_solution_metrics(solutionVersionArn=arn)["metrics"]
+    assert {
+        "precision_at_25",
+        "normalized_discounted_cumulative_gain_at_25",
+        "coverage",
+        "mean_reciprocal_rank_at_25",
+    } <= metrics.keys()
+    assert all(0 < value < 1 for value in metrics.values())
+    assert world.client.get_solution_metrics(solutionVersionArn=arn)["metrics"] == metrics
+
+
+def test_set_metrics_overrides_derived_metrics(world: World) -> None:
+    world.emulator.set_metrics("weekly-1", {"precision_at_25": 0.5})
+    arn = trained_version(world, name="weekly-1")
+    metrics = world.client.get_solution_metrics(solutionVersionArn=arn)["metrics"]
+    assert metrics == {"precision_at_25": 0.5}
+
+
+def test_failed_training_has_reason_and_no_metrics(world: World) -> None:
+    world.emulator.faults.fail_job("training", "Insufficient interactions")
+    arn = start_training(world)
+    world.clock.advance(PENDING + TRAINING)
+
+    described = version(world, arn)
+    assert (described["status"], described["failureReason"]) == ("CREATE FAILED", "Insufficient interactions")
+    assert "trainingHours" not in described
+    with pytest.raises(world.client.exceptions.InvalidInputException):
+        world.client.get_solution_metrics(solutionVersionArn=arn)
+
+
+def test_stopping_an_in_progress_version_passes_through_stopping(world: World) -> None:
+    arn = start_training(world)
+    world.clock.advance(PENDING + datetime.timedelta(minutes=5))
+    world.client.stop_solution_version_creation(solutionVersionArn=arn)
+    stopped_at = world.clock.now()
+
+    described = version(world, arn)
+    assert (described["status"], described["lastUpdatedDateTime"]) == ("CREATE STOPPING", stopped_at)
+    world.clock.advance(datetime.timedelta(seconds=60))
+    assert version(world, arn)["status"] == "CREATE STOPPED"
+    # Stopping frees the solution for a new version.
+    start_training(world)
+
+
+def test_stopping_a_pending_version_stops_at_once(world: World) -> None:
+    arn = start_training(world)
+    world.client.stop_solution_version_creation(solutionVersionArn=arn)
+    assert version(world, arn)["status"] == "CREATE STOPPED"
+
+
+def test_stopping_a_finished_version_is_rejected(world: World) -> None:
+    with pytest.raises(world.client.exceptions.InvalidInputException):
+        world.client.stop_solution_version_creation(solutionVersionArn=world.initial_version)
+
+
+def test_campaign_update_serves_old_version_until_active(world: World) -> None:
+    new_version = trained_version(world)
+    requested_at = world.clock.now()
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, solutionVersionArn=new_version)
+
+    described = campaign(world)
+    update = described["latestCampaignUpdate"]
+    assert described["status"] == "ACTIVE"
+    assert described["solutionVersionArn"] == world.initial_version
+    assert (update["status"], update["solutionVersionArn"]) == ("CREATE PENDING", new_version)
+    assert update["creationDateTime"] == requested_at
+    # Not given, so carried over from what the campaign serves.
+    assert update["minProvisionedTPS"] == 5
+    assert update["campaignConfig"] == CAMPAIGN_CONFIG
+
+    world.clock.advance(PENDING)
+    described = campaign(world)
+    assert described["latestCampaignUpdate"]["status"] == "CREATE IN_PROGRESS"
+    assert (described["status"], described["solutionVersionArn"]) == ("ACTIVE", world.initial_version)
+
+    world.clock.advance(DEPLOYMENT)
+    described = campaign(world)
+    assert described["latestCampaignUpdate"]["status"] == "ACTIVE"
+    assert (described["status"], described["solutionVersionArn"]) == ("ACTIVE", new_version)
+    assert described["lastUpdatedDateTime"] == requested_at + PENDING + DEPLOYMENT
+
+
+def test_update_campaign_returns_campaign_arn(world: World) -> None:
+    response = world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=10)
+    response.pop("ResponseMetadata")
+    assert response == {"campaignArn": CAMPAIGN_ARN}
+
+
+def test_update_campaign_applies_new_tps_and_config_once_active(world: World) -> None:
+    new_config = {"rankingInfluence": {"FRESHNESS": 0.5}}
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=10, campaignConfig=new_config)
+    assert campaign(world)["minProvisionedTPS"] == 5
+
+    world.clock.advance(PENDING + DEPLOYMENT)
+    described = campaign(world)
+    assert (described["minProvisionedTPS"], described["campaignConfig"]) == (10, new_config)
+    assert described["solutionVersionArn"] == world.initial_version
+
+
+def test_failed_campaign_update_keeps_serving_old_version(world: World) -> None:
+    new_version = trained_version(world)
+    world.emulator.faults.fail_job("deployment", "Not enough capacity", name=CAMPAIGN_ARN)
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, solutionVersionArn=new_version)
+
+    world.clock.advance(PENDING + DEPLOYMENT)
+    described = campaign(world)
+    update = described["latestCampaignUpdate"]
+    assert (update["status"], update["failureReason"]) == ("CREATE FAILED", "Not enough capacity")
+    assert (described["status"], described["solutionVersionArn"]) == ("ACTIVE", world.initial_version)
+
+    # The fault was consumed: a retry deploys.
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, solutionVersionArn=new_version)
+    world.clock.advance(PENDING + DEPLOYMENT)
+    assert campaign(world)["solutionVersionArn"] == new_version
+
+
+# ----- errors ------------------------------------------------------------------
+
+
+def test_reused_import_job_name_already_exists(world: World) -> None:
+    start_import(world, "nightly")
+    world.clock.advance(PENDING + IMPORT)
+    with pytest.raises(world.client.exceptions.ResourceAlreadyExistsException):
+        start_import(world, "nightly", datasetArn=FRESH_DATASET_ARN)
+
+
+def test_reused_solution_version_name_already_exists_within_solution(world: World) -> None:
+    trained_version(world, name="weekly")
+    with pytest.raises(world.client.exceptions.ResourceAlreadyExistsException):
+        start_training(world, name="weekly")
+    # Names are scoped to their solution.
+    start_training(world, OTHER_SOLUTION_ARN, name="weekly")
+
+
+def test_sixth_concurrent_import_exceeds_limit(world: World) -> None:
+    for index in range(5):
+        start_import(world, f"import-{index}")
+    with pytest.raises(world.client.exceptions.LimitExceededException):
+        start_import(world, "import-5")
+
+    world.clock.advance(PENDING + IMPORT)
+    start_import(world, "import-5")
+
+
+def test_limit_holds_under_concurrent_creates() -> None:
+    emulator = PersonalizeEmulator(lambda: START)
+    emulator.add_dataset(DATASET_ARN)
+    # Widen the gap between the limit check and recording the job (fault
+    # lookup sits in between) so that without the lock every thread would
+    # pass the check before any job exists.
+    take_job_failure = emulator.faults.take_job_failure
+
+    def slow_take_job_failure(*args: Any) -> str | None:
+        time.sleep(0.001)
+        return take_job_failure(*args)
+
+    emulator.faults.take_job_failure = slow_take_job_failure  # type: ignore[method-assign]
+    outcomes: list[str] = []
+    start_together = threading.Barrier(20)
+
+    def create(index: int) -> None:
+        start_together.wait()
+        params = {
+            "jobName": f"parallel-{index}",
+            "datasetArn": DATASET_ARN,
+            "dataSource": {"dataLocation": "s3://bucket/x.csv"},
+        }
+        try:
+            emulator.call("CreateDatasetImportJob", params)
+            outcomes.append("created")
+        except PersonalizeError as error:
+            outcomes.append(error.code)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["LimitExceededException"] * 15 + ["created"] * 5
+    assert emulator.count("CreateDatasetImportJob") == 20
+
+
+def test_new_solution_version_while_one_trains_is_in_use(world: World) -> None:
+    start_training(world)
+    world.clock.advance(PENDING)
+    with pytest.raises(world.client.exceptions.ResourceInUseException):
+        start_training(world)
+    world.clock.advance(TRAINING)
+    start_training(world)
+
+
+def test_update_campaign_mid_update_is_in_use(world: World) -> None:
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=2)
+    world.clock.advance(PENDING)
+    with pytest.raises(world.client.exceptions.ResourceInUseException):
+        world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=3)
+    world.clock.advance(DEPLOYMENT)
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=3)
+
+
+UNKNOWN_CALLS = [
+    ("describe_dataset", {"datasetArn": f"{PREFIX}:dataset/nope/INTERACTIONS"}),
+    ("describe_solution", {"solutionArn": f"{PREFIX}:solution/nope"}),
+    ("describe_campaign", {"campaignArn": f"{PREFIX}:campaign/nope"}),
+    ("describe_dataset_import_job", {"datasetImportJobArn": f"{PREFIX}:dataset-import-job/nope"}),
+    ("describe_solution_version", {"solutionVersionArn": f"{SOLUTION_ARN}/deadbeef"}),
+    ("get_solution_metrics", {"solutionVersionArn": f"{SOLUTION_ARN}/deadbeef"}),
+    ("stop_solution_version_creation", {"solutionVersionArn": f"{SOLUTION_ARN}/deadbeef"}),
+    ("list_solution_versions", {"solutionArn": f"{PREFIX}:solution/nope"}),
+    ("create_solution_version", {"solutionArn": f"{PREFIX}:solution/nope"}),
+    (
+        "create_dataset_import_job",
+        {
+            "jobName": "x",
+            "datasetArn": f"{PREFIX}:dataset/nope/INTERACTIONS",
+            "dataSource": {"dataLocation": "s3://b/k"},
+        },
+    ),
+    ("update_campaign", {"campaignArn": f"{PREFIX}:campaign/nope"}),
+    ("update_campaign", {"campaignArn": CAMPAIGN_ARN, "solutionVersionArn": f"{SOLUTION_ARN}/deadbeef"}),
+]
+
+
+@pytest.mark.parametrize(("method", "params"), UNKNOWN_CALLS)
+def test_unknown_resources_are_not_found(world: World, method: str, params: dict[str, Any]) -> None:
+    with pytest.raises(world.client.exceptions.ResourceNotFoundException) as excinfo:
+        getattr(world.client, method)(**params)
+    assert "does not exist" in error_of(excinfo)["Message"]
+
+
+def test_update_campaign_rejects_version_that_is_not_active(world: World) -> None:
+    training = start_training(world)
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        world.client.update_campaign(campaignArn=CAMPAIGN_ARN, solutionVersionArn=training)
+    assert "not ACTIVE" in error_of(excinfo)["Message"]
+
+
+def test_update_campaign_rejects_version_of_another_solution(world: World) -> None:
+    foreign = trained_version(world, OTHER_SOLUTION_ARN)
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        world.client.update_campaign(campaignArn=CAMPAIGN_ARN, solutionVersionArn=foreign)
+    assert "does not belong" in error_of(excinfo)["Message"]
+
+
+@pytest.mark.parametrize(
+    "role_arn",
+    [f"arn:aws:iam::{ACCOUNT}:user/bob", f"arn:aws:iam::{ACCOUNT}:roleBob"],
+    ids=["model-pattern", "semantic"],
+)
+def test_import_rejects_non_role_arn(world: World, role_arn: str) -> None:
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        start_import(world, roleArn=role_arn)
+    assert "roleArn" in error_of(excinfo)["Message"]
+
+
+def test_import_rejects_non_s3_location(world: World) -> None:
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        start_import(world, dataSource={"dataLocation": "https://bucket/interactions.csv"})
+    assert "dataLocation" in error_of(excinfo)["Message"]
+
+
+def test_update_training_needs_an_active_full_version(world: World) -> None:
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        start_training(world, OTHER_SOLUTION_ARN, trainingMode="UPDATE")
+    assert "trainingMode UPDATE" in error_of(excinfo)["Message"]
+
+    arn = start_training(world, SOLUTION_ARN, trainingMode="UPDATE")
+    assert version(world, arn)["trainingMode"] == "UPDATE"
+
+
+def test_incremental_import_needs_an_earlier_active_import(world: World) -> None:
+    world.emulator.faults.fail_job("import", "Bad rows", name=FRESH_DATASET_ARN)
+    start_import(world, "first-try", datasetArn=FRESH_DATASET_ARN)
+    world.clock.advance(PENDING + IMPORT)
+
+    # A failed import leaves the dataset without data.
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        start_import(world, "delta", datasetArn=FRESH_DATASET_ARN, importMode="INCREMENTAL")
+    assert "INCREMENTAL" in error_of(excinfo)["Message"]
+
+    start_import(world, "second-try", datasetArn=FRESH_DATASET_ARN)
+    world.clock.advance(PENDING + IMPORT)
+    start_import(world, "delta", datasetArn=FRESH_DATASET_ARN, importMode="INCREMENTAL")
+    # The seeded dataset counts as already holding data.
+    start_import(world, "seeded-delta", importMode="INCREMENTAL")
+
+
+# ----- fault injection -----------------------------------------------------------
+
+
+def test_injected_error_raises_n_times_then_clears(world: World) -> None:
+    world.emulator.faults.raise_error(
+        "CreateSolutionVersion", "LimitExceededException", times=2, message="Too many versions"
+    )
+    for _ in range(2):
+        with pytest.raises(world.client.exceptions.LimitExceededException) as excinfo:
+            start_training(world)
+        assert error_of(excinfo)["Message"] == "Too many versions"
+    start_training(world)
+    assert world.emulator.count("CreateSolutionVersion") == 3
+
+
+def test_injected_error_fires_before_validation(world: World) -> None:
+    world.emulator.faults.raise_error("DescribeCampaign", "ThrottlingException")
+    with pytest.raises(world.client.exceptions.ClientError) as excinfo:
+        world.client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    assert error_of(excinfo)["Code"] == "ThrottlingException"
+    assert campaign(world)["status"] == "ACTIVE"
+
+
+def test_named_training_fault_spares_other_versions(world: World) -> None:
+    world.emulator.faults.fail_job("training", "OOM", name="big")
+    ok = start_training(world, OTHER_SOLUTION_ARN, name="small")
+    doomed = start_training(world, SOLUTION_ARN, name="big")
+    world.clock.advance(PENDING + TRAINING)
+    assert version(world, ok)["status"] == "ACTIVE"
+    assert version(world, doomed)["status"] == "CREATE FAILED"
+
+
+def test_unnamed_deployment_fault_hits_next_update(world: World) -> None:
+    world.emulator.faults.fail_job("deployment", "Deployment failed")
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=7)
+    world.clock.advance(PENDING + DEPLOYMENT)
+    described = campaign(world)
+    assert described["latestCampaignUpdate"]["status"] == "CREATE FAILED"
+    assert described["minProvisionedTPS"] == 5
+
+
+@pytest.mark.parametrize(
+    ("phase", "start", "expected_active_after"),
+    [
+        ("import", start_import, PENDING + datetime.timedelta(minutes=5)),
+        ("training", start_training, PENDING + datetime.timedelta(minutes=5)),
+        ("pending", start_import, datetime.timedelta(minutes=5) + IMPORT),
+    ],
+)
+def test_set_duration_changes_job_phases(
+    world: World, phase: str, start: Any, expected_active_after: datetime.timedelta
+) -> None:
+    world.emulator.set_duration(phase, datetime.timedelta(minutes=5))
+    arn = start(world)
+    describe = import_job if start is start_import else version
+    world.clock.advance(expected_active_after - datetime.timedelta(seconds=1))
+    assert describe(world, arn)["status"] == "CREATE IN_PROGRESS"
+    world.clock.advance(datetime.timedelta(seconds=1))
+    assert describe(world, arn)["status"] == "ACTIVE"
+
+
+def test_set_duration_changes_deployment(world: World) -> None:
+    world.emulator.set_duration("deployment", datetime.timedelta(minutes=2))
+    world.emulator.set_duration("pending", datetime.timedelta(0))
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=9)
+    assert campaign(world)["latestCampaignUpdate"]["status"] == "CREATE IN_PROGRESS"
+    world.clock.advance(datetime.timedelta(minutes=2))
+    assert campaign(world)["minProvisionedTPS"] == 9
+
+
+def test_fault_api_rejects_unknown_names(world: World) -> None:
+    with pytest.raises(ValueError):
+        world.emulator.faults.fail_job("export", "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        world.emulator.faults.raise_error("CreateCampaign", "LimitExceededException")
+    with pytest.raises(ValueError):
+        world.emulator.set_duration("coffee-break", datetime.timedelta(minutes=1))
+
+
+# ----- validation against the model ----------------------------------------------
+
+VALID_IMPORT = {
+    "jobName": "ok",
+    "datasetArn": DATASET_ARN,
+    "dataSource": {"dataLocation": "s3://b/k"},
+}
+
+INVALID_REQUESTS = [
+    ("create_dataset_import_job", {k: v for k, v in VALID_IMPORT.items() if k != "jobName"}, "'jobName'"),
+    ("create_dataset_import_job", {**VALID_IMPORT, "jobName": "j" * 64}, "'jobName'"),
+    ("create_dataset_import_job", {**VALID_IMPORT, "jobName": "nightly import"}, "'jobName'"),
+    ("create_dataset_import_job", {**VALID_IMPORT, "importMode": "PARTIAL"}, "'importMode'"),
+    ("create_dataset_import_job", {**VALID_IMPORT, "datasetArn": "not-an-arn"}, "'datasetArn'"),
+    ("create_dataset_import_job", {**VALID_IMPORT, "tags": [{"tagKey": "", "tagValue": "v"}]}, "'tags[0].tagKey'"),
+    ("create_solution_version", {"solutionArn": SOLUTION_ARN, "trainingMode": "PARTIAL"}, "'trainingMode'"),
+    ("update_campaign", {"campaignArn": CAMPAIGN_ARN, "minProvisionedTPS": 0}, "'minProvisionedTPS'"),
+    ("update_campaign", {"campaignArn": CAMPAIGN_ARN, "minProvisionedTPS": "2"}, "'minProvisionedTPS'"),
+    (
+        "update_campaign",
+        {"campaignArn": CAMPAIGN_ARN, "campaignConfig": {"rankingInfluence": {"POPULARITY": 1.5}}},
+        "'campaignConfig.rankingInfluence.POPULARITY'",
+    ),
+    ("list_dataset_import_jobs", {"maxResults": 101}, "'maxResults'"),
+]
+
+
+@pytest.mark.parametrize(("method", "params", "parameter"), INVALID_REQUESTS)
+def test_model_violations_name_the_parameter(world: World, method: str, params: dict[str, Any], parameter: str) -> None:
+    client = boto3.client("personalize", region_name=REGION, config=UNVALIDATED)
+    with pytest.raises(client.exceptions.InvalidInputException) as excinfo:
+        getattr(client, method)(**params)
+    assert parameter in error_of(excinfo)["Message"]
+    # Rejected requests still show up in the call log.
+    assert world.emulator.calls[-1].params == params
+
+
+def test_validation_catches_what_botocore_lets_through(world: World) -> None:
+    # Default client-side validation does not check patterns.
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        start_import(world, "bad name!")
+    assert "regular expression" in error_of(excinfo)["Message"]
+    assert world.client.list_dataset_import_jobs()["datasetImportJobs"] == []
+
+
+def test_unknown_members_are_rejected(world: World) -> None:
+    # Step Functions-style PascalCase keys would otherwise be silently ignored.
+    with pytest.raises(PersonalizeError) as excinfo:
+        world.emulator.call("DescribeSolution", {"SolutionArn": SOLUTION_ARN})
+    assert excinfo.value.code == "InvalidInputException"
+    assert "'SolutionArn'" in excinfo.value.message
+
+
+# ----- listing, describing, call log ----------------------------------------------
+
+
+def test_list_import_jobs_filters_sorts_and_paginates(world: World) -> None:
+    start_import(world, "a")
+    world.clock.advance(datetime.timedelta(minutes=1))
+    start_import(world, "b")
+    start_import(world, "other", datasetArn=FRESH_DATASET_ARN)
+
+    first = world.client.list_dataset_import_jobs(datasetArn=DATASET_ARN, maxResults=1)
+    assert [j["jobName"] for j in first["datasetImportJobs"]] == ["b"]
+    second = world.client.list_dataset_import_jobs(datasetArn=DATASET_ARN, maxResults=1, nextToken=first["nextToken"])
+    assert [j["jobName"] for j in second["datasetImportJobs"]] == ["a"]
+    assert "nextToken" not in second
+    assert second["datasetImportJobs"][0]["status"] == "CREATE IN_PROGRESS"
+
+    with pytest.raises(world.client.exceptions.InvalidNextTokenException):
+        world.client.list_dataset_import_jobs(datasetArn=FRESH_DATASET_ARN, nextToken=first["nextToken"])
+
+
+def test_list_solution_versions_and_describe_solution(world: World) -> None:
+    newest = start_training(world, trainingMode="UPDATE")
+    versions = world.client.list_solution_versions(solutionArn=SOLUTION_ARN)["solutionVersions"]
+    assert [(v["solutionVersionArn"], v["status"]) for v in versions] == [
+        (newest, "CREATE PENDING"),
+        (world.initial_version, "ACTIVE"),
+    ]
+    solution = world.client.describe_solution(solutionArn=SOLUTION_ARN)["solution"]
+    assert solution["status"] == "ACTIVE"
+    assert solution["recipeArn"] == "arn:aws:personalize:::recipe/aws-user-personalization-v2"
+    assert solution["performAutoTraining"] is False
+    assert solution["latestSolutionVersion"]["solutionVersionArn"] == newest
+    assert solution["latestSolutionVersion"]["trainingMode"] == "UPDATE"
+
+
+def test_describe_dataset(world: World) -> None:
+    dataset = world.client.describe_dataset(datasetArn=DATASET_ARN)["dataset"]
+    assert dataset["status"] == "ACTIVE"
+    assert dataset["datasetType"] == "INTERACTIONS"
+    assert dataset["datasetGroupArn"] == f"{PREFIX}:dataset-group/shop"
+
+
+def test_call_log_records_every_call_including_failures(world: World) -> None:
+    world.client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    with pytest.raises(world.client.exceptions.ResourceNotFoundException):
+        world.client.describe_solution(solutionArn=f"{PREFIX}:solution/nope")
+
+    assert world.emulator.calls == [
+        ("DescribeCampaign", {"campaignArn": CAMPAIGN_ARN}),
+        ("DescribeSolution", {"solutionArn": f"{PREFIX}:solution/nope"}),
+    ]
+    assert world.emulator.count("DescribeSolution") == 1
+    assert world.emulator.count("UpdateCampaign") == 0
+
+
+# ----- moto integration --------------------------------------------------------------
+
+
+def test_moto_schema_calls_keep_working(world: World) -> None:
+    arn = world.client.create_schema(name="interactions", schema=json.dumps({"type": "record"}))["schemaArn"]
+    assert world.client.describe_schema(schemaArn=arn)["schema"]["name"] == "interactions"
+    assert [s["schemaArn"] for s in world.client.list_schemas()["schemas"]] == [arn]
+    assert world.emulator.calls == []
+
+
+def test_serve_unpatches_on_exit() -> None:
+    emulator = PersonalizeEmulator(lambda: START)
+    emulator.add_solution(SOLUTION_ARN)
+    with mock_aws():
+        client = boto3.client("personalize", region_name=REGION, config=ONE_ATTEMPT)
+        with serve(emulator):
+            assert client.describe_solution(solutionArn=SOLUTION_ARN)["solution"]["status"] == "ACTIVE"
+        assert not hasattr(PersonalizeResponse, "describe_solution")
+        with pytest.raises(NotImplementedError):
+            client.describe_solution(solutionArn=SOLUTION_ARN)
+
+
+def test_step_functions_interpreter_reaches_emulator() -> None:
+    # Bare moto interpreter: camelCase Parameters pass straight to boto3.
+    clock = ManualClock(START)
+    emulator = PersonalizeEmulator(clock.now)
+    emulator.add_solution(SOLUTION_ARN)
+    initial = emulator.add_campaign(CAMPAIGN_ARN, solution_arn=SOLUTION_ARN)
+    definition = {
+        "StartAt": "Describe",
+        "States": {
+            "Describe": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:personalize:describeCampaign",
+                "Parameters": {"campaignArn": CAMPAIGN_ARN},
+                # Raw responses carry datetimes moto cannot put in execution output.
+                "ResultSelector": {"version.$": "$.campaign.solutionVersionArn"},
+                "ResultPath": "$.described",
+                "Next": "Missing",
+            },
+            "Missing": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:personalize:describeCampaign",
+                "Parameters": {"campaignArn": f"{PREFIX}:campaign/nope"},
+                "Catch": [
+                    {
+                        "ErrorEquals": ["States.TaskFailed"],
+                        "Next": "Caught",
+                        "ResultPath": "$.error",
+                    }
+                ],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), serve(emulator):
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine = sfn.create_state_machine(
+            name="describe", definition=json.dumps(definition), roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn"
+        )["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        result = _wait_for_execution(sfn, execution)
+
+    assert result["status"] == "SUCCEEDED"
+    output = json.loads(result["output"])
+    assert output["described"] == {"version": initial}
+    # Bare moto spells the prefix "personalize."; local_engine.sdk_adapter
+    # fixes it to "Personalize." like real Step Functions.
+    assert output["error"]["Error"].lower() == "personalize.resourcenotfoundexception"
+    assert "campaign/nope does not exist" in output["error"]["Cause"]
+    assert emulator.count("DescribeCampaign") == 2
+
+
+def _wait_for_execution(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    # The interpreter runs on its own thread; this waits for it, not for
+    # emulated time.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        result = sfn.describe_execution(executionArn=execution_arn)
+        if result["status"] != "RUNNING":
+            return result
+        time.sleep(0.01)
+    raise AssertionError("state machine did not finish")
