@@ -4,6 +4,7 @@
 import sys
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.config import ConfigError, load_config
 from infra.stack import PersonalizeRefreshStack
@@ -21,6 +22,11 @@ def main() -> None:
     stack_name = app.node.try_get_context("stack_name") or "PersonalizeRefresh"
     PersonalizeRefreshStack(
         app, stack_name, config=config, env=cdk.Environment(account=config.account, region=config.region)
+    )
+    # Both rule packs run at synth; any finding not fixed or acknowledged fails it.
+    cdk.Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True),
+        ServerlessChecks(app, write_suppressions_to_cloud_formation=True),
     )
     app.synth()
 

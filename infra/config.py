@@ -32,6 +32,7 @@ _SOLUTION_ARN = re.compile(_PERSONALIZE_ARN + r"solution/(?P<name>[a-zA-Z0-9][a-
 _CAMPAIGN_ARN = re.compile(_PERSONALIZE_ARN + r"campaign/(?P<name>[a-zA-Z0-9][a-zA-Z0-9\-_]*)$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _GLUE_JOB_NAME = re.compile(r"^[\w.\- ]{1,255}$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<key>.*)$")
 
@@ -77,6 +78,7 @@ CampaignArn = Annotated[
 ]
 RoleArn = Annotated[str, _matching(_ROLE_ARN, "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")]
 GlueJobName = Annotated[str, _matching(_GLUE_JOB_NAME, "a Glue job name (letters, digits, '_-. ', 1-255 chars)")]
+KmsKeyArn = Annotated[str, _matching(_KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)")]
 EmailAddress = Annotated[str, _matching(_EMAIL, "an e-mail address such as ops@example.com")]
 S3Location = Annotated[str, AfterValidator(_s3_location)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
@@ -135,6 +137,8 @@ class RefreshConfig(_Strict):
     datasets: list[Dataset] = Field(min_length=1)
     campaigns: list[Campaign] = Field(min_length=1)
     alert_email: EmailAddress | None = None
+    # Customer-managed key for the table, topic, queue, logs and Lambda environment; AWS-managed keys when unset.
+    kms_key_arn: KmsKeyArn | None = None
     job_name_prefix: str = Field("refresh", min_length=1, max_length=20, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-]*$")
     polling: Polling = Polling()
     execution_timeout_hours: int = Field(36, ge=1, le=24 * 7)
@@ -152,6 +156,8 @@ class RefreshConfig(_Strict):
                 f"datasets and campaigns: all Personalize ARNs must be in one account and region, "
                 f"got accounts {sorted(accounts)} and regions {sorted(regions)}"
             )
+        if self.kms_key_arn and self.kms_key_arn.split(":")[3] not in regions:
+            raise ValueError(f"kms_key_arn: the key must be in the Personalize region {sorted(regions)}")
         for dataset in self.datasets:
             longest = len(f"{self.job_name_prefix}-{dataset.dataset_group}-{dataset.name}") + BASE_DATE_SUFFIX_LEN
             if longest > JOB_NAME_MAX:

@@ -7,14 +7,17 @@ import json
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from . import compliance
 from .config import RefreshConfig
 from .constants import DEFINITION_FILE, LOG_RETENTION
 from .personalize_arns import PersonalizeArns
+from .run_table import run_table_key_statement
 from .task_functions import TaskFunctions
 
 
@@ -28,6 +31,7 @@ class RefreshWorkflow(Construct):
         functions: TaskFunctions,
         table: dynamodb.ITableV2,
         topic: sns.ITopic,
+        encryption_key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, construct_id)
         # Step Functions only delivers logs to groups under this prefix without a resource policy per group.
@@ -36,8 +40,11 @@ class RefreshWorkflow(Construct):
             "Logs",
             log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-refresh",
             retention=LOG_RETENTION[config.log_retention_days],
+            encryption_key=encryption_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        if not encryption_key:
+            compliance.skip_checkov(self.log_group, {"CKV_AWS_158": compliance.AWS_MANAGED_KEY})
         role = iam.Role(
             self,
             "Role",
@@ -60,6 +67,9 @@ class RefreshWorkflow(Construct):
         role.add_to_policy(iam.PolicyStatement(actions=["personalize:DescribeCampaign"], resources=arns.campaigns))
         role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table_arn]))
         role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
+        if encryption_key:
+            # The alert topic is encrypted with the run table's key.
+            role.add_to_policy(run_table_key_statement(encryption_key))
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -77,6 +87,8 @@ class RefreshWorkflow(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
+        compliance.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", compliance.XRAY_AND_LOG_DELIVERY)
+        compliance.acknowledge_resources(role, arns.import_jobs + arns.solution_versions, compliance.JOB_NAME_PATTERN)
 
 
 def _definition(config: RefreshConfig) -> str:

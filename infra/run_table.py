@@ -2,6 +2,7 @@
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -27,3 +28,11 @@ class RunTable(Construct):
             # The table is the refresh history: it outlives the stack.
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+
+def run_table_key_statement(key: kms.IKey) -> iam.PolicyStatement:
+    """What a principal needs of a customer-managed key to read and write the run table (and publish alerts).
+
+    Written out rather than `key.grant_encrypt_decrypt`, whose wildcard actions are broader than needed.
+    """
+    return iam.PolicyStatement(actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.key_arn])

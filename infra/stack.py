@@ -19,19 +19,25 @@ from .trigger import GlueSuccessTrigger
 class PersonalizeRefreshStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: RefreshConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        runs = RunTable(self, "Runs")
-        alerts = Alerts(
-            self,
-            "Alerts",
-            email=config.alert_email,
-            encryption_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
-        )
-        functions = TaskFunctions(self, "Tasks", config=config, table=runs.table)
+        key = kms.Key.from_key_arn(self, "EncryptionKey", config.kms_key_arn) if config.kms_key_arn else None
+        runs = RunTable(self, "Runs", encryption_key=key)
+        alerts = Alerts(self, "Alerts", email=config.alert_email, encryption_key=key)
+        functions = TaskFunctions(self, "Tasks", config=config, table=runs.table, encryption_key=key)
         workflow = RefreshWorkflow(
-            self, "Refresh", config=config, functions=functions, table=runs.table, topic=alerts.topic
+            self,
+            "Refresh",
+            config=config,
+            functions=functions,
+            table=runs.table,
+            topic=alerts.topic,
+            encryption_key=key,
         )
         trigger = GlueSuccessTrigger(
-            self, "Trigger", job_names=config.glue_job_names, state_machine=workflow.state_machine
+            self,
+            "Trigger",
+            job_names=config.glue_job_names,
+            state_machine=workflow.state_machine,
+            encryption_key=key,
         )
 
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from . import compliance
 from .config import RefreshConfig
 from .constants import LAMBDA_MEMORY, LAMBDA_TIMEOUT, LAMBDAS_DIR, LOG_RETENTION, SETTINGS_VARIABLE, TABLE_VARIABLE
 from .personalize_arns import PersonalizeArns
+from .run_table import run_table_key_statement
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,19 @@ DEPLOY_VERSION = _FunctionSpec("DeployVersion", "deploy_version.handler", "Updat
 class TaskFunctions(Construct):
     """Start import, start training and deploy version: thin, one job each."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: RefreshConfig, table: dynamodb.ITableV2) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RefreshConfig,
+        table: dynamodb.ITableV2,
+        encryption_key: kms.IKey | None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         self._table = table
+        self._key = encryption_key
         self._code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "*.pyc"])
         arns = PersonalizeArns(config)
 
@@ -66,6 +78,12 @@ class TaskFunctions(Construct):
         self._allow(self.deploy_version, ["personalize:DescribeCampaign", "personalize:UpdateCampaign"], arns.campaigns)
         self._allow(self.deploy_version, ["dynamodb:UpdateItem"], [table.table_arn])
 
+        compliance.acknowledge_resources(self.start_import.role, arns.import_jobs, compliance.JOB_NAME_PATTERN)
+        compliance.acknowledge_resources(self.start_training.role, arns.solution_versions, compliance.JOB_NAME_PATTERN)
+        for function in self.all:
+            compliance.acknowledge(function.role, "AwsSolutions-IAM5[Resource::*]", compliance.XRAY_AND_LOG_DELIVERY)
+            compliance.acknowledge(function, "Serverless-LambdaDLQ", compliance.SYNCHRONOUS_LAMBDA)
+
     @property
     def all(self) -> list[lambda_.Function]:
         return [self.start_import, self.start_training, self.deploy_version]
@@ -75,6 +93,7 @@ class TaskFunctions(Construct):
             self,
             f"{spec.construct_id}Logs",
             retention=LOG_RETENTION[self._config.log_retention_days],
+            encryption_key=self._key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         role = iam.Role(
@@ -88,7 +107,7 @@ class TaskFunctions(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
             )
         )
-        return lambda_.Function(
+        function = lambda_.Function(
             self,
             spec.construct_id,
             description=spec.description,
@@ -108,7 +127,20 @@ class TaskFunctions(Construct):
                 SETTINGS_VARIABLE: json.dumps(self._config.lambda_settings(), separators=(",", ":")),
                 TABLE_VARIABLE: self._table.table_name,
             },
+            environment_encryption=self._key,
         )
+        skips = {
+            "CKV_AWS_115": compliance.CONCURRENCY_BOUNDED,
+            "CKV_AWS_116": compliance.SYNCHRONOUS_LAMBDA,
+            "CKV_AWS_117": compliance.NO_VPC,
+        }
+        if self._key:
+            role.add_to_policy(run_table_key_statement(self._key))
+        else:
+            skips["CKV_AWS_173"] = compliance.AWS_MANAGED_KEY
+            compliance.skip_checkov(log_group, {"CKV_AWS_158": compliance.AWS_MANAGED_KEY})
+        compliance.skip_checkov(function, skips)
+        return function
 
     @staticmethod
     def _allow(function: lambda_.Function, actions: list[str], resources: list[str]) -> None:

@@ -5,25 +5,26 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .constants import DLQ_RETENTION, EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS
+from .constants import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS
+from .dead_letter_queue import dead_letter_queue
 
 
 class GlueSuccessTrigger(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, job_names: list[str], state_machine: sfn.IStateMachine
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        job_names: list[str],
+        state_machine: sfn.IStateMachine,
+        encryption_key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.seconds(DLQ_RETENTION),
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", encryption_key=encryption_key)
         self.rule = events.Rule(
             self,
             "Rule",

@@ -1,0 +1,61 @@
+"""Findings of the security scanners that this stack acknowledges instead of fixing, each with its reason.
+
+cdk-nag findings are acknowledged on the construct; checkov checks are skipped in the resource's
+CloudFormation metadata. docs/SECURITY.md lists the same findings, and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnResource, Validations
+from constructs import IConstruct
+
+XRAY_AND_LOG_DELIVERY = (
+    "X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs vended log delivery "
+    "(*LogDelivery*, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) support no resource-level "
+    "permissions: '*' is the narrowest resource IAM accepts for them."
+)
+JOB_NAME_PATTERN = (
+    "Personalize job ARNs are only known once a refresh names them; the pattern is limited to this "
+    "deployment's deterministic job-name prefix (or the configured solution's versions), so the role "
+    "reaches no other job."
+)
+SYNCHRONOUS_LAMBDA = (
+    "Invoked synchronously by Step Functions only: a Lambda dead-letter queue applies to asynchronous "
+    "invocations, and every failure is caught, recorded and alerted by the state machine."
+)
+QUEUE_IS_THE_DLQ = (
+    "This queue is itself a dead-letter queue (of the EventBridge rule's target or of the alert e-mail "
+    "subscription); a queue behind it would never receive anything."
+)
+NO_VPC = (
+    "The functions call only AWS APIs (Personalize, DynamoDB) over TLS and reach no private resource; a VPC "
+    "would add NAT or interface endpoints to pay for and no isolation."
+)
+CONCURRENCY_BOUNDED = (
+    "Concurrency is bounded by the state machine (one invocation per campaign and phase per run); reserving "
+    "concurrency would fail deployment in accounts with the default unreserved-concurrency minimum."
+)
+AWS_MANAGED_KEY = (
+    "Encrypted at rest with an AWS-managed key by default: the stack holds run metadata (ARNs, statuses, job "
+    "events), not behaviour data. Set kms_key_arn in the configuration to use a customer-managed key instead."
+)
+
+
+def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
+    """Acknowledge one exact cdk-nag finding (e.g. 'AwsSolutions-IAM5[Resource::*]') on `construct`."""
+    pack = finding.split("-", 1)[0]  # the rule pack that reports it: AwsSolutions or Serverless
+    Validations.of(construct).acknowledge(Acknowledgment(id=f"{pack}::{finding}", reason=reason))
+
+
+def acknowledge_resources(construct: IConstruct, resources: list[str], reason: str) -> None:
+    for resource in resources:
+        acknowledge(construct, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+
+
+def skip_checkov(construct: IConstruct, checks: dict[str, str]) -> None:
+    """Skip checkov checks (id -> reason) on the construct's CloudFormation resource."""
+    resource = construct.node.default_child if not isinstance(construct, CfnResource) else construct
+    assert isinstance(resource, CfnResource), f"{construct.node.path} has no CloudFormation resource"
+    existing = (resource.get_metadata("checkov") or {}).get("skip", [])
+    skips = existing + [{"id": check, "comment": reason} for check, reason in checks.items()]
+    resource.add_metadata("checkov", {"skip": skips})
