@@ -21,14 +21,17 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+	bash scripts/security_scan.sh
 
 synth: $(STAMP)
-	$(BIN)/python app.py
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+	@echo "Template: cdk.out/PersonalizeRefresh.template.json"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov cdk.out .pytest_cache .ruff_cache

@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
-"""Builds the CDK app: load and validate the configuration, create the stack, synth."""
+"""Builds the CDK app: load and validate the configuration, create the stack with its checks, synth."""
 
 import sys
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from infra.application import DEFAULT_STACK_NAME, add_refresh_stack
 from infra.config import ConfigError, load_config
-from infra.stack import PersonalizeRefreshStack
 
 DEFAULT_CONFIG = "config/example.json"
 
@@ -19,15 +18,7 @@ def main() -> None:
         config = load_config(config_path)
     except ConfigError as exc:
         sys.exit(f"cdk synth: {exc}")
-    stack_name = app.node.try_get_context("stack_name") or "PersonalizeRefresh"
-    PersonalizeRefreshStack(
-        app, stack_name, config=config, env=cdk.Environment(account=config.account, region=config.region)
-    )
-    # Both rule packs run at synth; any finding not fixed or acknowledged fails it.
-    cdk.Validations.of(app).add_plugins(
-        AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True),
-        ServerlessChecks(app, write_suppressions_to_cloud_formation=True),
-    )
+    add_refresh_stack(app, config, stack_name=app.node.try_get_context("stack_name") or DEFAULT_STACK_NAME)
     app.synth()
 
 
