@@ -76,11 +76,19 @@ def with_second_dataset_and_campaign(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def rehearse(raw_config: dict[str, Any], scenario: Scenario, *, progress: Callable[[str], None] = print) -> Outcome:
+def rehearse(
+    raw_config: dict[str, Any],
+    scenario: Scenario,
+    *,
+    progress: Callable[[str], None] = print,
+    template: dict[str, Any] | None = None,
+) -> Outcome:
+    """Rehearse one scenario; `template` skips the synth when the caller already holds this config's template."""
     config = parse_config(with_second_dataset_and_campaign(raw_config) if scenario.two_of_each else raw_config)
     started = time.perf_counter()
-    progress("Synthesizing the stack (the template that `cdk deploy` would deploy)...")
-    template = synthesize(config).to_json()
+    if template is None:
+        progress("Synthesizing the stack (the template that `cdk deploy` would deploy)...")
+        template = synthesize(config).to_json()
     outcome = Outcome(config, synth_seconds=time.perf_counter() - started)
 
     started = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -12,9 +13,14 @@ from rehearsal.scenario import Scenario, rehearse
 from tests.conftest import example_raw
 
 
-def test_a_weekly_refresh_rehearses_with_simulated_durations() -> None:
+def test_a_weekly_refresh_rehearses_with_simulated_durations(example_template: Any) -> None:
     lines: list[str] = []
-    outcome = rehearse(example_raw(), Scenario(training_duration=timedelta(hours=6)), progress=lines.append)
+    outcome = rehearse(
+        example_raw(),
+        Scenario(training_duration=timedelta(hours=6)),
+        progress=lines.append,
+        template=example_template.to_json(),
+    )
 
     report = render(outcome)
 
