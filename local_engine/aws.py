@@ -61,6 +61,7 @@ from moto.stepfunctions.parser.backend import execution_worker
 
 from local_engine.clock import VirtualClock
 from local_engine.lambda_router import LambdaRouter
+from local_engine.patching import PatchSet
 from local_engine.sdk_adapter import AwsSdkAdapter, iso8601_millis
 
 MOTO_CONFIG: dict[str, Any] = {
@@ -204,30 +205,17 @@ def _aws_behaviour_patches() -> list[Any]:
     ]
 
 
-class MotoPatches:
+class MotoPatches(PatchSet):
     """Every change aws.py makes to moto: the interpreter on the VirtualClock,
     context timestamps in AWS's format, and AWS-like names for unnamed
     executions."""
 
     def __init__(self, clock: VirtualClock) -> None:
+        super().__init__()
         self._clock = clock
-        self._patches: list[Any] = []
 
-    @property
-    def installed(self) -> bool:
-        return bool(self._patches)
-
-    def install(self) -> None:
-        if self._patches:
-            return
-        self._patches = _simulated_time_patches(self._clock) + _aws_behaviour_patches()
-        for patch in self._patches:
-            patch.start()
-
-    def uninstall(self) -> None:
-        for patch in reversed(self._patches):
-            patch.stop()
-        self._patches = []
+    def _patches_to_apply(self) -> list[Any]:
+        return _simulated_time_patches(self._clock) + _aws_behaviour_patches()
 
 
 class LocalAws:

@@ -28,6 +28,8 @@ from unittest import mock
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from local_engine.patching import PatchSet
+
 Handler = Callable[[dict, Any], Any]
 
 _DEFAULT_TIMEOUT_S = 3
@@ -80,7 +82,7 @@ def unhandled_error_payload(error: BaseException, request_id: str) -> dict[str, 
     }
 
 
-class LambdaRouter:
+class LambdaRouter(PatchSet):
     """Routes moto Lambda ``Invoke`` calls of registered functions to Python handlers."""
 
     def __init__(self) -> None:
@@ -88,7 +90,7 @@ class LambdaRouter:
         # os.environ is process-wide: one invocation may own it at a time.
         # Re-entrant so a handler may synchronously invoke another function.
         self._environ_lock = threading.RLock()
-        self._patches: list[Any] = []
+        super().__init__()
 
     # -- registration ---------------------------------------------------
 
@@ -108,33 +110,13 @@ class LambdaRouter:
 
     # -- install / uninstall --------------------------------------------
 
-    @property
-    def installed(self) -> bool:
-        return bool(self._patches)
-
-    def install(self) -> None:
-        if self._patches:
-            return
+    def _patches_to_apply(self) -> list[Any]:
         # Both backends: moto picks the simple one when Docker is disabled,
         # and it overrides invoke().
-        self._patches = [
+        return [
             mock.patch.object(backend, "invoke", self._make_invoke(backend.invoke))
             for backend in (LambdaBackend, LambdaSimpleBackend)
         ]
-        for patch in self._patches:
-            patch.start()
-
-    def uninstall(self) -> None:
-        for patch in reversed(self._patches):
-            patch.stop()
-        self._patches = []
-
-    def __enter__(self) -> LambdaRouter:
-        self.install()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.uninstall()
 
     # -- invocation -----------------------------------------------------
 

@@ -30,6 +30,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_aws_sdk as moto_aws_sdk,
 )
 
+from local_engine.patching import PatchSet
+
 _TaskClass = moto_aws_sdk.StateTaskServiceAwsSdk
 
 # Step Functions spells these two differently from the SDK-client rule below.
@@ -187,35 +189,12 @@ def _make_from_error(original: Any) -> Any:
     return _from_error
 
 
-class AwsSdkAdapter:
+class AwsSdkAdapter(PatchSet):
     """Installs/uninstalls the normalisation on moto's aws-sdk Task class."""
 
-    def __init__(self) -> None:
-        self._patches: list[Any] = []
-
-    @property
-    def installed(self) -> bool:
-        return bool(self._patches)
-
-    def install(self) -> None:
-        if self._patches:
-            return
-        self._patches = [
+    def _patches_to_apply(self) -> list[Any]:
+        return [
             mock.patch.object(_TaskClass, "_normalise_parameters", _normalise_parameters),
             mock.patch.object(_TaskClass, "_normalise_response", _normalise_response),
             mock.patch.object(_TaskClass, "_from_error", _make_from_error(_TaskClass._from_error)),
         ]
-        for patch in self._patches:
-            patch.start()
-
-    def uninstall(self) -> None:
-        for patch in reversed(self._patches):
-            patch.stop()
-        self._patches = []
-
-    def __enter__(self) -> AwsSdkAdapter:
-        self.install()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.uninstall()

@@ -16,7 +16,7 @@ from .errors import InvalidRunInput
 
 GLUE_FIELDS = frozenset({"trigger", "job_name", "job_run_id", "event_time"})
 MANUAL_FIELDS = frozenset({"trigger", "base_date"})
-_BASE_DATE = re.compile(r"^\d{8}$")
+BASE_DATE = re.compile(r"^\d{8}$")
 _JOB_RUN_ID = re.compile(r"^jr_[A-Za-z0-9_-]{1,252}$")
 _EVENT_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
@@ -63,7 +63,7 @@ def _glue_request(payload: dict[str, Any], glue_job_names: tuple[str, ...], time
 def _manual_request(payload: dict[str, Any]) -> RunRequest:
     _only(payload, MANUAL_FIELDS, required=frozenset({"base_date"}))
     base_date = payload["base_date"]
-    if not isinstance(base_date, str) or not _BASE_DATE.match(base_date):
+    if not isinstance(base_date, str) or not BASE_DATE.match(base_date):
         raise InvalidRunInput(f"base_date must be a string YYYYMMDD, got {base_date!r}")
     try:
         day = date(int(base_date[:4]), int(base_date[4:6]), int(base_date[6:]))

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidRunInput
+from .inputs import BASE_DATE
 from .settings import CampaignSettings, Settings
 
-_BASE_DATE = re.compile(r"^\d{8}$")
 _EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+$")
 
 
@@ -29,7 +29,7 @@ def campaign_task(event: Any, settings: Settings) -> CampaignTask:
     if name not in names:
         raise InvalidRunInput(f"campaign_name {name!r} is not one of the configured campaigns {names}")
     base_date, execution_arn = event.get("base_date"), event.get("execution_arn")
-    if not isinstance(base_date, str) or not _BASE_DATE.match(base_date):
+    if not isinstance(base_date, str) or not BASE_DATE.match(base_date):
         raise InvalidRunInput(f"base_date must be YYYYMMDD, got {base_date!r}")
     if not isinstance(execution_arn, str) or not _EXECUTION_ARN.match(execution_arn):
         raise InvalidRunInput(f"execution_arn must be a Step Functions execution ARN, got {execution_arn!r}")
