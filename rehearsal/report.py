@@ -48,9 +48,8 @@ def _status_note(details: dict[str, Any]) -> str:
     return f" -> {status}" if status else ""
 
 
-def states_table(history: list[dict[str, Any]]) -> list[tuple[str, str, str, int]]:
+def states_table(history: list[dict[str, Any]], start: datetime) -> list[tuple[str, str, str, int]]:
     """(state, first entered, time spent in it, times entered): the console's view, poll loops folded."""
-    start = history[0]["timestamp"]
     rows: dict[str, list[Any]] = {}
     open_states: dict[str, datetime] = {}
     for event in history:
@@ -79,7 +78,7 @@ def render(outcome: Outcome) -> str:
         if description.get("cause"):
             out.append(f"   cause  {description['cause'][:400]}")
         out.append(f"   {'state':<34} {'entered':>10} {'time in state':>14} {'times':>6}")
-        for name, entered, spent, count in states_table(execution.history):
+        for name, entered, spent, count in states_table(execution.history, outcome.started):
             out.append(f"   {name:<34} {entered:>10} {spent:>14} {count:>6}")
         transitions = sum(1 for e in execution.history if e["type"].endswith("StateEntered"))
         out.append(f"   state transitions: {transitions}")

@@ -6,11 +6,11 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from infra.config import RefreshConfig, parse_config
-from local_engine.refresh import WAIT_LIMIT, LocalRefresh
+from local_engine.refresh import DEFAULT_START, WAIT_LIMIT, LocalRefresh
 from local_engine.synth import synthesize
 
 from .report import narrate
@@ -49,6 +49,7 @@ class Outcome:
     previous_versions: dict[str, str] = field(default_factory=dict)
     personalize_calls: dict[str, int] = field(default_factory=dict)
     simulated: timedelta = timedelta()
+    started: datetime = DEFAULT_START
     wall_seconds: float = 0.0
     synth_seconds: float = 0.0
 
@@ -98,12 +99,13 @@ def rehearse(
         progress(f"Deployed locally: state machine {refresh.deployment.state_machine_arn.rsplit(':', 1)[1]}")
 
         progress(f"Glue job {config.glue_job_names[0]} SUCCEEDED: putting its event on the default bus")
-        arns = refresh.put_glue_event()
         labels = ["Glue success event"]
-        if scenario.duplicate:
-            progress("The same job's success event arrives a second time (EventBridge delivers at least once)")
-            arns += refresh.put_glue_event()
-            labels.append("duplicate Glue event")
+        with refresh.clock.hold():  # a duplicate arrives while the first execution runs
+            arns = refresh.put_glue_event()
+            if scenario.duplicate:
+                progress("The same success event arrives a second time (EventBridge delivers at least once)")
+                arns += refresh.put_glue_event()
+                labels.append("duplicate Glue event")
         if not arns:
             progress("The rule matched no event: nothing started")
         for label, arn in zip(labels, arns, strict=False):
@@ -120,6 +122,7 @@ def rehearse(
         outcome.serving = {c.name: refresh.serving_version(c.name) for c in config.campaigns}
         outcome.personalize_calls = _call_counts(refresh)
         outcome.simulated = refresh.clock.elapsed
+        outcome.started = refresh.clock.start
     outcome.wall_seconds = time.perf_counter() - started
     return outcome
 
@@ -153,7 +156,7 @@ def _follow(refresh: LocalRefresh, label: str, arn: str, progress: Callable[[str
     """Print the execution's steps as they happen (in simulated time) until it ends."""
     client = refresh.aws.client("stepfunctions")
     printed = 0
-    start = refresh.clock.now()
+    start = refresh.clock.start  # every time shown counts from the start of the rehearsal
     deadline = time.perf_counter() + WAIT_LIMIT
     while True:
         description = client.describe_execution(executionArn=arn)

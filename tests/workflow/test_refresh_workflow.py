@@ -199,7 +199,8 @@ def test_bad_manual_input_fails_fast_and_writes_nothing(refresh: LocalRefresh, p
 
 
 def test_duplicate_event_while_running_creates_no_second_import(refresh: LocalRefresh) -> None:
-    arns = refresh.put_glue_event() + refresh.put_glue_event()
+    with refresh.clock.hold():  # both deliveries at the same simulated moment
+        arns = refresh.put_glue_event() + refresh.put_glue_event()
     assert [refresh.wait(arn)["status"] for arn in arns] == ["SUCCEEDED", "SUCCEEDED"]
     # Whichever claims the day first runs it; the other ends as a duplicate.
     skipped = [arn for arn in arns if "Skip duplicate event" in entered(refresh, arn)]
