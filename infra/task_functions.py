@@ -48,6 +48,7 @@ class TaskFunctions(Construct):
         self._config = config
         self._table = table
         self._key = encryption_key
+        self._roles: dict[_FunctionSpec, iam.Role] = {}
         self._code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "*.pyc"])
         arns = PersonalizeArns(config)
 
@@ -78,11 +79,10 @@ class TaskFunctions(Construct):
         self._allow(self.deploy_version, ["personalize:DescribeCampaign", "personalize:UpdateCampaign"], arns.campaigns)
         self._allow(self.deploy_version, ["dynamodb:UpdateItem"], [table.table_arn])
 
-        compliance.acknowledge_resources(self.start_import.role, arns.import_jobs, compliance.JOB_NAME_PATTERN)
-        compliance.acknowledge_resources(self.start_training.role, arns.solution_versions, compliance.JOB_NAME_PATTERN)
-        for function in self.all:
-            compliance.acknowledge(function.role, "AwsSolutions-IAM5[Resource::*]", compliance.XRAY_AND_LOG_DELIVERY)
-            compliance.acknowledge(function, "Serverless-LambdaDLQ", compliance.SYNCHRONOUS_LAMBDA)
+        compliance.acknowledge_resources(self._roles[START_IMPORT], arns.import_jobs, compliance.JOB_NAME_PATTERN)
+        compliance.acknowledge_resources(
+            self._roles[START_TRAINING], arns.solution_versions, compliance.JOB_NAME_PATTERN
+        )
 
     @property
     def all(self) -> list[lambda_.Function]:
@@ -107,6 +107,8 @@ class TaskFunctions(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
             )
         )
+        compliance.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", compliance.XRAY_AND_LOG_DELIVERY)
+        self._roles[spec] = role
         function = lambda_.Function(
             self,
             spec.construct_id,
@@ -140,6 +142,7 @@ class TaskFunctions(Construct):
             skips["CKV_AWS_173"] = compliance.AWS_MANAGED_KEY
             compliance.skip_checkov(log_group, {"CKV_AWS_158": compliance.AWS_MANAGED_KEY})
         compliance.skip_checkov(function, skips)
+        compliance.acknowledge(function, "Serverless-LambdaDLQ", compliance.SYNCHRONOUS_LAMBDA)
         return function
 
     @staticmethod

@@ -230,7 +230,7 @@ class LocalAws:
         self._mock: Any = None
 
     def __enter__(self) -> LocalAws:
-        self._mock = mock_aws(config=MOTO_CONFIG)
+        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         try:
             self.moto_patches.install()

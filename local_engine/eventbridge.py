@@ -92,11 +92,11 @@ def deliver_to_state_machines() -> Iterator[Deliveries]:
             with _lock:
                 states_targets, rule.targets = rule.targets, others
                 try:
-                    original(rule, event, transform_input_)
+                    original(rule, event, transform_input_)  # type: ignore[arg-type]
                 finally:
                     rule.targets = states_targets
 
-    events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
     try:
         yield deliveries
     finally:

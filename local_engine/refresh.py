@@ -119,7 +119,7 @@ class LocalRefresh:
         from moto.sns.models import sns_backends
 
         topic = sns_backends[self.config.account][self.config.region].topics[self.deployment.topic_arn]
-        return [(subject, message) for _, message, subject, *_ in topic.sent_notifications]
+        return [(subject or "", message) for _, message, subject, *_ in topic.sent_notifications]
 
     def serving_version(self, campaign_name: str) -> str:
         campaign = next(c for c in self.config.campaigns if c.name == campaign_name)

@@ -12,6 +12,9 @@ import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
+
+from local_engine.personalize import JobKind
 
 from .report import render
 from .scenario import PHASES, Scenario, rehearse
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         import_duration=timedelta(minutes=args.import_minutes),
         training_duration=timedelta(hours=args.training_hours),
         deployment_duration=timedelta(minutes=args.deployment_minutes),
-        fail_phase=args.fail or ("training" if args.rerun else None),
+        fail_phase=cast(JobKind | None, args.fail or ("training" if args.rerun else None)),
         fail_reason=args.reason,
         throttle=args.throttle,
         duplicate=args.duplicate,

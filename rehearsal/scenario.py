@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from infra.config import RefreshConfig, parse_config
+from local_engine.personalize import JobKind
 from local_engine.refresh import DEFAULT_START, WAIT_LIMIT, LocalRefresh
 from local_engine.synth import synthesize
 
@@ -23,7 +24,7 @@ class Scenario:
     import_duration: timedelta = timedelta(hours=1)
     training_duration: timedelta = timedelta(hours=6)
     deployment_duration: timedelta = timedelta(minutes=30)
-    fail_phase: str | None = None
+    fail_phase: JobKind | None = None
     fail_reason: str = "Input data has fewer than 1000 interactions after filtering"
     throttle: bool = False
     duplicate: bool = False
