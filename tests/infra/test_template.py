@@ -179,14 +179,23 @@ def test_each_poll_waits_then_describes_then_chooses(example_template: Template)
 def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_template: Template) -> None:
     describe = state(example_template, "Describe campaign")
     assert describe["ResultSelector"] == {"update.$": "$.Campaign.LatestCampaignUpdate"}
+    recorded = state(example_template, "Record deployment status")["Parameters"]["ExpressionAttributeValues"]
+    assert recorded[":status"] == {"S.$": "$.describe.update.Status"}
+    assert state(example_template, "Record deployment status")["ResultPath"] == "$.deployment.seen"
     finished = state(example_template, "Deployment finished?")
-    assert {c["Variable"] for c in finished["Choices"]} == {"$.describe.update.Status"}
+    assert {c["Variable"] for c in finished["Choices"]} == {"$.deployment.seen.status"}
     assert "Campaign.Status" not in json.dumps(definition(example_template))
     changed = state(example_template, "Deployment status changed?")
     assert changed["Choices"][0]["Not"] == {
         "Variable": "$.describe.update.SolutionVersionArn",
         "StringEqualsPath": "$.training.solution_version_arn",
     }
+
+
+def test_each_loop_starts_by_checking_for_a_job_reused_already_finished(example_template: Template) -> None:
+    assert state(example_template, "Wait for imports")["ItemProcessor"]["StartAt"] == "Import finished?"
+    assert state(example_template, "Start training")["Next"] == "Training finished?"
+    assert state(example_template, "Deploy version")["Next"] == "Deployment finished?"
 
 
 def test_terminal_personalize_statuses_lead_to_the_failure_path(example_template: Template) -> None:

@@ -240,6 +240,22 @@ def test_rerun_after_a_failed_day_succeeds_and_reuses_the_import(refresh: LocalR
     assert previous["failure_reason"].endswith("Training data too sparse")
 
 
+def test_rerun_after_a_failed_deployment_deploys_the_trained_version_without_waiting(refresh: LocalRefresh) -> None:
+    refresh.emulator.faults.fail_job("deployment", "Campaign update failed: internal error")
+    failed = run_glue_event(refresh)
+    assert failed["error"] == "DeploymentFailed"
+    trained = refresh.run_record(CAMPAIGN, BASE_DATE)["solution_version_arn"]
+
+    rerun = refresh.wait(refresh.start_manual({"base_date": str(BASE_DATE)}))
+
+    assert rerun["status"] == "SUCCEEDED"
+    states = entered(refresh, rerun["executionArn"])
+    assert "Wait before polling import" not in states and "Wait before polling training" not in states
+    solution = refresh.config.campaigns[0].solution_arn
+    assert len(solution_versions(refresh, solution)) == 2, "the version the campaign had, and the day's one"
+    assert refresh.serving_version(CAMPAIGN) == trained
+
+
 def test_a_crash_after_personalize_accepted_the_job_is_healed_by_the_rerun(
     refresh: LocalRefresh, monkeypatch: pytest.MonkeyPatch
 ) -> None:
