@@ -66,12 +66,13 @@ def start_imports(event: dict[str, Any], settings: Settings, records: RunRecords
     return {
         "import_jobs": [
             {
+                "primary": index == 0,
                 "dataset_name": job.dataset_name,
                 "job_name": job.job_name,
                 "dataset_import_job_arn": job.job_arn,
                 "status": job.status,
             }
-            for job in jobs
+            for index, job in enumerate(jobs)
         ]
     }
 

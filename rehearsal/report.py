@@ -67,7 +67,9 @@ def states_table(history: list[dict[str, Any]], start: datetime) -> list[tuple[s
 
 
 def render(outcome: Outcome) -> str:
-    out: list[str] = []
+    out: list[str] = [
+        f"\nAll times below are simulated (virtual clock), counted from {outcome.started:%Y-%m-%d %H:%M} UTC."
+    ]
     for execution in outcome.executions:
         description = execution.description
         out.append(f"\n== Execution ({execution.label}): {execution.arn.rsplit(':', 1)[1]}")

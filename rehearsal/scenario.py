@@ -100,6 +100,7 @@ def rehearse(
         progress(f"Deployed locally: state machine {refresh.deployment.state_machine_arn.rsplit(':', 1)[1]}")
 
         progress(f"Glue job {config.glue_job_names[0]} SUCCEEDED: putting its event on the default bus")
+        progress(f"(+HH:MM:SS is simulated time since {refresh.clock.start:%Y-%m-%d %H:%M} UTC)")
         labels = ["Glue success event"]
         with refresh.clock.hold():  # a duplicate arrives while the first execution runs
             arns = refresh.put_glue_event()

@@ -189,6 +189,7 @@ def test_start_import_creates_a_deterministically_named_job(
     result = start_import.start_imports(import_event(settings, records), settings, records, client)
     assert result["import_jobs"] == [
         {
+            "primary": True,
             "dataset_name": "interactions",
             "job_name": JOB_NAME,
             "dataset_import_job_arn": JOB_ARN,

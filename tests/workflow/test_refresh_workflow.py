@@ -88,6 +88,7 @@ def test_every_status_change_is_mirrored_in_the_record(refresh: LocalRefresh) ->
     names = [e["stateEnteredEventDetails"]["name"] for e in records]
     # PENDING -> IN_PROGRESS -> ACTIVE for each phase, then success.
     assert names.count("Record import status") == 2
+    assert "Mirror first dataset's import status" in entered(refresh, execution["executionArn"])
     assert names.count("Record training status") == 2
     assert names.count("Record deployment status") == 2
     assert names[-1] == "Record success"
@@ -139,6 +140,12 @@ def test_a_failed_phase_is_recorded_alerted_and_leaves_the_old_version(
     assert execution["error"] == error
     assert reason in execution["cause"]
     record = refresh.run_record(CAMPAIGN, BASE_DATE)
+    status_attribute = {
+        "import": "dataset_import_job_status",
+        "training": "solution_version_status",
+        "deployment": "campaign_update_status",
+    }[phase]
+    assert record[status_attribute] == "CREATE FAILED", "the record shows Personalize's own status"
     assert (record["run_status"], record["failure_phase"], record["failure_error"]) == ("FAILED", recorded_phase, error)
     assert reason in record["failure_reason"]
     (subject, message) = refresh.alerts()[0]
