@@ -60,11 +60,11 @@ def with_second_dataset_and_campaign(raw: dict[str, Any]) -> dict[str, Any]:
     raw = copy.deepcopy(raw)
     dataset = raw["datasets"][0]
     base, group = dataset["dataset_arn"].rsplit("/", 2)[0], dataset["dataset_arn"].rsplit("/", 2)[1]
-    location = dataset["data_location"]
+    bucket = dataset["data_location"].removeprefix("s3://").split("/", 1)[0]
     raw["datasets"].append(
         {
             "dataset_arn": f"{base}/{group}/ITEMS",
-            "data_location": location.rsplit("/", 3)[0] + "/items/{base_date}/",
+            "data_location": f"s3://{bucket}/items/{{base_date}}/",
         }
     )
     campaign = raw["campaigns"][0]
