@@ -174,6 +174,10 @@ class RefreshConfig(_Strict):
         ]
 
     @property
+    def execution_timeout_seconds(self) -> int:
+        return self.execution_timeout_hours * 3600
+
+    @property
     def region(self) -> str:
         return self.datasets[0].dataset_arn.split(":")[3]
 
@@ -188,6 +192,7 @@ class RefreshConfig(_Strict):
             "glue_job_names": self.glue_job_names,
             "job_name_prefix": self.job_name_prefix,
             "polling": self.polling.model_dump(),
+            "execution_timeout_seconds": self.execution_timeout_seconds,
             "personalize_role_arn": self.personalize_role_arn,
             "datasets": [
                 {

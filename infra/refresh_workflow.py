@@ -98,5 +98,5 @@ def _definition(config: RefreshConfig) -> str:
     a number, so it is set here rather than through a string substitution.
     """
     definition = json.loads(DEFINITION_FILE.read_text(encoding="utf-8"))
-    definition["TimeoutSeconds"] = config.execution_timeout_hours * 3600
+    definition["TimeoutSeconds"] = config.execution_timeout_seconds
     return json.dumps(definition, indent=2)

@@ -35,7 +35,9 @@ def claim(event: dict[str, Any], settings: Settings, records: RunRecords) -> dic
     execution_arn = str(event["execution_arn"])
     request = parse_run_input(event.get("input"), glue_job_names=settings.glue_job_names, time_zone=settings.time_zone)
     log = run_logger(__name__, execution_arn=execution_arn, base_date=request.base_date)
-    result = records.claim(request, settings.campaigns, execution_arn)
+    result = records.claim(
+        request, settings.campaigns, execution_arn, execution_timeout=settings.execution_timeout_seconds
+    )
     if result.duplicate:
         log.info("duplicate run: every campaign is already running or refreshed", extra={"skipped": result.skipped})
     else:

@@ -22,6 +22,9 @@ from .inputs import RunRequest
 from .settings import CampaignSettings
 
 RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
+# An attempt that stayed RUNNING past the state machine's timeout: it timed out or was stopped
+# by hand, and no Catch ran to record it.
+ABANDONED = "ABANDONED"
 # What an earlier attempt leaves in previous_attempts when a failed day is run again.
 _ATTEMPT_SUMMARY = (
     "attempt",
@@ -70,16 +73,25 @@ class RunRecords:
         self._table = table
         self._now = now or clock.now
 
-    def claim(self, request: RunRequest, campaigns: Sequence[CampaignSettings], execution_arn: str) -> Claim:
+    def claim(
+        self,
+        request: RunRequest,
+        campaigns: Sequence[CampaignSettings],
+        execution_arn: str,
+        *,
+        execution_timeout: int,
+    ) -> Claim:
         """Claim the base date for every campaign not already running or refreshed, atomically.
 
         A campaign whose run for this date is RUNNING or SUCCEEDED is skipped (a duplicate
-        event); one whose run FAILED is claimed again. All claims land together or none do.
+        event); one whose run FAILED is claimed again, and so is one still RUNNING after
+        `execution_timeout` seconds, since its execution has ended without recording it.
+        All claims land together or none do.
         """
         writes, claimed, skipped = [], [], {}
         for campaign in campaigns:
             existing = self._get(campaign.campaign_name, request.base_date)
-            if existing and existing.get("run_status") != FAILED:
+            if existing and not self._claimable(existing, execution_timeout):
                 skipped[campaign.campaign_name] = str(existing.get("run_status"))
                 continue
             writes.append(self._claim_write(request, campaign, execution_arn, existing))
@@ -145,6 +157,12 @@ class RunRecords:
             campaign_update_datetime=int(self._now()),
         )
 
+    def _claimable(self, existing: dict[str, Any], execution_timeout: int) -> bool:
+        if existing.get("run_status") == FAILED:
+            return True
+        started = int(existing.get("started_datetime", self._now()))
+        return existing.get("run_status") == RUNNING and started + execution_timeout < self._now()
+
     def _get(self, campaign_name: str, base_date: str) -> dict[str, Any] | None:
         key = {"campaign_name": campaign_name, "base_date": int(base_date)}
         return self._table.get_item(Key=key, ConsistentRead=True).get("Item")
@@ -180,10 +198,16 @@ class RunRecords:
             put["ConditionExpression"] = "attribute_not_exists(campaign_name)"
         else:
             summary = {k: existing[k] for k in _ATTEMPT_SUMMARY if k in existing}
+            if existing["run_status"] == RUNNING:
+                summary["run_status"] = ABANDONED
             item["attempt"] = int(existing.get("attempt", 1)) + 1
             item["previous_attempts"] = [*existing.get("previous_attempts", []), summary]
-            put["ConditionExpression"] = "run_status = :failed AND execution_arn = :previous"
-            put["ExpressionAttributeValues"] = {":failed": FAILED, ":previous": existing["execution_arn"]}
+            # Unchanged since we read it: no other execution claimed it in between.
+            put["ConditionExpression"] = "run_status = :status AND execution_arn = :previous"
+            put["ExpressionAttributeValues"] = {
+                ":status": existing["run_status"],
+                ":previous": existing["execution_arn"],
+            }
         return {"Put": put}
 
     def _update(self, campaign_name: str, base_date: str, execution_arn: str, **values: Any) -> None:

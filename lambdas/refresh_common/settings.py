@@ -41,6 +41,8 @@ class Settings:
     campaigns: tuple[CampaignSettings, ...]
     # Seconds between two describe calls per phase: import_seconds, training_seconds, deployment_seconds.
     polling: dict[str, int]
+    # The state machine's own timeout: a run RUNNING for longer has ended unrecorded.
+    execution_timeout_seconds: int
 
     @property
     def region(self) -> str:
@@ -70,6 +72,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
             datasets=tuple(DatasetSettings(**d) for d in raw["datasets"]),
             campaigns=tuple(CampaignSettings(**c) for c in raw["campaigns"]),
             polling={k: int(raw["polling"][k]) for k in ("import_seconds", "training_seconds", "deployment_seconds")},
+            execution_timeout_seconds=int(raw["execution_timeout_seconds"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidSettings(

@@ -213,6 +213,22 @@ def test_terminal_personalize_statuses_lead_to_the_failure_path(example_template
     assert state(example_template, "Refresh failed")["Type"] == "Fail"
 
 
+def test_fail_states_never_raise_a_states_error_name(example_template: Template) -> None:
+    # Step Functions refuses a Fail state whose error starts with "States.", so errors that a
+    # Catch received from Step Functions itself end under a name of ours, the original in the cause.
+    for choice, named, ours in [
+        ("Phase error raised by Step Functions?", "Refresh failed in phase", "RefreshFailed"),
+        ("Campaign error raised by Step Functions?", "Refresh failed", "CampaignRefreshFailed"),
+    ]:
+        (rule,) = state(example_template, choice)["Choices"]
+        assert rule["StringMatches"] == "States.*"
+        assert state(example_template, rule["Next"])["Error"] == ours
+        assert state(example_template, choice)["Default"] == named
+    for name, fail in all_states(definition(example_template)["States"]):
+        if fail["Type"] == "Fail" and "ErrorPath" in fail:
+            assert name in ("Refresh failed in phase", "Refresh failed"), f"{name} may raise a States.* error"
+
+
 def test_retries_lambda_service_errors_and_back_off_personalize_limits_in_minutes(example_template: Template) -> None:
     for name in ("Start import", "Start training", "Deploy version"):
         retries = state(example_template, name)["Retry"]

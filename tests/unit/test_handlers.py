@@ -164,6 +164,26 @@ def test_failed_day_may_be_claimed_again_and_keeps_its_history(
     assert (previous["failure_phase"], previous["failure_reason"]) == ("TRAINING", "boom")
 
 
+def test_a_run_still_running_past_the_execution_timeout_may_be_claimed_again(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    claim(settings, records, GLUE_EVENT)
+    key = {"campaign_name": "shop-home-recommendations", "base_date": 20261129}
+    # Still within the timeout: the execution may be running, so a second event is a duplicate.
+    assert claim(settings, records, GLUE_EVENT, execution=OTHER_EXECUTION)["duplicate"] is True
+
+    started_long_ago = 1_796_000_000 - settings.execution_timeout_seconds - 1
+    table.update_item(
+        Key=key, UpdateExpression="SET started_datetime = :t", ExpressionAttributeValues={":t": started_long_ago}
+    )
+    rerun = claim(settings, records, {"base_date": "20261129"}, execution=OTHER_EXECUTION)
+
+    assert rerun["duplicate"] is False
+    item = record(table)
+    assert (item["execution_arn"], item["attempt"]) == (OTHER_EXECUTION, 2)
+    assert item["previous_attempts"][0]["run_status"] == "ABANDONED"
+
+
 # Start import ------------------------------------------------------------------------------------
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from infra.config import RefreshConfig
+from infra.config import RefreshConfig, parse_config
 from local_engine.refresh import LocalRefresh
+from local_engine.synth import synthesize
+from tests.conftest import example_raw
 
 CAMPAIGN = "shop-home-recommendations"
 BASE_DATE = 20261129  # the default start is 01:00 on Sunday the 29th in Seoul
@@ -19,6 +21,11 @@ BASE_DATE = 20261129  # the default start is 01:00 on Sunday the 29th in Seoul
 @pytest.fixture(scope="module")
 def example_json(example_template: Any) -> dict[str, Any]:
     return example_template.to_json()
+
+
+@pytest.fixture(scope="module")
+def short_timeout_template() -> dict[str, Any]:
+    return synthesize(parse_config({**example_raw(), "execution_timeout_hours": 2})).to_json()
 
 
 @pytest.fixture
@@ -291,6 +298,25 @@ def test_a_crash_after_personalize_accepted_the_job_is_healed_by_the_rerun(
         refresh.run_record(CAMPAIGN, BASE_DATE)["dataset_import_job_arn"]
         == import_jobs(refresh)[0]["datasetImportJobArn"]
     )
+
+
+def test_a_timed_out_run_can_be_run_again_and_reuses_its_jobs(short_timeout_template: Any) -> None:
+    config = parse_config({**example_raw(), "execution_timeout_hours": 2})
+    with LocalRefresh(short_timeout_template, config) as refresh:
+        refresh.emulator.set_duration("training", timedelta(minutes=90))
+        timed_out = run_glue_event(refresh)
+        assert timed_out["status"] == "TIMED_OUT"
+        assert refresh.run_record(CAMPAIGN, BASE_DATE)["run_status"] == "RUNNING", "no Catch runs on a timeout"
+
+        # Still within the timeout, a second event would be a duplicate; past it, the day may run again.
+        refresh.clock.advance(60)
+        rerun = refresh.wait(refresh.start_manual({"base_date": str(BASE_DATE)}))
+
+        assert rerun["status"] == "SUCCEEDED"
+        record = refresh.run_record(CAMPAIGN, BASE_DATE)
+        assert (record["run_status"], record["previous_attempts"][0]["run_status"]) == ("SUCCEEDED", "ABANDONED")
+        assert len(import_jobs(refresh)) == 1
+        assert len(solution_versions(refresh, config.campaigns[0].solution_arn)) == 2
 
 
 # Throttling --------------------------------------------------------------------------------------
