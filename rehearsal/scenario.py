@@ -71,8 +71,8 @@ def with_second_dataset_and_campaign(raw: dict[str, Any]) -> dict[str, Any]:
     prefix = campaign["campaign_arn"].split(":campaign/")[0]
     raw["campaigns"].append(
         {
-            "campaign_arn": f"{prefix}:campaign/similar-items",
-            "solution_arn": f"{prefix}:solution/similar-items-sims",
+            "campaign_arn": f"{prefix}:campaign/shop-similar-items",
+            "solution_arn": f"{prefix}:solution/shop-similar-items",
         }
     )
     return raw

@@ -21,22 +21,10 @@ def example_raw() -> dict[str, Any]:
 
 
 def two_of_each_raw() -> dict[str, Any]:
-    """The example with a second dataset and a second campaign."""
-    raw = example_raw()
-    prefix = "arn:aws:personalize:ap-northeast-2:123456789012"
-    raw["datasets"].append(
-        {
-            "dataset_arn": f"{prefix}:dataset/shop-recs/ITEMS",
-            "data_location": "s3://shop-behaviour-history-123456789012/items/{base_date}/",
-        }
-    )
-    raw["campaigns"].append(
-        {
-            "campaign_arn": f"{prefix}:campaign/shop-similar-items",
-            "solution_arn": f"{prefix}:solution/shop-similar-items",
-        }
-    )
-    return raw
+    """The example with an ITEMS dataset and a second campaign, as `make demo ARGS=--two` rehearses it."""
+    from rehearsal.scenario import with_second_dataset_and_campaign
+
+    return with_second_dataset_and_campaign(example_raw())
 
 
 @pytest.fixture
