@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from .errors import PersonalizeError, in_use, invalid_input, not_found
 from .faults import Faults
@@ -35,6 +35,8 @@ from .lifecycle import (
     Timeline,
 )
 from .validation import ModelValidator
+
+T = TypeVar("T")
 
 DEFAULT_RECIPE_ARN = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
 # Personalize's default quota for concurrent dataset import jobs per region.
@@ -620,24 +622,16 @@ class PersonalizeEmulator:
         return f"arn:{_partition(self.region)}:personalize:{self.region}:{self.account_id}:{resource}"
 
     def _dataset(self, arn: str) -> Dataset:
-        if arn not in self._datasets:
-            raise not_found(arn)
-        return self._datasets[arn]
+        return _existing(self._datasets, arn)
 
     def _solution(self, arn: str) -> Solution:
-        if arn not in self._solutions:
-            raise not_found(arn)
-        return self._solutions[arn]
+        return _existing(self._solutions, arn)
 
     def _campaign(self, arn: str) -> Campaign:
-        if arn not in self._campaigns:
-            raise not_found(arn)
-        return self._campaigns[arn]
+        return _existing(self._campaigns, arn)
 
     def _version(self, arn: str) -> SolutionVersion:
-        if arn not in self._versions:
-            raise not_found(arn)
-        return self._versions[arn]
+        return _existing(self._versions, arn)
 
     def _seed_active_version(self, solution: Solution, now: datetime.datetime) -> SolutionVersion:
         # Backdate so the seeded version has a plausible, fully elapsed history.
@@ -694,6 +688,13 @@ class PersonalizeEmulator:
         if offset + size < len(items):
             result["nextToken"] = _encode_token(offset + size, scope)
         return result
+
+
+def _existing(resources: Mapping[str, T], arn: str) -> T:
+    """The resource at `arn`, or Personalize's ResourceNotFoundException."""
+    if arn not in resources:
+        raise not_found(arn)
+    return resources[arn]
 
 
 def _newest_first(resources: list[Any]) -> list[Any]:
