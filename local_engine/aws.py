@@ -14,8 +14,9 @@ bends that interpreter to the :class:`~local_engine.clock.VirtualClock`:
 * an unnamed StartExecution gets a UUID name, as on AWS (moto uses "None",
   so a second unnamed start of the same state machine would fail).
 
-It also installs the aws-sdk adapter and the Lambda router, and undoes all of
-it on exit.
+It also installs AWS's strictness (strictness.py), the aws-sdk adapter, the
+Lambda router and fault injection for moto's services (service_faults.py), and
+undoes all of it on exit.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ from local_engine.clock import VirtualClock
 from local_engine.lambda_router import LambdaRouter
 from local_engine.patching import PatchSet
 from local_engine.sdk_adapter import AwsSdkAdapter, iso8601_millis
+from local_engine.service_faults import ServiceFaults
+from local_engine.strictness import HISTORY_EVENT_QUOTA, StrictStepFunctions
 
 MOTO_CONFIG: dict[str, Any] = {
     "stepfunctions": {"execute_state_machine": True},
@@ -219,14 +222,18 @@ class MotoPatches(PatchSet):
 
 
 class LocalAws:
-    """moto + simulated time + aws-sdk normalisation + in-process Lambdas."""
+    """moto + simulated time + AWS's strictness + aws-sdk normalisation + in-process Lambdas."""
 
-    def __init__(self, clock: VirtualClock, region: str = "us-east-1") -> None:
+    def __init__(
+        self, clock: VirtualClock, region: str = "us-east-1", *, history_event_quota: int = HISTORY_EVENT_QUOTA
+    ) -> None:
         self.clock = clock
         self.region = region
         self.router = LambdaRouter()
         self.sdk_adapter = AwsSdkAdapter()
         self.moto_patches = MotoPatches(clock)
+        self.strictness = StrictStepFunctions(history_event_quota=history_event_quota)
+        self.faults = ServiceFaults()
         self._mock: Any = None
 
     def __enter__(self) -> LocalAws:
@@ -234,8 +241,10 @@ class LocalAws:
         self._mock.start()
         try:
             self.moto_patches.install()
+            self.strictness.install()
             self.sdk_adapter.install()
             self.router.install()
+            self.faults.install()
         except BaseException:
             self._undo()
             raise
@@ -245,8 +254,10 @@ class LocalAws:
         self._undo()
 
     def _undo(self) -> None:
+        self.faults.uninstall()
         self.router.uninstall()
         self.sdk_adapter.uninstall()
+        self.strictness.uninstall()
         self.moto_patches.uninstall()
         if self._mock is not None:
             self._mock.stop()

@@ -7,7 +7,9 @@ response untouched. Real Step Functions instead:
   ``datasetImportJobArn`` is written ``DatasetImportJobArn``),
 * returns every structure member PascalCased (``DatasetImportJob.Status``),
   with timestamps as ISO-8601 strings,
-* names errors ``<Service>.<Code>Exception`` (``Personalize.ResourceNotFoundException``).
+* names errors ``<Service>.<Code>Exception`` (``Personalize.ResourceNotFoundException``), and
+  ``<Service>.<Service>Exception`` for a code the service's model does not define (a throttle
+  or a 5xx answer: ``Personalize.PersonalizeException``).
 
 :class:`AwsSdkAdapter` restores that with botocore's service model, so a
 state machine written for AWS runs unchanged on moto.
@@ -134,11 +136,21 @@ def iso8601_millis(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+@cache
+def modeled_error_codes(service_name: str) -> frozenset[str]:
+    return frozenset(shape.error_code for shape in service_model(service_name).error_shapes)
+
+
 def sfn_error_name(service_name: str, error_code: str) -> str:
-    # Step Functions always appends "Exception", even for codes like S3's
-    # "NoSuchKey" that do not carry it.
+    """The name Step Functions gives an aws-sdk task's error (developer guide, "Learning to use
+    AWS service SDK integrations": ``ServiceName.ErrorName``, both PascalCase, with "Exception"
+    appended even to codes like S3's "NoSuchKey"). A code the model does not define has no
+    exception class of its own in the SDK, so it surfaces as the service's base exception."""
+    prefix = service_error_prefix(service_name)
+    if error_code not in modeled_error_codes(service_name):
+        return f"{prefix}.{prefix}Exception"
     suffix = "" if error_code.endswith("Exception") else "Exception"
-    return f"{service_error_prefix(service_name)}.{error_code}{suffix}"
+    return f"{prefix}.{error_code}{suffix}"
 
 
 # -- the adapter ---------------------------------------------------------------------

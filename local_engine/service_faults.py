@@ -1,0 +1,89 @@
+"""Fault injection for the AWS services moto itself serves (DynamoDB, SNS, Lambda, ...).
+
+``ServiceFaults.fail(service, operation, code)`` makes the next calls of one operation answer
+with an error, before moto does anything, exactly as the service would put it on the wire: a
+JSON body ``{"__type": code, "message": ...}`` with the HTTP status the code has on AWS. botocore
+then turns it into the same exception a real answer would give (a modeled class, or a plain
+``ClientError`` for a code the model does not define), and the Step Functions integrations name
+it as on AWS (see strictness.py). The Personalize emulator has faults of its own
+(``emulator.faults``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+from moto.core.responses import BaseResponse
+
+from local_engine.patching import PatchSet
+
+# HTTP statuses of the codes tests inject (AWS's common errors and DynamoDB's error table);
+# any other code answers 400.
+DEFAULT_STATUS = {
+    "InternalServerError": 500,
+    "InternalFailure": 500,
+    "ServiceUnavailable": 503,
+    "ServiceException": 500,
+    "TooManyRequestsException": 429,
+}
+
+
+@dataclass
+class _Fault:
+    service: str
+    operation: str
+    code: str
+    status: int
+    remaining: int
+
+
+class ServiceFaults(PatchSet):
+    """Registered faults for moto-served operations; install once, register any time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._faults: list[_Fault] = []
+        self.injected: list[tuple[str, str, str]] = []
+
+    def fail(self, service: str, operation: str, code: str, *, times: int = 1, status: int | None = None) -> None:
+        """The next ``times`` calls of ``operation`` (e.g. "UpdateItem") on ``service`` (moto's
+        service name, e.g. "dynamodb") answer ``code``."""
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._faults.append(_Fault(service, operation, code, status or DEFAULT_STATUS.get(code, 400), times))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take(self, service: str, operation: str) -> _Fault | None:
+        with self._lock:
+            fault = next((f for f in self._faults if (f.service, f.operation) == (service, operation)), None)
+            if fault is None:
+                return None
+            fault.remaining -= 1
+            if fault.remaining == 0:
+                self._faults.remove(fault)
+            self.injected.append((service, operation, fault.code))
+            return fault
+
+    def _patches_to_apply(self) -> list[Any]:
+        real_call_action = BaseResponse.call_action
+        faults = self
+
+        def call_action(response: BaseResponse) -> Any:
+            fault = faults._take(str(response.service_name), response._get_action())
+            if fault is None:
+                return real_call_action(response)
+            body = json.dumps({"__type": fault.code, "message": f"Injected {fault.code} for {fault.operation}"})
+            headers = {"status": fault.status, "x-amzn-ErrorType": fault.code, "x-amzn-RequestId": str(uuid.uuid4())}
+            return fault.status, headers, body
+
+        return [mock.patch.object(BaseResponse, "call_action", call_action)]
