@@ -242,7 +242,11 @@ def test_retries_lambda_service_errors_and_back_off_personalize_limits_in_minute
     for name in ("Start import", "Start training", "Deploy version"):
         retries = state(example_template, name)["Retry"]
         assert set(retries[0]["ErrorEquals"]) == LAMBDA_RETRYABLE
-        assert retries[1]["ErrorEquals"] == ["LimitExceededException", "ResourceInUseException", "PersonalizeUnavailable"]
+        assert retries[1]["ErrorEquals"] == [
+            "LimitExceededException",
+            "ResourceInUseException",
+            "PersonalizeUnavailable",
+        ]
         assert retries[1]["IntervalSeconds"] >= 60
         assert retries[1]["MaxDelaySeconds"] <= 900
         assert retries[1]["MaxAttempts"] <= 10
@@ -255,7 +259,11 @@ def test_retries_lambda_service_errors_and_back_off_personalize_limits_in_minute
 
 def test_invalid_input_fails_fast_without_writing(example_template: Template) -> None:
     claim = state(example_template, "Claim run")
-    assert claim["Catch"][0] == {"ErrorEquals": ["InvalidRunInput"], "ResultPath": "$", "Next": "Rejection cause given?"}
+    assert claim["Catch"][0] == {
+        "ErrorEquals": ["InvalidRunInput"],
+        "ResultPath": "$",
+        "Next": "Rejection cause given?",
+    }
     rejected = state(example_template, "Rejection cause given?")
     for fail in (rejected["Choices"][0]["Next"], rejected["Default"]):
         assert state(example_template, fail)["Type"] == "Fail"
