@@ -129,10 +129,19 @@ def test_state_machine_is_standard_logged_traced_and_bounded(example_template: T
             },
         },
     )
-    example_template.has_resource_properties(
-        "AWS::Logs::LogGroup", {"LogGroupName": "/aws/vendedlogs/states/PersonalizeRefresh-refresh"}
-    )
     assert definition(example_template)["TimeoutSeconds"] == 36 * 3600
+
+
+def test_state_machine_logs_survive_deleting_and_deploying_the_stack_again(example_template: Template) -> None:
+    log_groups = example_template.find_resources("AWS::Logs::LogGroup")
+    (group,) = [g for g in log_groups.values() if "LogGroupName" in g["Properties"]]
+    # Retained with the refresh history...
+    assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Retain"
+    # ...so its name must differ for each creation of the stack: it ends with part of the stack's id.
+    separator, (prefix, stack_id_part) = group["Properties"]["LogGroupName"]["Fn::Join"]
+    assert (separator, prefix) == ("", "/aws/vendedlogs/states/PersonalizeRefresh-refresh-")
+    assert "AWS::StackId" in json.dumps(stack_id_part)
+    assert "Fn::Select" in stack_id_part
 
 
 def test_definition_is_inlined_with_its_substitutions(example_template: Template) -> None:
