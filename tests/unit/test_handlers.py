@@ -559,7 +559,8 @@ def test_deploy_refuses_a_version_of_another_solution(
 
 
 def test_the_lambdas_client_retries_throttles_itself_a_few_times() -> None:
-    retries = personalize_client.client(REGION).meta.config.retries
+    # Built outside the cache: the cached client is the Lambdas', created under the embedded AWS.
+    retries = personalize_client.client.__wrapped__(REGION).meta.config.retries
     assert retries["mode"] == "standard"
     assert retries["total_max_attempts"] > 1
 
