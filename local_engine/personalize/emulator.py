@@ -351,7 +351,7 @@ class PersonalizeEmulator:
                 "LimitExceededException",
                 f"Exceeded limit of {MAX_ACTIVE_IMPORT_JOBS} concurrent dataset import jobs in {self.region}.",
             )
-        reason = self.faults.take_job_failure("import", [name, dataset.arn])
+        failure = self.faults.take_job_failure("import", [name, dataset.arn])
         self._import_jobs[arn] = ImportJob(
             arn=arn,
             name=name,
@@ -361,7 +361,7 @@ class PersonalizeEmulator:
             import_mode=mode,
             publish_attribution_metrics=p.get("publishAttributionMetricsToS3", False),
             created=now,
-            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.import_, reason),
+            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.import_, failure),
             seq=next(self._seq),
         )
         return {"datasetImportJobArn": arn}
@@ -440,12 +440,12 @@ class PersonalizeEmulator:
                 f"trainingMode UPDATE requires an ACTIVE solution version of {solution.arn} "
                 "trained with trainingMode FULL."
             )
-        reason = self.faults.take_job_failure("training", [name, solution.arn])
+        failure = self.faults.take_job_failure("training", [name, solution.arn])
         version = self._new_version(
             solution,
             name=name,
             mode=mode,
-            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.training, reason),
+            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.training, failure),
             training=self._durations.training,
             created=now,
         )
@@ -606,8 +606,8 @@ class PersonalizeEmulator:
             min_provisioned_tps=p.get("minProvisionedTPS", deployed.min_provisioned_tps),
             campaign_config=copy.deepcopy(p.get("campaignConfig", deployed.campaign_config)),
         )
-        reason = self.faults.take_job_failure("deployment", [campaign.arn, campaign.name])
-        timeline = Timeline.scheduled(now, self._durations.pending, self._durations.deployment, reason)
+        failure = self.faults.take_job_failure("deployment", [campaign.arn, campaign.name])
+        timeline = Timeline.scheduled(now, self._durations.pending, self._durations.deployment, failure)
         campaign.updates.append(CampaignUpdate(target, now, timeline))
         return {"campaignArn": campaign.arn}
 

@@ -4,8 +4,9 @@ Two kinds of faults:
 
 * job failures (``fail_job``): the next matching import job, solution version
   or campaign update is scheduled to end in ``CREATE FAILED`` with the given
-  ``failureReason`` instead of ``ACTIVE``. The fault is consumed when the job
-  is *created*, so register it before the Create/Update call.
+  ``failureReason`` (or none at all) instead of ``ACTIVE``. The fault is
+  consumed when the job is *created*, so register it before the Create/Update
+  call.
 * API errors (``raise_error``): the next ``times`` calls of an operation that
   reach the emulator raise the given error code before any other processing.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .errors import PersonalizeError
+from .lifecycle import Failure
 
 JobKind = Literal["import", "training", "deployment"]
 JOB_KINDS: tuple[JobKind, ...] = ("import", "training", "deployment")
@@ -26,7 +28,7 @@ JOB_KINDS: tuple[JobKind, ...] = ("import", "training", "deployment")
 @dataclass
 class JobFailure:
     kind: JobKind
-    reason: str
+    reason: str | None
     name: str | None
 
 
@@ -47,8 +49,10 @@ class Faults:
         self._job_failures: list[JobFailure] = []
         self._errors: list[ErrorFault] = []
 
-    def fail_job(self, kind: JobKind, reason: str, name: str | None = None) -> None:
-        """Make a future job of ``kind`` end in ``CREATE FAILED`` with ``reason``.
+    def fail_job(self, kind: JobKind, reason: str | None, name: str | None = None) -> None:
+        """Make a future job of ``kind`` end in ``CREATE FAILED`` with ``reason``
+        as its ``failureReason``; ``reason=None`` fails it with no
+        ``failureReason`` at all (the key is left out of every response).
 
         ``kind`` and what ``name`` may be (``None`` = the next job of that kind):
 
@@ -98,9 +102,9 @@ class Faults:
             self._job_failures.clear()
             self._errors.clear()
 
-    def take_job_failure(self, kind: JobKind, names: Iterable[str | None]) -> str | None:
+    def take_job_failure(self, kind: JobKind, names: Iterable[str | None]) -> Failure | None:
         """Consume the fault for a job being created under any of ``names``;
-        returns its failure reason, or None when the job should succeed."""
+        returns how it fails, or None when the job should succeed."""
         wanted = {n for n in names if n}
         with self._lock:
             candidates = [f for f in self._job_failures if f.kind == kind]
@@ -110,7 +114,7 @@ class Faults:
             if chosen is None:
                 return None
             self._job_failures.remove(chosen)
-            return chosen.reason
+            return Failure(chosen.reason)
 
     def take_error(self, operation: str) -> PersonalizeError | None:
         with self._lock:

@@ -300,6 +300,40 @@ def test_failed_campaign_update_keeps_serving_old_version(world: World) -> None:
     assert campaign(world)["solutionVersionArn"] == new_version
 
 
+def test_job_can_fail_without_a_failure_reason(world: World) -> None:
+    # The API reference lists failureReason as optional: a CREATE FAILED job
+    # may come back without the key at all.
+    world.emulator.faults.fail_job("import", None, name="silent")
+    world.emulator.faults.fail_job("training", None, name="silent")
+    world.emulator.faults.fail_job("deployment", None, name=CAMPAIGN_ARN)
+    job_arn = start_import(world, "silent")
+    version_arn = start_training(world, name="silent")
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=7)
+    world.clock.advance(PENDING + TRAINING)
+
+    described = [
+        import_job(world, job_arn),
+        version(world, version_arn),
+        campaign(world)["latestCampaignUpdate"],
+        world.client.list_dataset_import_jobs()["datasetImportJobs"][0],
+        world.client.list_solution_versions(solutionArn=SOLUTION_ARN)["solutionVersions"][0],
+    ]
+    assert [d["status"] for d in described] == ["CREATE FAILED"] * 5
+    assert all("failureReason" not in d for d in described)
+    assert campaign(world)["minProvisionedTPS"] == 5
+
+
+def test_job_failure_with_a_reason_still_reports_it(world: World) -> None:
+    world.emulator.faults.fail_job("training", "Not enough data", name="loud")
+    world.emulator.faults.fail_job("training", None, name="silent")
+    loud = start_training(world, name="loud")
+    world.clock.advance(PENDING + TRAINING)
+    silent = start_training(world, name="silent")
+    world.clock.advance(PENDING + TRAINING)
+    assert version(world, loud)["failureReason"] == "Not enough data"
+    assert (version(world, silent)["status"], version(world, silent).get("failureReason")) == ("CREATE FAILED", None)
+
+
 # ----- errors ------------------------------------------------------------------
 
 
@@ -336,7 +370,7 @@ def test_limit_holds_under_concurrent_creates() -> None:
     # pass the check before any job exists.
     take_job_failure = emulator.faults.take_job_failure
 
-    def slow_take_job_failure(*args: Any) -> str | None:
+    def slow_take_job_failure(*args: Any) -> Any:
         time.sleep(0.001)
         return take_job_failure(*args)
 
