@@ -8,7 +8,9 @@ Two kinds of faults:
   consumed when the job is *created*, so register it before the Create/Update
   call.
 * API errors (``raise_error``): the next ``times`` calls of an operation that
-  reach the emulator raise the given error code before any other processing.
+  reach the emulator raise the given error code before any other processing,
+  with the HTTP status AWS sends it with, so that botocore's error mapping and
+  retry handlers treat it as they would on AWS.
 """
 
 from __future__ import annotations
@@ -18,11 +20,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import PersonalizeError
+from .errors import CLIENT_ERROR_STATUS, PersonalizeError
 from .lifecycle import Failure
+from .validation import personalize_model
 
 JobKind = Literal["import", "training", "deployment"]
 JOB_KINDS: tuple[JobKind, ...] = ("import", "training", "deployment")
+
+# Errors any AWS API may answer with that botocore's Personalize model does not
+# define, and their HTTP status, from "Common Errors" in the Amazon Personalize
+# API reference. They reach boto3 as a plain ClientError; botocore retries
+# ThrottlingException by its code and 500/503 by their status.
+COMMON_ERROR_STATUS: dict[str, int] = {
+    "AccessDeniedException": 403,
+    "ExpiredTokenException": 403,
+    "IncompleteSignature": 403,
+    "InternalFailure": 500,
+    "MalformedHttpRequestException": 400,
+    "NotAuthorized": 401,
+    "OptInRequired": 403,
+    "RequestAbortedException": 400,
+    "RequestEntityTooLargeException": 413,
+    "RequestTimeoutException": 408,
+    "ServiceUnavailable": 503,
+    "ThrottlingException": 400,
+    "UnknownOperationException": 404,
+    "UnrecognizedClientException": 403,
+    "ValidationError": 400,
+}
 
 
 @dataclass
@@ -37,6 +62,7 @@ class ErrorFault:
     operation: str
     code: str
     message: str
+    http_status: int
     remaining: int
 
 
@@ -78,23 +104,33 @@ class Faults:
         *,
         times: int = 1,
         message: str | None = None,
+        http_status: int | None = None,
     ) -> None:
         """Make the next ``times`` calls of ``operation`` (botocore name, e.g.
-        ``"CreateSolutionVersion"``) fail with ``error_code`` (e.g.
-        ``"LimitExceededException"``), which botocore surfaces as
-        ``client.exceptions.<error_code>`` when the model defines it.
+        ``"CreateSolutionVersion"``) fail with ``error_code``.
 
-        Mind botocore's retries: a default client retries throttling-like
-        codes (``LimitExceededException``, ``ThrottlingException``...) up to 3
-        attempts, each attempt consuming one injected error.
+        A code the Personalize model defines (``"LimitExceededException"``...)
+        is sent with HTTP 400 and surfaces as ``client.exceptions.<code>``.
+        Any other code (``"ThrottlingException"``, ``"InternalFailure"``,
+        ``"ServiceUnavailable"``...) surfaces as a plain ``ClientError`` whose
+        ``Error.Code`` is the code, sent with the status AWS uses for it
+        (``COMMON_ERROR_STATUS``; 400 for codes it does not list).
+        ``http_status`` overrides the status either way.
+
+        Mind botocore's retries: a client retries throttling codes and 5xx
+        answers itself (legacy mode up to 5 attempts, standard mode 3), each
+        attempt consuming one injected error.
         """
         if operation not in self._operations:
             raise ValueError(f"the emulator does not implement {operation!r}")
         if times < 1:
             raise ValueError("times must be at least 1")
+        if http_status is not None and not 400 <= http_status <= 599:
+            raise ValueError(f"http_status {http_status} is not an error status (400-599)")
+        status = http_status if http_status is not None else _status_for(error_code)
         text = message or f"Injected {error_code} for {operation}"
         with self._lock:
-            self._errors.append(ErrorFault(operation, error_code, text, times))
+            self._errors.append(ErrorFault(operation, error_code, text, status, times))
 
     def clear(self) -> None:
         """Forget every fault not yet consumed."""
@@ -124,4 +160,11 @@ class Faults:
             fault.remaining -= 1
             if fault.remaining == 0:
                 self._errors.remove(fault)
-            return PersonalizeError(fault.code, fault.message)
+            return PersonalizeError(fault.code, fault.message, http_status=fault.http_status)
+
+
+def _status_for(code: str) -> int:
+    shape = next((s for s in personalize_model().error_shapes if s.name == code), None)
+    if shape is not None:
+        return int(shape.metadata.get("error", {}).get("httpStatusCode", CLIENT_ERROR_STATUS))
+    return COMMON_ERROR_STATUS.get(code, CLIENT_ERROR_STATUS)

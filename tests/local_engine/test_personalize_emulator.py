@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.retries.standard import ExponentialBackoff
 from moto import mock_aws
 from moto.personalize.responses import PersonalizeResponse
 
@@ -39,6 +41,8 @@ DEPLOYMENT = datetime.timedelta(minutes=30)
 # Default clients retry LimitExceededException with real sleeps; one attempt
 # keeps injected errors and the call log one-to-one.
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
+# botocore's standard retry mode with its default of 3 attempts in all.
+STANDARD_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 3})
 # What moto's Step Functions interpreter does: no client-side validation.
 UNVALIDATED = Config(retries={"total_max_attempts": 1}, parameter_validation=False)
 
@@ -528,6 +532,77 @@ def test_injected_error_fires_before_validation(world: World) -> None:
     assert campaign(world)["status"] == "ACTIVE"
 
 
+UNDEFINED_ERRORS = [("ThrottlingException", 400), ("InternalFailure", 500), ("ServiceUnavailable", 503)]
+
+
+@pytest.mark.parametrize(("code", "status"), UNDEFINED_ERRORS)
+def test_undefined_error_is_a_plain_client_error_with_aws_status(world: World, code: str, status: int) -> None:
+    world.emulator.faults.raise_error("DescribeCampaign", code, message="Try again later")
+    with pytest.raises(ClientError) as excinfo:
+        world.client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    # Not one of client.exceptions: botocore's Personalize model has no such shape.
+    assert type(excinfo.value) is ClientError
+    assert error_of(excinfo)["Code"] == code
+    assert error_of(excinfo)["Message"] == "Try again later"
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+
+
+def test_modeled_error_keeps_its_class_and_status_400(world: World) -> None:
+    world.emulator.faults.raise_error("UpdateCampaign", "ResourceInUseException")
+    with pytest.raises(world.client.exceptions.ResourceInUseException) as excinfo:
+        world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=2)
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_http_status_can_be_chosen(world: World) -> None:
+    world.emulator.faults.raise_error("DescribeCampaign", "ThrottlingException", http_status=429)
+    with pytest.raises(ClientError) as excinfo:
+        world.client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    assert (error_of(excinfo)["Code"], excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "ThrottlingException",
+        429,
+    )
+
+
+@pytest.fixture
+def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keep botocore's retry decisions, skip its backoff sleeps.
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+@pytest.mark.parametrize(("code", "status"), UNDEFINED_ERRORS)
+def test_standard_retries_absorb_throttling_and_5xx(world: World, code: str, status: int) -> None:
+    client = boto3.client("personalize", region_name=REGION, config=STANDARD_RETRIES)
+    world.emulator.faults.raise_error("DescribeCampaign", code, times=2)
+
+    response = client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+
+    assert response["campaign"]["status"] == "ACTIVE"
+    assert response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert world.emulator.count("DescribeCampaign") == 3
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_standard_retries_give_up_after_three_attempts(world: World) -> None:
+    client = boto3.client("personalize", region_name=REGION, config=STANDARD_RETRIES)
+    world.emulator.faults.raise_error("DescribeCampaign", "ServiceUnavailable", times=3)
+    with pytest.raises(ClientError) as excinfo:
+        client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    assert error_of(excinfo)["Code"] == "ServiceUnavailable"
+    assert excinfo.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert world.emulator.count("DescribeCampaign") == 3
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_standard_retries_leave_modeled_client_errors_alone(world: World) -> None:
+    client = boto3.client("personalize", region_name=REGION, config=STANDARD_RETRIES)
+    world.emulator.faults.raise_error("DescribeCampaign", "InvalidInputException", times=3)
+    with pytest.raises(client.exceptions.InvalidInputException):
+        client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    assert world.emulator.count("DescribeCampaign") == 1
+
+
 def test_named_training_fault_spares_other_versions(world: World) -> None:
     world.emulator.faults.fail_job("training", "OOM", name="big")
     ok = start_training(world, OTHER_SOLUTION_ARN, name="small")
@@ -580,6 +655,8 @@ def test_fault_api_rejects_unknown_names(world: World) -> None:
         world.emulator.faults.fail_job("export", "x")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         world.emulator.faults.raise_error("CreateCampaign", "LimitExceededException")
+    with pytest.raises(ValueError):
+        world.emulator.faults.raise_error("DescribeCampaign", "ThrottlingException", http_status=200)
     with pytest.raises(ValueError):
         world.emulator.set_duration("coffee-break", datetime.timedelta(minutes=1))
 
