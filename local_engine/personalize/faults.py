@@ -6,7 +6,8 @@ Two kinds of faults:
   or campaign update is scheduled to end in ``CREATE FAILED`` with the given
   ``failureReason`` (or none at all) instead of ``ACTIVE``. The fault is
   consumed when the job is *created*, so register it before the Create/Update
-  call.
+  call; a job Personalize starts on its own (automatic training) takes only
+  faults registered by its creation time.
 * API errors (``raise_error``): the next ``times`` calls of an operation that
   reach the emulator raise the given error code before any other processing,
   with the HTTP status AWS sends it with, so that botocore's error mapping and
@@ -15,8 +16,9 @@ Two kinds of faults:
 
 from __future__ import annotations
 
+import datetime
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,6 +57,7 @@ class JobFailure:
     kind: JobKind
     reason: str | None
     name: str | None
+    registered: datetime.datetime
 
 
 @dataclass
@@ -69,8 +72,14 @@ class ErrorFault:
 class Faults:
     """Registered faults; reached as ``emulator.faults``."""
 
-    def __init__(self, lock: threading.RLock, operations: Iterable[str]) -> None:
+    def __init__(
+        self,
+        lock: threading.RLock,
+        operations: Iterable[str],
+        now: Callable[[], datetime.datetime],
+    ) -> None:
         self._lock = lock
+        self._now = now
         self._operations = frozenset(operations)
         self._job_failures: list[JobFailure] = []
         self._errors: list[ErrorFault] = []
@@ -95,7 +104,7 @@ class Faults:
         if kind not in JOB_KINDS:
             raise ValueError(f"unknown job kind {kind!r}; expected one of {JOB_KINDS}")
         with self._lock:
-            self._job_failures.append(JobFailure(kind, reason, name))
+            self._job_failures.append(JobFailure(kind, reason, name, self._now()))
 
     def raise_error(
         self,
@@ -138,12 +147,14 @@ class Faults:
             self._job_failures.clear()
             self._errors.clear()
 
-    def take_job_failure(self, kind: JobKind, names: Iterable[str | None]) -> Failure | None:
-        """Consume the fault for a job being created under any of ``names``;
-        returns how it fails, or None when the job should succeed."""
+    def take_job_failure(
+        self, kind: JobKind, names: Iterable[str | None], created: datetime.datetime
+    ) -> Failure | None:
+        """Consume the fault for a job created at ``created`` under any of
+        ``names``; returns how it fails, or None when the job should succeed."""
         wanted = {n for n in names if n}
         with self._lock:
-            candidates = [f for f in self._job_failures if f.kind == kind]
+            candidates = [f for f in self._job_failures if f.kind == kind and f.registered <= created]
             chosen = next((f for f in candidates if f.name in wanted), None)
             if chosen is None:
                 chosen = next((f for f in candidates if f.name is None), None)

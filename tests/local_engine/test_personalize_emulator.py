@@ -30,6 +30,9 @@ FRESH_DATASET_ARN = f"{PREFIX}:dataset/shop/ITEMS"
 SOLUTION_ARN = f"{PREFIX}:solution/shop-recs"
 OTHER_SOLUTION_ARN = f"{PREFIX}:solution/shop-ranking"
 CAMPAIGN_ARN = f"{PREFIX}:campaign/shop-live"
+GROUP_ARN = f"{PREFIX}:dataset-group/shop"
+AUTO_SOLUTION_ARN = f"{PREFIX}:solution/shop-auto"
+OTHER_GROUP_DATASET_ARN = f"{PREFIX}:dataset/outlet/INTERACTIONS"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/PersonalizeImport"
 CAMPAIGN_CONFIG = {"itemExplorationConfig": {"explorationWeight": "0.3"}}
 
@@ -37,6 +40,8 @@ PENDING = datetime.timedelta(seconds=60)
 IMPORT = datetime.timedelta(hours=1)
 TRAINING = datetime.timedelta(hours=6)
 DEPLOYMENT = datetime.timedelta(minutes=30)
+HOUR = datetime.timedelta(hours=1)
+DAY = datetime.timedelta(days=1)
 
 # Default clients retry LimitExceededException with real sleeps; one attempt
 # keeps injected errors and the call log one-to-one.
@@ -336,6 +341,136 @@ def test_job_failure_with_a_reason_still_reports_it(world: World) -> None:
     world.clock.advance(PENDING + TRAINING)
     assert version(world, loud)["failureReason"] == "Not enough data"
     assert (version(world, silent)["status"], version(world, silent).get("failureReason")) == ("CREATE FAILED", None)
+
+
+# ----- automatic training --------------------------------------------------------
+
+
+def add_auto_solution(w: World, **options: Any) -> str:
+    return w.emulator.add_solution(
+        AUTO_SOLUTION_ARN, perform_auto_training=True, dataset_group_arn=GROUP_ARN, **options
+    )
+
+
+def versions_of(w: World, solution_arn: str = AUTO_SOLUTION_ARN) -> list[dict[str, Any]]:
+    return w.client.list_solution_versions(solutionArn=solution_arn)["solutionVersions"]
+
+
+def test_first_automatic_training_starts_an_hour_after_the_solution(world: World) -> None:
+    add_auto_solution(world)
+    world.clock.advance(HOUR - datetime.timedelta(seconds=1))
+    assert versions_of(world) == []
+
+    world.clock.advance(datetime.timedelta(seconds=1))
+    [summary] = versions_of(world)
+    assert (summary["status"], summary["trainingType"], summary["trainingMode"]) == (
+        "CREATE PENDING",
+        "AUTOMATIC",
+        "FULL",
+    )
+    assert summary["creationDateTime"] == START + HOUR
+    solution = world.client.describe_solution(solutionArn=AUTO_SOLUTION_ARN)["solution"]
+    assert solution["latestSolutionVersion"]["trainingType"] == "AUTOMATIC"
+
+    world.clock.advance(PENDING + TRAINING)
+    described = version(world, summary["solutionVersionArn"])
+    assert (described["status"], described["trainingType"], described["trainingHours"]) == ("ACTIVE", "AUTOMATIC", 6.0)
+    assert "name" not in described
+
+
+def test_automatic_training_runs_only_after_new_interactions(world: World) -> None:
+    world.emulator.add_dataset(OTHER_GROUP_DATASET_ARN)
+    add_auto_solution(world)
+    world.clock.advance(HOUR + PENDING + TRAINING)
+    assert len(versions_of(world)) == 1
+
+    # Nothing new by the next run: no training.
+    world.clock.advance(7 * DAY - PENDING - TRAINING)
+    assert len(versions_of(world)) == 1
+
+    # Items, and interactions of another dataset group, are not new interactions.
+    start_import(world, "items", datasetArn=FRESH_DATASET_ARN)
+    start_import(world, "outlet", datasetArn=OTHER_GROUP_DATASET_ARN)
+    world.clock.advance(7 * DAY)
+    assert len(versions_of(world)) == 1
+
+    start_import(world, "interactions")
+    world.clock.advance(7 * DAY)
+    newest = versions_of(world)[0]
+    assert (newest["trainingType"], newest["creationDateTime"]) == ("AUTOMATIC", START + HOUR + 21 * DAY)
+
+
+def test_manual_version_within_the_hour_skips_first_automatic_training(world: World) -> None:
+    add_auto_solution(world)
+    world.clock.advance(HOUR / 2)
+    manual = start_training(world, AUTO_SOLUTION_ARN, name="first")
+    world.clock.advance(HOUR + PENDING + TRAINING)
+    assert [(v["solutionVersionArn"], v["trainingType"]) for v in versions_of(world)] == [(manual, "MANUAL")]
+
+
+def test_manual_training_while_an_automatic_one_runs_is_in_use(world: World) -> None:
+    add_auto_solution(world)
+    world.clock.advance(HOUR + PENDING)
+    with pytest.raises(world.client.exceptions.ResourceInUseException) as excinfo:
+        start_training(world, AUTO_SOLUTION_ARN, name="manual")
+    assert "automatic solution version" in error_of(excinfo)["Message"]
+
+    world.clock.advance(TRAINING)
+    manual = start_training(world, AUTO_SOLUTION_ARN, name="manual")
+    assert version(world, manual)["trainingType"] == "MANUAL"
+
+
+def test_automatic_run_due_while_a_version_trains_is_skipped(world: World) -> None:
+    world.emulator.set_duration("training", 30 * HOUR)
+    add_auto_solution(world, auto_training_days=1)
+    start_import(world, "interactions")
+    world.clock.advance(HOUR)
+    assert len(versions_of(world)) == 1
+    # The import went ACTIVE after that version started, but the next run
+    # finds it still training.
+    world.clock.advance(DAY)
+    assert len(versions_of(world)) == 1
+    world.clock.advance(DAY)
+    assert [v["creationDateTime"] for v in versions_of(world)] == [START + HOUR + 2 * DAY, START + HOUR]
+
+
+def test_automatic_training_schedule_follows_its_rate(world: World) -> None:
+    add_auto_solution(world, auto_training_days=3)
+    solution = world.client.describe_solution(solutionArn=AUTO_SOLUTION_ARN)["solution"]
+    assert solution["performAutoTraining"] is True
+    assert solution["solutionConfig"] == {"autoTrainingConfig": {"schedulingExpression": "rate(3 days)"}}
+    assert world.emulator.next_automatic_training(AUTO_SOLUTION_ARN) == START + HOUR
+    world.clock.advance(HOUR)
+    assert world.emulator.next_automatic_training(AUTO_SOLUTION_ARN) == START + HOUR + 3 * DAY
+    assert world.emulator.next_automatic_training(SOLUTION_ARN) is None
+
+
+@pytest.mark.parametrize("days", [0, 31, True])
+def test_automatic_training_rate_is_one_to_thirty_days(world: World, days: int) -> None:
+    with pytest.raises(ValueError, match="auto_training_days"):
+        add_auto_solution(world, auto_training_days=days)
+
+
+def test_training_fault_fails_the_next_automatic_version(world: World) -> None:
+    world.emulator.faults.fail_job("training", None, name=AUTO_SOLUTION_ARN)
+    add_auto_solution(world)
+    world.clock.advance(HOUR + PENDING + TRAINING)
+    [failed] = versions_of(world)
+    assert (failed["status"], failed["trainingType"]) == ("CREATE FAILED", "AUTOMATIC")
+    assert "failureReason" not in failed
+
+
+def test_fault_registered_later_spares_an_automatic_version_already_due(world: World) -> None:
+    add_auto_solution(world)
+    world.clock.advance(2 * HOUR)
+    # The automatic version started an hour ago, before this fault existed.
+    world.emulator.faults.fail_job("training", "Too late")
+    world.clock.advance(TRAINING)
+    [automatic] = versions_of(world)
+    assert automatic["status"] == "ACTIVE"
+    doomed = start_training(world, AUTO_SOLUTION_ARN)
+    world.clock.advance(PENDING + TRAINING)
+    assert version(world, doomed)["failureReason"] == "Too late"
 
 
 # ----- errors ------------------------------------------------------------------
