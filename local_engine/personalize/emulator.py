@@ -56,6 +56,9 @@ FIRST_AUTOMATIC_TRAINING_DELAY = datetime.timedelta(hours=1)
 _INTERACTION_DATASET_TYPES = frozenset({"INTERACTIONS", "ACTION_INTERACTIONS"})
 _MANUAL = "MANUAL"
 _AUTOMATIC = "AUTOMATIC"
+# UpdateCampaign's solutionVersionArn "<solutionArn>/$LATEST" names the
+# solution's latest version (API reference, UpdateCampaign).
+_LATEST = "/$LATEST"
 _DEFAULT_PAGE_SIZE = 100
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+")
@@ -130,11 +133,15 @@ class SolutionVersion:
 
 @dataclass
 class Deployment:
-    """What a campaign serves: the version plus its serving configuration."""
+    """What a campaign serves: the version plus its serving configuration.
+    With ``follows_latest`` (campaignConfig.syncWithLatestSolutionVersion) the
+    version is the one that was latest when deployed, and the campaign moves
+    on to each newer version of its solution as that version goes ACTIVE."""
 
     solution_version_arn: str
     min_provisioned_tps: int
     campaign_config: dict[str, Any] | None
+    follows_latest: bool = False
 
 
 @dataclass
@@ -351,16 +358,13 @@ class PersonalizeEmulator:
             if solution is None:
                 raise ValueError(f"add_solution({solution_arn!r}) before adding a campaign on it")
             version = self._seed_active_version(solution, now)
+            config = copy.deepcopy(dict(campaign_config)) if campaign_config is not None else None
             self._campaigns[campaign_arn] = Campaign(
                 arn=campaign_arn,
                 name=_last_segment(campaign_arn),
                 solution_arn=solution_arn,
                 created=now,
-                initial=Deployment(
-                    version.arn,
-                    min_provisioned_tps,
-                    copy.deepcopy(dict(campaign_config)) if campaign_config is not None else None,
-                ),
+                initial=Deployment(version.arn, min_provisioned_tps, config, follows_latest=_syncs(config)),
             )
             return version.arn
 
@@ -628,14 +632,14 @@ class PersonalizeEmulator:
 
     def _describe_campaign(self, p: Params, now: datetime.datetime) -> Response:
         campaign = self._campaign(p["campaignArn"])
-        deployed, since = campaign.deployed_at(now)
+        deployed, version_arn, since = self._served(campaign, now)
         latest = campaign.latest_update
         return {
             "campaign": _without_none(
                 {
                     "name": campaign.name,
                     "campaignArn": campaign.arn,
-                    "solutionVersionArn": deployed.solution_version_arn,
+                    "solutionVersionArn": version_arn,
                     "minProvisionedTPS": deployed.min_provisioned_tps,
                     "campaignConfig": copy.deepcopy(deployed.campaign_config),
                     # Updates never take the campaign itself out of ACTIVE.
@@ -652,8 +656,24 @@ class PersonalizeEmulator:
         latest = campaign.latest_update
         if latest is not None and latest.timeline.is_busy(now):
             raise in_use(f"Campaign {campaign.arn} has an update in status {latest.timeline.status_at(now)}.")
-        deployed, _ = campaign.deployed_at(now)
-        version = self._version(p.get("solutionVersionArn") or deployed.solution_version_arn)
+        deployed, served_arn, _ = self._served(campaign, now)
+        config = copy.deepcopy(p.get("campaignConfig", deployed.campaign_config))
+        requested = p.get("solutionVersionArn")
+        follows_latest = _syncs(config)
+        if requested is not None and requested.endswith(_LATEST):
+            version = self._latest_version_for(campaign, requested, now)
+        else:
+            # A campaign with syncWithLatestSolutionVersion takes only the
+            # "SolutionArn/$LATEST" form, which UpdateCampaign requires when
+            # that option is set (API reference, UpdateCampaign and
+            # CampaignConfig): no explicit version, and setting the option
+            # without naming $LATEST is refused too.
+            if follows_latest and (requested is not None or p.get("campaignConfig") is not None):
+                raise invalid_input(
+                    f"With campaignConfig.syncWithLatestSolutionVersion true, solutionVersionArn must be "
+                    f"{campaign.solution_arn}{_LATEST}, not {requested or 'absent'}."
+                )
+            version = self._version(requested or served_arn)
         if version.solution_arn != campaign.solution_arn:
             raise invalid_input(
                 f"Solution version {version.arn} does not belong to solution {campaign.solution_arn} "
@@ -665,12 +685,42 @@ class PersonalizeEmulator:
         target = Deployment(
             solution_version_arn=version.arn,
             min_provisioned_tps=p.get("minProvisionedTPS", deployed.min_provisioned_tps),
-            campaign_config=copy.deepcopy(p.get("campaignConfig", deployed.campaign_config)),
+            campaign_config=config,
+            follows_latest=follows_latest,
         )
         failure = self.faults.take_job_failure("deployment", [campaign.arn, campaign.name], now)
         timeline = Timeline.scheduled(now, self._durations.pending, self._durations.deployment, failure)
         campaign.updates.append(CampaignUpdate(target, now, timeline))
         return {"campaignArn": campaign.arn}
+
+    def _latest_version_for(self, campaign: Campaign, requested: str, now: datetime.datetime) -> SolutionVersion:
+        if requested != f"{campaign.solution_arn}{_LATEST}":
+            raise invalid_input(
+                f"{requested} does not name the latest version of solution {campaign.solution_arn} "
+                f"of campaign {campaign.arn}."
+            )
+        version = self._latest_active_version(self._solutions[campaign.solution_arn], now)
+        if version is None:
+            raise invalid_input(f"Solution {campaign.solution_arn} has no ACTIVE solution version.")
+        return version
+
+    def _served(self, campaign: Campaign, now: datetime.datetime) -> tuple[Deployment, str, datetime.datetime]:
+        """The deployment in force at ``now``, the version it serves and since
+        when. A deployment following $LATEST serves the newest ACTIVE version
+        from the moment that version is ACTIVE: AWS does not document how long
+        its own switch takes."""
+        deployed, since = campaign.deployed_at(now)
+        if not deployed.follows_latest:
+            return deployed, deployed.solution_version_arn, since
+        newest = self._latest_active_version(self._solutions[campaign.solution_arn], now)
+        if newest is None or newest.arn == deployed.solution_version_arn:
+            return deployed, deployed.solution_version_arn, since
+        activated = newest.timeline.reached_at(ACTIVE, now) or since
+        return deployed, newest.arn, max(since, activated)
+
+    def _latest_active_version(self, solution: Solution, now: datetime.datetime) -> SolutionVersion | None:
+        versions = [self._versions[a] for a in solution.version_arns]
+        return next((v for v in _newest_first(versions) if v.timeline.status_at(now) == ACTIVE), None)
 
     # ----- automatic training ------------------------------------------------
 
@@ -822,6 +872,10 @@ def _existing(resources: Mapping[str, T], arn: str) -> T:
     if arn not in resources:
         raise not_found(arn)
     return resources[arn]
+
+
+def _syncs(campaign_config: Mapping[str, Any] | None) -> bool:
+    return bool((campaign_config or {}).get("syncWithLatestSolutionVersion", False))
 
 
 def _feeds(solution: Solution, dataset: Dataset) -> bool:

@@ -33,6 +33,8 @@ CAMPAIGN_ARN = f"{PREFIX}:campaign/shop-live"
 GROUP_ARN = f"{PREFIX}:dataset-group/shop"
 AUTO_SOLUTION_ARN = f"{PREFIX}:solution/shop-auto"
 OTHER_GROUP_DATASET_ARN = f"{PREFIX}:dataset/outlet/INTERACTIONS"
+SYNCED_CAMPAIGN_ARN = f"{PREFIX}:campaign/shop-ranking-synced"
+SYNC = {"syncWithLatestSolutionVersion": True}
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/PersonalizeImport"
 CAMPAIGN_CONFIG = {"itemExplorationConfig": {"explorationWeight": "0.3"}}
 
@@ -471,6 +473,99 @@ def test_fault_registered_later_spares_an_automatic_version_already_due(world: W
     doomed = start_training(world, AUTO_SOLUTION_ARN)
     world.clock.advance(PENDING + TRAINING)
     assert version(world, doomed)["failureReason"] == "Too late"
+
+
+# ----- campaigns that follow the latest version --------------------------------------
+
+
+def add_synced_campaign(w: World) -> str:
+    return w.emulator.add_campaign(SYNCED_CAMPAIGN_ARN, solution_arn=OTHER_SOLUTION_ARN, campaign_config=SYNC)
+
+
+def synced(w: World) -> dict[str, Any]:
+    return w.client.describe_campaign(campaignArn=SYNCED_CAMPAIGN_ARN)["campaign"]
+
+
+def test_synced_campaign_refuses_an_explicit_version(world: World) -> None:
+    add_synced_campaign(world)
+    newer = trained_version(world, OTHER_SOLUTION_ARN)
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        world.client.update_campaign(campaignArn=SYNCED_CAMPAIGN_ARN, solutionVersionArn=newer)
+    assert f"{OTHER_SOLUTION_ARN}/$LATEST" in error_of(excinfo)["Message"]
+    assert "latestCampaignUpdate" not in synced(world)
+
+
+@pytest.mark.parametrize("solution_version", [None, "explicit"])
+def test_turning_sync_on_needs_the_latest_form(world: World, solution_version: str | None) -> None:
+    params: dict[str, Any] = {"campaignArn": CAMPAIGN_ARN, "campaignConfig": SYNC}
+    if solution_version is not None:
+        params["solutionVersionArn"] = trained_version(world)
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        world.client.update_campaign(**params)
+    assert "syncWithLatestSolutionVersion" in error_of(excinfo)["Message"]
+
+
+def test_synced_campaign_follows_each_new_active_version(world: World) -> None:
+    seeded = add_synced_campaign(world)
+    described = synced(world)
+    assert (described["solutionVersionArn"], described["campaignConfig"]) == (seeded, SYNC)
+
+    newer = start_training(world, OTHER_SOLUTION_ARN)
+    world.clock.advance(PENDING + TRAINING - datetime.timedelta(seconds=1))
+    assert synced(world)["solutionVersionArn"] == seeded
+    world.clock.advance(datetime.timedelta(seconds=1))
+    described = synced(world)
+    assert (described["solutionVersionArn"], described["lastUpdatedDateTime"]) == (newer, START + PENDING + TRAINING)
+    assert described["status"] == "ACTIVE"
+    assert world.emulator.count("UpdateCampaign") == 0
+
+
+def test_synced_campaign_keeps_following_through_updates_without_a_version(world: World) -> None:
+    add_synced_campaign(world)
+    world.client.update_campaign(campaignArn=SYNCED_CAMPAIGN_ARN, minProvisionedTPS=4)
+    world.clock.advance(PENDING + DEPLOYMENT)
+    newer = trained_version(world, OTHER_SOLUTION_ARN)
+    assert (synced(world)["solutionVersionArn"], synced(world)["minProvisionedTPS"]) == (newer, 4)
+
+
+def test_update_to_latest_form_deploys_newest_active_version_and_follows(world: World) -> None:
+    trained = trained_version(world)
+    world.client.update_campaign(
+        campaignArn=CAMPAIGN_ARN, solutionVersionArn=f"{SOLUTION_ARN}/$LATEST", campaignConfig=SYNC
+    )
+    assert campaign(world)["latestCampaignUpdate"]["solutionVersionArn"] == trained
+    world.clock.advance(PENDING + DEPLOYMENT)
+    assert (campaign(world)["solutionVersionArn"], campaign(world)["campaignConfig"]) == (trained, SYNC)
+
+    newest = trained_version(world)
+    assert campaign(world)["solutionVersionArn"] == newest
+
+
+def test_latest_form_without_sync_deploys_once(world: World) -> None:
+    trained = trained_version(world)
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, solutionVersionArn=f"{SOLUTION_ARN}/$LATEST")
+    world.clock.advance(PENDING + DEPLOYMENT)
+    trained_version(world)
+    assert campaign(world)["solutionVersionArn"] == trained
+
+
+def test_latest_form_of_another_solution_is_rejected(world: World) -> None:
+    trained_version(world, OTHER_SOLUTION_ARN)
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        world.client.update_campaign(campaignArn=CAMPAIGN_ARN, solutionVersionArn=f"{OTHER_SOLUTION_ARN}/$LATEST")
+    assert "does not name the latest version" in error_of(excinfo)["Message"]
+
+
+def test_turning_sync_off_pins_an_explicit_version(world: World) -> None:
+    seeded = add_synced_campaign(world)
+    world.client.update_campaign(
+        campaignArn=SYNCED_CAMPAIGN_ARN,
+        solutionVersionArn=seeded,
+        campaignConfig={"syncWithLatestSolutionVersion": False},
+    )
+    world.clock.advance(PENDING + DEPLOYMENT)
+    trained_version(world, OTHER_SOLUTION_ARN)
+    assert synced(world)["solutionVersionArn"] == seeded
 
 
 # ----- errors ------------------------------------------------------------------
