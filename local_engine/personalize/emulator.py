@@ -54,6 +54,13 @@ FIRST_AUTOMATIC_TRAINING_DELAY = datetime.timedelta(hours=1)
 # Automatic training needs new interaction data ("Configuring automatic
 # training"): item interactions, or action interactions for Next-Best-Action.
 _INTERACTION_DATASET_TYPES = frozenset({"INTERACTIONS", "ACTION_INTERACTIONS"})
+# "The UPDATE option can only be used when ... the input solution was trained
+# with the User-Personalization recipe or the legacy HRNN-Coldstart recipe"
+# (API reference, CreateSolutionVersion trainingMode); User-Personalization-v2
+# is a different recipe.
+_UPDATE_RECIPE_ARNS = frozenset(
+    {"arn:aws:personalize:::recipe/aws-user-personalization", "arn:aws:personalize:::recipe/aws-hrnn-coldstart"}
+)
 _MANUAL = "MANUAL"
 _AUTOMATIC = "AUTOMATIC"
 # UpdateCampaign's solutionVersionArn "<solutionArn>/$LATEST" names the
@@ -495,6 +502,11 @@ class PersonalizeEmulator:
                 f"{busy[0].arn} in status {busy[0].timeline.status_at(now)}."
             )
         mode = p.get("trainingMode", "FULL")
+        if mode == "UPDATE" and solution.recipe_arn not in _UPDATE_RECIPE_ARNS:
+            raise invalid_input(
+                f"trainingMode UPDATE is only for the User-Personalization and HRNN-Coldstart recipes, "
+                f"not {solution.recipe_arn}."
+            )
         if mode == "UPDATE" and not any(
             v.training_mode == "FULL" and v.timeline.status_at(now) == ACTIVE for v in versions
         ):

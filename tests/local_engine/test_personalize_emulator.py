@@ -29,6 +29,7 @@ DATASET_ARN = f"{PREFIX}:dataset/shop/INTERACTIONS"
 FRESH_DATASET_ARN = f"{PREFIX}:dataset/shop/ITEMS"
 SOLUTION_ARN = f"{PREFIX}:solution/shop-recs"
 OTHER_SOLUTION_ARN = f"{PREFIX}:solution/shop-ranking"
+UPDATABLE_SOLUTION_ARN = f"{PREFIX}:solution/shop-legacy"
 CAMPAIGN_ARN = f"{PREFIX}:campaign/shop-live"
 GROUP_ARN = f"{PREFIX}:dataset-group/shop"
 AUTO_SOLUTION_ARN = f"{PREFIX}:solution/shop-auto"
@@ -713,13 +714,23 @@ def test_import_rejects_non_s3_location(world: World) -> None:
     assert "dataLocation" in error_of(excinfo)["Message"]
 
 
-def test_update_training_needs_an_active_full_version(world: World) -> None:
+@pytest.mark.parametrize("recipe", ["aws-user-personalization", "aws-hrnn-coldstart"])
+def test_update_training_needs_an_active_full_version(world: World, recipe: str) -> None:
+    world.emulator.add_solution(UPDATABLE_SOLUTION_ARN, recipe_arn=f"arn:aws:personalize:::recipe/{recipe}")
     with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
-        start_training(world, OTHER_SOLUTION_ARN, trainingMode="UPDATE")
-    assert "trainingMode UPDATE" in error_of(excinfo)["Message"]
+        start_training(world, UPDATABLE_SOLUTION_ARN, trainingMode="UPDATE")
+    assert "trainingMode FULL" in error_of(excinfo)["Message"]
 
-    arn = start_training(world, SOLUTION_ARN, trainingMode="UPDATE")
+    trained_version(world, UPDATABLE_SOLUTION_ARN)
+    arn = start_training(world, UPDATABLE_SOLUTION_ARN, trainingMode="UPDATE")
     assert version(world, arn)["trainingMode"] == "UPDATE"
+
+
+def test_update_training_is_refused_for_user_personalization_v2(world: World) -> None:
+    # SOLUTION_ARN uses aws-user-personalization-v2 and has an ACTIVE FULL version.
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        start_training(world, SOLUTION_ARN, trainingMode="UPDATE")
+    assert "aws-user-personalization-v2" in error_of(excinfo)["Message"]
 
 
 def test_incremental_import_needs_an_earlier_active_import(world: World) -> None:
@@ -965,7 +976,7 @@ def test_list_import_jobs_filters_sorts_and_paginates(world: World) -> None:
 
 
 def test_list_solution_versions_and_describe_solution(world: World) -> None:
-    newest = start_training(world, trainingMode="UPDATE")
+    newest = start_training(world, name="weekly")
     versions = world.client.list_solution_versions(solutionArn=SOLUTION_ARN)["solutionVersions"]
     assert [(v["solutionVersionArn"], v["status"]) for v in versions] == [
         (newest, "CREATE PENDING"),
@@ -976,7 +987,8 @@ def test_list_solution_versions_and_describe_solution(world: World) -> None:
     assert solution["recipeArn"] == "arn:aws:personalize:::recipe/aws-user-personalization-v2"
     assert solution["performAutoTraining"] is False
     assert solution["latestSolutionVersion"]["solutionVersionArn"] == newest
-    assert solution["latestSolutionVersion"]["trainingMode"] == "UPDATE"
+    assert solution["latestSolutionVersion"]["trainingMode"] == "FULL"
+    assert solution["latestSolutionVersion"]["trainingType"] == "MANUAL"
 
 
 def test_describe_dataset(world: World) -> None:
