@@ -358,7 +358,10 @@ class PersonalizeEmulator:
     ) -> str:
         """Register an ACTIVE campaign serving a freshly seeded ACTIVE FULL
         solution version of ``solution_arn`` (which must be added first).
-        Returns that solution version's ARN."""
+        Returns that solution version's ARN. With ``campaign_config``
+        ``{"syncWithLatestSolutionVersion": True}`` the campaign then follows
+        each newer version of the solution as it goes ACTIVE, and
+        UpdateCampaign refuses an explicit version for it."""
         with self._lock:
             now = self._catch_up()
             solution = self._solutions.get(solution_arn)
@@ -675,11 +678,11 @@ class PersonalizeEmulator:
         if requested is not None and requested.endswith(_LATEST):
             version = self._latest_version_for(campaign, requested, now)
         else:
-            # A campaign with syncWithLatestSolutionVersion takes only the
-            # "SolutionArn/$LATEST" form, which UpdateCampaign requires when
-            # that option is set (API reference, UpdateCampaign and
-            # CampaignConfig): no explicit version, and setting the option
-            # without naming $LATEST is refused too.
+            # "You must use this format [SolutionArn/$LATEST] if you set
+            # syncWithLatestSolutionVersion to True" (API reference,
+            # UpdateCampaign solutionVersionArn): a campaign that follows the
+            # latest version refuses an explicit one, and a request turning
+            # the option on must name $LATEST.
             if follows_latest and (requested is not None or p.get("campaignConfig") is not None):
                 raise invalid_input(
                     f"With campaignConfig.syncWithLatestSolutionVersion true, solutionVersionArn must be "

@@ -94,7 +94,8 @@ class Faults:
         * ``"import"``: a dataset import ``jobName``, or a dataset ARN (the next
           import into that dataset);
         * ``"training"``: a solution version ``name`` (as passed to
-          CreateSolutionVersion), or a solution ARN (its next version);
+          CreateSolutionVersion), or a solution ARN (its next version,
+          automatic ones included);
         * ``"deployment"``: a campaign ARN or campaign name (its next
           UpdateCampaign).
 
@@ -126,9 +127,10 @@ class Faults:
         (``COMMON_ERROR_STATUS``; 400 for codes it does not list).
         ``http_status`` overrides the status either way.
 
-        Mind botocore's retries: a client retries throttling codes and 5xx
-        answers itself (legacy mode up to 5 attempts, standard mode 3), each
-        attempt consuming one injected error.
+        Mind botocore's retries: a default client (standard mode, 3 attempts;
+        legacy mode, 5) retries throttling codes (``ThrottlingException``,
+        ``LimitExceededException``...) and 5xx answers itself, each attempt
+        consuming one injected error.
         """
         if operation not in self._operations:
             raise ValueError(f"the emulator does not implement {operation!r}")
