@@ -37,6 +37,32 @@ def task_errors(refresh: LocalRefresh, execution_arn: str) -> list[str]:
     return [e["taskFailedEventDetails"]["error"] for e in refresh.history(execution_arn) if e["type"] == "TaskFailed"]
 
 
+@pytest.mark.parametrize(
+    ("kind", "phase", "error", "reason"),
+    [
+        ("import", "IMPORT", "ImportJobFailed", "Personalize gave no failureReason"),
+        ("training", "TRAINING", "TrainingFailed", "Personalize gave no failureReason"),
+        ("deployment", "DEPLOYMENT", "DeploymentFailed", "Personalize gave no failureReason"),
+    ],
+)
+def test_a_job_that_fails_without_a_reason_is_recorded_and_alerted(
+    refresh: LocalRefresh, kind: Any, phase: str, error: str, reason: str
+) -> None:
+    refresh.emulator.faults.fail_job(kind, None)
+
+    execution = run_glue_event(refresh)
+
+    # Not States.Runtime: the execution ended through its own failure path.
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == error
+    record = refresh.run_record(CAMPAIGN, BASE_DATE)
+    assert (record["run_status"], record["failure_phase"], record["failure_error"]) == ("FAILED", phase, error)
+    assert reason in record["failure_reason"]
+    ((subject, message),) = refresh.alerts()
+    assert subject == "Personalize refresh failed"
+    assert reason in message
+
+
 def test_a_throttle_that_outlives_the_lambdas_own_retries_is_retried_by_the_state_machine(
     refresh: LocalRefresh,
 ) -> None:
