@@ -13,6 +13,7 @@ DEFINITION_FILE = PROJECT_ROOT / "statemachine" / "refresh.asl.json"
 
 SETTINGS_VARIABLE = "REFRESH_SETTINGS"
 TABLE_VARIABLE = "RUN_TABLE_NAME"
+ALERT_TOPIC_VARIABLE = "ALERT_TOPIC_ARN"
 
 LAMBDA_MEMORY = 256  # MB
 LAMBDA_TIMEOUT = 60  # seconds; the state machine's Lambda tasks time out at 120

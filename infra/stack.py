@@ -10,6 +10,7 @@ from constructs import Construct
 
 from .alerts import Alerts
 from .config import RefreshConfig
+from .execution_end import UnrecordedEnds
 from .refresh_workflow import RefreshWorkflow
 from .run_table import RunTable
 from .task_functions import TaskFunctions
@@ -37,6 +38,15 @@ class PersonalizeRefreshStack(Stack):
             "Trigger",
             job_names=config.glue_job_names,
             state_machine=workflow.state_machine,
+            encryption_key=key,
+        )
+
+        UnrecordedEnds(
+            self,
+            "UnrecordedEnds",
+            state_machine=workflow.state_machine,
+            function=functions.start_import,
+            topic=alerts.topic,
             encryption_key=key,
         )
 

@@ -2,13 +2,19 @@
 
 Invoked twice by the state machine: `claim` resolves the base date from the untrusted
 execution input and claims the run records (nothing else is touched for a duplicate);
-`import` starts or reuses the import jobs under deterministic names.
+`import` starts or reuses the import jobs under deterministic names. The other end of a
+claim is `close`: Step Functions' status change event for an execution that ended without
+its own Catch running (a timeout, an operator's stop, an uncatchable error) gives that
+execution's records still RUNNING their final status, and alerts once.
 """
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
 from refresh_common import personalize
@@ -16,7 +22,7 @@ from refresh_common.errors import InvalidRunInput, NameAttemptsExhausted
 from refresh_common.inputs import parse_run_input
 from refresh_common.logs import run_logger
 from refresh_common.naming import import_job_arn, import_job_names
-from refresh_common.run_record import ImportJobStarted, RunRecords, run_table
+from refresh_common.run_record import ExecutionEnd, ImportJobStarted, RunRecords, run_table
 from refresh_common.settings import DatasetSettings, Settings, load_settings
 
 
@@ -29,7 +35,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if action == "import":
         with personalize.unavailable_as_retryable():
             return start_imports(event, settings, records, personalize.client(settings.region))
-    raise InvalidRunInput(f"unknown action {action!r}; expected 'claim' or 'import'")
+    if action == "close":
+        return close(event, settings, records, _sns())
+    raise InvalidRunInput(f"unknown action {action!r}; expected 'claim', 'import' or 'close'")
 
 
 def claim(event: dict[str, Any], settings: Settings, records: RunRecords) -> dict[str, Any]:
@@ -100,3 +108,52 @@ def _start_import(client: Any, settings: Settings, dataset: DatasetSettings, bas
         if status not in personalize.DEAD_STATUSES:
             return ImportJobStarted(dataset.name, job_name, arn, status)
     raise NameAttemptsExhausted(f"every import job name for {dataset.name} on {base_date} is taken by a failed job")
+
+
+# The ends Step Functions reports without our Catch having run, and what to say when it gives no error.
+_ENDS = {
+    "TIMED_OUT": ("ExecutionTimedOut", "The execution ran past the state machine's timeout", "timed out"),
+    "ABORTED": ("ExecutionAborted", "The execution was stopped before it finished", "was stopped"),
+    "FAILED": ("ExecutionFailed", "The execution failed without running its own failure path", "failed"),
+}
+
+
+def close(event: dict[str, Any], settings: Settings, records: RunRecords, sns: Any) -> dict[str, Any]:
+    detail = event.get("execution")
+    if not isinstance(detail, dict) or detail.get("status") not in _ENDS:
+        raise InvalidRunInput("close needs the detail of a FAILED, TIMED_OUT or ABORTED execution status change")
+    execution_arn, status = str(detail["executionArn"]), str(detail["status"])
+    try:
+        request = parse_run_input(
+            json.loads(detail.get("input") or "null"),
+            glue_job_names=settings.glue_job_names,
+            time_zone=settings.time_zone,
+        )
+    except (InvalidRunInput, ValueError):
+        return {"closed": []}  # its input was rejected before anything was claimed
+    default_error, default_reason, verb = _ENDS[status]
+    end = ExecutionEnd(status, str(detail.get("error") or default_error), str(detail.get("cause") or default_reason))
+    log = run_logger(__name__, execution_arn=execution_arn, base_date=request.base_date)
+    names = [c.campaign_name for c in settings.campaigns]
+    phases = records.phases(names, request.base_date)
+    closed = records.close_unrecorded(names, request.base_date, execution_arn, end)
+    if closed:
+        log.warning("execution ended unrecorded", extra={"status": status, "closed": closed})
+        campaigns = ", ".join(f"{name} (in {phases[name] or 'an unknown phase'})" for name in closed)
+        sns.publish(
+            TopicArn=settings.alert_topic_arn,
+            Subject=f"Personalize refresh {verb}",
+            Message=(
+                f"The Personalize refresh for base date {request.base_date} {verb} before it could record "
+                f"its outcome; campaigns keep the version they served.\n"
+                f"Recorded {end.run_status}: {campaigns}\n"
+                f"Error: {end.error}\nReason: {end.reason}\nExecution: {execution_arn}\n"
+                f'The day can run again now: start the state machine with {{"base_date": "{request.base_date}"}}.'
+            ),
+        )
+    return {"closed": closed, "base_date": request.base_date, "run_status": end.run_status}
+
+
+@cache
+def _sns() -> Any:
+    return boto3.client("sns")

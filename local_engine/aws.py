@@ -15,8 +15,9 @@ bends that interpreter to the :class:`~local_engine.clock.VirtualClock`:
   so a second unnamed start of the same state machine would fail).
 
 It also installs AWS's strictness (strictness.py), the aws-sdk adapter, the
-Lambda router and fault injection for moto's services (service_faults.py), and
-undoes all of it on exit.
+Lambda router, fault injection for moto's services (service_faults.py) and the
+execution status events AWS publishes (execution_events.py), and undoes all of
+it on exit.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from moto.stepfunctions.parser.backend import execution as backend_execution
 from moto.stepfunctions.parser.backend import execution_worker
 
 from local_engine.clock import VirtualClock
+from local_engine.execution_events import ExecutionStatusEvents
 from local_engine.lambda_router import LambdaRouter
 from local_engine.patching import PatchSet
 from local_engine.sdk_adapter import AwsSdkAdapter, iso8601_millis
@@ -234,6 +236,7 @@ class LocalAws:
         self.moto_patches = MotoPatches(clock)
         self.strictness = StrictStepFunctions(history_event_quota=history_event_quota)
         self.faults = ServiceFaults()
+        self.status_events = ExecutionStatusEvents()
         self._mock: Any = None
 
     def __enter__(self) -> LocalAws:
@@ -245,6 +248,7 @@ class LocalAws:
             self.sdk_adapter.install()
             self.router.install()
             self.faults.install()
+            self.status_events.install()
         except BaseException:
             self._undo()
             raise
@@ -254,6 +258,7 @@ class LocalAws:
         self._undo()
 
     def _undo(self) -> None:
+        self.status_events.uninstall()
         self.faults.uninstall()
         self.router.uninstall()
         self.sdk_adapter.uninstall()
@@ -268,12 +273,12 @@ class LocalAws:
         return boto3.client(service_name, **kwargs)
 
     def wait_for_execution(self, execution_arn: str, timeout_s: float = 60) -> dict:
-        """Block (wall time) until the execution leaves RUNNING; its description."""
+        """Block (wall time) until the execution has ended and its end event was delivered; its description."""
         sfn = self.client("stepfunctions")
         deadline = time_module.monotonic() + timeout_s
         while True:
             description = sfn.describe_execution(executionArn=execution_arn)
-            if description["status"] != "RUNNING":
+            if description["status"] != "RUNNING" and self.status_events.announced(execution_arn):
                 return description
             if time_module.monotonic() > deadline:
                 raise TimeoutError(

@@ -1,9 +1,10 @@
-"""Delivers EventBridge events to Step Functions targets on the embedded AWS.
+"""Delivers EventBridge events to Step Functions and Lambda targets on the embedded AWS.
 
-moto's EventBridge matches a rule's pattern but has no Step Functions target, and its
-input transformer leaves string values unquoted. This module adds the delivery: the
-rule's own pattern decides, the target's InputTransformer shapes the input the way
-EventBridge does, and the execution starts as the target's role would start it.
+moto's EventBridge matches a rule's pattern but has no Step Functions or Lambda target,
+and its input transformer leaves string values unquoted. This module adds the delivery:
+the rule's own pattern decides, the target's InputTransformer shapes the input the way
+EventBridge does, the execution starts as the target's role would start it, and a
+function is invoked asynchronously, as EventBridge invokes one.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ _lock = threading.Lock()
 
 
 class Deliveries:
-    """What the patched rules started: (rule name, execution ARN, input) per delivery."""
+    """What the patched rules delivered: (rule name, execution ARN, input) per execution started."""
 
     def __init__(self) -> None:
         self.started: list[tuple[str, str, dict[str, Any]]] = []
+        self.invoked: list[tuple[str, str, dict[str, Any]]] = []  # (rule name, function ARN, event)
 
 
 def transform_input(target: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +80,13 @@ def deliver_to_state_machines() -> Iterator[Deliveries]:
         others = []
         for target in rule.targets:
             arn = parse_arn(target["Arn"])
+            if arn.service == "lambda":
+                payload = json.dumps(transform_input(target, event))
+                boto3.client("lambda", region_name=arn.region).invoke(
+                    FunctionName=target["Arn"], InvocationType="Event", Payload=payload
+                )
+                deliveries.invoked.append((rule.name, target["Arn"], json.loads(payload)))
+                continue
             if arn.service != "states":
                 others.append(target)
                 continue

@@ -24,6 +24,7 @@ from .deployment import LAMBDAS_DIR, LocalDeployment
 from .eventbridge import deliver_to_state_machines
 from .personalize import PersonalizeEmulator
 from .personalize.endpoint import serve
+from .strictness import HISTORY_EVENT_QUOTA
 
 # A Sunday 01:00 in Seoul: when the weekly export has just finished.
 DEFAULT_START = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
@@ -33,12 +34,19 @@ WAIT_LIMIT = 120  # seconds of wall time one execution may take before the harne
 class LocalRefresh:
     """Context manager: everything a refresh needs, deployed from the synthesized template."""
 
-    def __init__(self, template: dict[str, Any], config: RefreshConfig, *, start: datetime = DEFAULT_START) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        config: RefreshConfig,
+        *,
+        start: datetime = DEFAULT_START,
+        history_event_quota: int = HISTORY_EVENT_QUOTA,
+    ) -> None:
         self.template = template
         self.config = config
         self.clock = VirtualClock(start)
         self.emulator = PersonalizeEmulator(self.clock.now, account_id=config.account, region=config.region)
-        self.aws = LocalAws(self.clock, region=config.region)
+        self.aws = LocalAws(self.clock, region=config.region, history_event_quota=history_event_quota)
         self._stack = ExitStack()
         self.deployment: LocalDeployment
 

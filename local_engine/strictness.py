@@ -20,6 +20,8 @@ real refresh, so each rule here follows AWS's documentation (Step Functions deve
   it in seconds; its default is AWS's.
 * **Error names of the optimized integrations.** ``DynamoDB.<Exception>`` and
   ``Lambda.<Exception>`` with AWS's spelling (see :func:`optimized_error_name`).
+* **StopExecution ends an execution ABORTED**, with the error and cause the operator gave. moto's
+  interpreter crashes on a stop that arrives while a Map runs and reports the execution FAILED.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ from moto.stepfunctions.parser.asl.eval import environment
 from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError
+from moto.stepfunctions.parser.backend import execution as backend_execution
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from local_engine.patching import PatchSet
 from local_engine.sdk_adapter import modeled_error_codes
@@ -206,6 +210,43 @@ def _named_like_aws(service_name: str, original: Any) -> Any:
     return staticmethod(_error_cause_from_client_error)
 
 
+# -- StopExecution ------------------------------------------------------------------------------------
+
+
+def _remember_the_stop(original: Any) -> Any:
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        if getattr(self, "operator_stop", None) is None:
+            self.operator_stop = (error or None, cause or None)
+        original(self, stop_date, error, cause)
+
+    return stop
+
+
+def _stop_keeps_error_and_cause(original: Any) -> Any:
+    """moto's StopExecution handler drops the request's error and cause; AWS reports them."""
+
+    def stop_execution(self: Any) -> Any:
+        arn = self._get_param("executionArn")
+        machine = self.stepfunction_backend._get_state_machine_for_execution(arn)
+        for execution in machine.executions:
+            if execution.execution_arn == arn and getattr(execution, "operator_stop", None) is None:
+                execution.operator_stop = (self._get_param("error"), self._get_param("cause"))
+        return original(self)
+
+    return stop_execution
+
+
+def _stopped_means_aborted(original: Any) -> Any:
+    def _reflect_execution_status(self: Any) -> None:
+        original(self)
+        stop = getattr(self.execution, "operator_stop", None)
+        if stop is not None:
+            self.execution.exec_status = backend_execution.ExecutionStatus.ABORTED
+            self.execution.error, self.execution.cause = stop
+
+    return _reflect_execution_status
+
+
 class StrictStepFunctions(PatchSet):
     """Every rule above, installed on moto's interpreter together."""
 
@@ -220,7 +261,18 @@ class StrictStepFunctions(PatchSet):
         env_class = environment.Environment
         dynamodb_task = state_task_service_dynamodb.StateTaskServiceDynamoDB
         lambda_task = state_task_service_lambda.StateTaskServiceLambda
+        execution = backend_execution.Execution
+        communication = backend_execution.BaseExecutionWorkerCommunication
         return [
+            mock.patch.object(execution, "stop", _remember_the_stop(execution.stop)),
+            mock.patch.object(
+                StepFunctionResponse, "stop_execution", _stop_keeps_error_and_cause(StepFunctionResponse.stop_execution)
+            ),
+            mock.patch.object(
+                communication,
+                "_reflect_execution_status",
+                _stopped_means_aborted(communication._reflect_execution_status),
+            ),
             mock.patch.object(decl, "_eval_body", _error_equals_eval_body(decl._eval_body)),
             mock.patch.object(iteration_worker, "CustomErrorName", error_name_of),
             mock.patch.object(branches_decl, "CustomErrorName", error_name_of),

@@ -22,6 +22,11 @@ from .inputs import RunRequest
 from .settings import CampaignSettings
 
 RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
+# An execution that ended without its own Catch running: the record is closed from Step Functions'
+# status change event (see close_unrecorded).
+TIMED_OUT, ABORTED = "TIMED_OUT", "ABORTED"
+# Final statuses after which the day may run again at once.
+RERUNNABLE = frozenset({FAILED, TIMED_OUT, ABORTED})
 # An attempt that stayed RUNNING past the state machine's timeout: it timed out or was stopped
 # by hand, and no Catch ran to record it.
 ABANDONED = "ABANDONED"
@@ -58,6 +63,19 @@ class Claim:
     @property
     def duplicate(self) -> bool:
         return not self.claimed
+
+
+@dataclass(frozen=True)
+class ExecutionEnd:
+    """How an execution ended, from Step Functions' "Execution Status Change" event."""
+
+    status: str  # FAILED, TIMED_OUT or ABORTED, as Step Functions reports it
+    error: str
+    reason: str
+
+    @property
+    def run_status(self) -> str:
+        return {"TIMED_OUT": TIMED_OUT, "ABORTED": ABORTED}.get(self.status, FAILED)
 
 
 @dataclass(frozen=True)
@@ -177,8 +195,45 @@ class RunRecords:
             campaign_update_datetime=int(self._now()),
         )
 
+    def close_unrecorded(
+        self, campaign_names: Sequence[str], base_date: str, execution_arn: str, end: ExecutionEnd
+    ) -> list[str]:
+        """Give a final status to this execution's records still RUNNING after it ended; the names closed.
+
+        A record its own Catch already recorded, or that another execution owns, is left alone."""
+        closed = []
+        for name in campaign_names:
+            try:
+                self._table.update_item(
+                    Key={"campaign_name": name, "base_date": int(base_date)},
+                    UpdateExpression=(
+                        "SET run_status = :status, failure_phase = phase, failure_error = :error, "
+                        "failure_reason = :reason, ended_at = :now, updated_at = :now"
+                    ),
+                    ConditionExpression="execution_arn = :execution_arn AND run_status = :running",
+                    ExpressionAttributeValues={
+                        ":status": end.run_status,
+                        ":error": end.error,
+                        ":reason": end.reason,
+                        ":now": self._iso(),
+                        ":execution_arn": execution_arn,
+                        ":running": RUNNING,
+                    },
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                continue
+            closed.append(name)
+        return closed
+
+    def phases(self, campaign_names: Sequence[str], base_date: str) -> dict[str, str]:
+        """The phase each campaign's record of the day is in (for an alert)."""
+        items = (self._get(name, base_date) or {} for name in campaign_names)
+        return {name: str(item.get("phase", "")) for name, item in zip(campaign_names, items, strict=True)}
+
     def _claimable(self, existing: dict[str, Any], execution_timeout: int) -> bool:
-        if existing.get("run_status") == FAILED:
+        if existing.get("run_status") in RERUNNABLE:
             return True
         started = int(existing.get("started_datetime", self._now()))
         return existing.get("run_status") == RUNNING and started + execution_timeout < self._now()

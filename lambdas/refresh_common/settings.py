@@ -11,6 +11,7 @@ from .errors import InvalidSettings
 
 SETTINGS_VARIABLE = "REFRESH_SETTINGS"
 TABLE_VARIABLE = "RUN_TABLE_NAME"
+ALERT_TOPIC_VARIABLE = "ALERT_TOPIC_ARN"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Settings:
     polling: dict[str, int]
     # The state machine's own timeout: a run RUNNING for longer has ended unrecorded.
     execution_timeout_seconds: int
+    # Where the function that closes unrecorded runs sends its alert (only that function has one).
+    alert_topic_arn: str | None = None
 
     @property
     def region(self) -> str:
@@ -73,6 +76,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
             campaigns=tuple(CampaignSettings(**c) for c in raw["campaigns"]),
             polling={k: int(raw["polling"][k]) for k in ("import_seconds", "training_seconds", "deployment_seconds")},
             execution_timeout_seconds=int(raw["execution_timeout_seconds"]),
+            alert_topic_arn=environ.get(ALERT_TOPIC_VARIABLE) or None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidSettings(

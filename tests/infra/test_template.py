@@ -55,20 +55,46 @@ def logical_id(template: Template, resource_type: str, fragment: str) -> str:
     return matches[0]
 
 
+def test_executions_that_end_without_their_catch_reach_the_claim_function(example_template: Template) -> None:
+    machine_id, _ = only(example_template, "AWS::StepFunctions::StateMachine")
+    queue_id, _ = resource(example_template, "AWS::SQS::Queue", "UnrecordedEnds")
+    _, rule = resource(example_template, "AWS::Events::Rule", "UnrecordedEnds")
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"stateMachineArn": [{"Ref": machine_id}], "status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == getatt(example_template, "AWS::Lambda::Function", "StartImport")
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 8}
+    template = target["InputTransformer"]["InputTemplate"].replace("<detail>", '{"status": "TIMED_OUT"}')
+    assert json.loads(template) == {"action": "close", "execution": {"status": "TIMED_OUT"}}
+    example_template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com", "SourceArn": Match.any_value()},
+    )
+
+
 def test_one_stack_holds_every_part(example_template: Template) -> None:
     for resource_type, count in {
-        "AWS::Events::Rule": 1,
+        "AWS::Events::Rule": 2,  # the Glue trigger, and the unrecorded ends
         "AWS::StepFunctions::StateMachine": 1,
         "AWS::Lambda::Function": 3,
         "AWS::DynamoDB::GlobalTable": 1,
         "AWS::SNS::Topic": 1,
-        "AWS::SQS::Queue": 1,
+        "AWS::SQS::Queue": 2,  # one dead-letter queue per rule
     }.items():
         example_template.resource_count_is(resource_type, count)
 
 
+def resource(template: Template, resource_type: str, fragment: str) -> tuple[str, dict[str, Any]]:
+    resource_id = logical_id(template, resource_type, fragment)
+    return resource_id, template.find_resources(resource_type)[resource_id]
+
+
 def test_rule_matches_only_successful_runs_of_the_configured_jobs(example_template: Template) -> None:
-    _, rule = only(example_template, "AWS::Events::Rule")
+    _, rule = resource(example_template, "AWS::Events::Rule", "Trigger")
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.glue"],
         "detail-type": ["Glue Job State Change"],
@@ -78,8 +104,8 @@ def test_rule_matches_only_successful_runs_of_the_configured_jobs(example_templa
 
 def test_rule_targets_the_state_machine_with_retries_and_a_dead_letter_queue(example_template: Template) -> None:
     machine_id, _ = only(example_template, "AWS::StepFunctions::StateMachine")
-    queue_id, _ = only(example_template, "AWS::SQS::Queue")
-    _, rule = only(example_template, "AWS::Events::Rule")
+    queue_id, _ = resource(example_template, "AWS::SQS::Queue", "Trigger")
+    _, rule = resource(example_template, "AWS::Events::Rule", "Trigger")
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Ref": machine_id}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
@@ -336,6 +362,12 @@ def test_start_import_role_is_exact(example_template: Template) -> None:
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             "Effect": "Allow",
             "Resource": table,
+        },
+        # It closes runs that ended unrecorded, and alerts about them.
+        {
+            "Action": "sns:Publish",
+            "Effect": "Allow",
+            "Resource": {"Ref": logical_id(example_template, "AWS::SNS::Topic", "Alerts")},
         },
     ]
 

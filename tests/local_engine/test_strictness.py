@@ -293,3 +293,32 @@ def test_dynamodb_errors_reach_the_catch_under_aws_names(aws: LocalAws, run_defi
     assert error_of_next_run() == "DynamoDB.InternalServerErrorException"
     aws.faults.fail("dynamodb", "UpdateItem", "ServiceUnavailable")
     assert error_of_next_run() == "DynamoDB.AmazonDynamoDBException"
+
+
+def test_stop_execution_aborts_with_the_operators_error_even_inside_a_map(
+    aws: LocalAws, create_state_machine: Callable[[dict], str]
+) -> None:
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "Wait",
+                    "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    sfn = aws.client("stepfunctions")
+    with aws.clock.hold():
+        execution_arn = sfn.start_execution(
+            stateMachineArn=create_state_machine(definition), input=json.dumps({"items": [1, 2]})
+        )["executionArn"]
+        sfn.stop_execution(executionArn=execution_arn, error="OperatorStop", cause="wrong data")
+
+    execution = aws.wait_for_execution(execution_arn, timeout_s=30)
+
+    assert (execution["status"], execution["error"], execution["cause"]) == ("ABORTED", "OperatorStop", "wrong data")

@@ -599,3 +599,75 @@ def test_an_invalid_execution_arn_is_refused(settings: Settings, records: RunRec
     event["execution_arn"] = f"arn:aws:states:ap-northeast-2:123456789012:execution:Refresh:{name}"
     with pytest.raises(InvalidRunInput, match="execution_arn"):
         task_input.campaign_task(event, settings)
+
+
+# Close: executions that ended without their own Catch ------------------------------------------------
+
+
+class RecordedAlerts:
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, **message: Any) -> None:
+        self.published.append(message)
+
+
+def status_change(status: str, payload: Any = GLUE_EVENT, **extra: Any) -> dict[str, Any]:
+    detail = {"executionArn": EXECUTION, "status": status, "input": json.dumps(payload), **extra}
+    return {"action": "close", "execution": detail}
+
+
+@pytest.mark.parametrize(
+    ("status", "run_status", "error"),
+    [("TIMED_OUT", "TIMED_OUT", "ExecutionTimedOut"), ("ABORTED", "ABORTED", "ExecutionAborted")],
+)
+def test_close_gives_a_running_record_its_final_status_and_alerts_once(
+    settings: Settings, records: RunRecords, table: Any, status: str, run_status: str, error: str
+) -> None:
+    claim(settings, records, GLUE_EVENT)
+    alerts = RecordedAlerts()
+
+    result = start_import.close(status_change(status), settings, records, alerts)
+    again = start_import.close(status_change(status), settings, records, alerts)
+
+    assert result["closed"] == ["shop-home-recommendations"]
+    assert again["closed"] == []
+    item = record(table)
+    assert (item["run_status"], item["failure_phase"], item["failure_error"]) == (run_status, "IMPORT", error)
+    (alert,) = alerts.published
+    assert "shop-home-recommendations (in IMPORT)" in alert["Message"]
+    # ...and the day may be claimed again at once.
+    assert claim(settings, records, {"base_date": "20261129"}, execution=OTHER_EXECUTION)["duplicate"] is False
+
+
+def test_close_keeps_the_executions_own_error_and_cause(settings: Settings, records: RunRecords, table: Any) -> None:
+    claim(settings, records, GLUE_EVENT)
+    start_import.close(
+        status_change("FAILED", error="States.Runtime", cause="history quota"), settings, records, RecordedAlerts()
+    )
+    item = record(table)
+    assert (item["run_status"], item["failure_error"], item["failure_reason"]) == (
+        "FAILED",
+        "States.Runtime",
+        "history quota",
+    )
+
+
+def test_close_leaves_a_recorded_run_and_other_executions_runs_alone(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    claim(settings, records, GLUE_EVENT, execution=OTHER_EXECUTION)
+    alerts = RecordedAlerts()
+
+    assert start_import.close(status_change("FAILED"), settings, records, alerts)["closed"] == []
+    assert record(table)["run_status"] == "RUNNING"
+    assert alerts.published == []
+
+
+def test_close_of_an_execution_whose_input_was_rejected_touches_nothing(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    alerts = RecordedAlerts()
+    assert start_import.close(status_change("FAILED", {"bogus": 1}), settings, records, alerts)["closed"] == []
+    assert table.scan()["Items"] == []
+    assert alerts.published == []

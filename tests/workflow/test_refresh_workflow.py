@@ -300,23 +300,78 @@ def test_a_crash_after_personalize_accepted_the_job_is_healed_by_the_rerun(
     )
 
 
-def test_a_timed_out_run_can_be_run_again_and_reuses_its_jobs(short_timeout_template: Any) -> None:
+def test_a_timed_out_run_is_recorded_alerted_and_can_be_run_again_at_once(short_timeout_template: Any) -> None:
     config = parse_config({**example_raw(), "execution_timeout_hours": 2})
     with LocalRefresh(short_timeout_template, config) as refresh:
         refresh.emulator.set_duration("training", timedelta(minutes=90))
         timed_out = run_glue_event(refresh)
         assert timed_out["status"] == "TIMED_OUT"
-        assert refresh.run_record(CAMPAIGN, BASE_DATE)["run_status"] == "RUNNING", "no Catch runs on a timeout"
+        # No Catch runs on a timeout: Step Functions' status change event closes the record.
+        record = refresh.run_record(CAMPAIGN, BASE_DATE)
+        assert (record["run_status"], record["failure_phase"], record["failure_error"]) == (
+            "TIMED_OUT",
+            "TRAINING",
+            "ExecutionTimedOut",
+        )
+        ((subject, message),) = refresh.alerts()
+        assert subject == "Personalize refresh timed out"
+        assert f"{CAMPAIGN} (in TRAINING)" in message
+        assert timed_out["executionArn"] in message
 
-        # Still within the timeout, a second event would be a duplicate; past it, the day may run again.
-        refresh.clock.advance(60)
+        # The day may run again at once, not only once the timeout has passed since it started.
         rerun = refresh.wait(refresh.start_manual({"base_date": str(BASE_DATE)}))
 
         assert rerun["status"] == "SUCCEEDED"
         record = refresh.run_record(CAMPAIGN, BASE_DATE)
-        assert (record["run_status"], record["previous_attempts"][0]["run_status"]) == ("SUCCEEDED", "ABANDONED")
+        assert (record["run_status"], record["previous_attempts"][0]["run_status"]) == ("SUCCEEDED", "TIMED_OUT")
         assert len(import_jobs(refresh)) == 1
         assert len(solution_versions(refresh, config.campaigns[0].solution_arn)) == 2
+        assert len(refresh.alerts()) == 1
+
+
+def stop_when_training_starts(refresh: LocalRefresh, *, error: str, cause: str) -> None:
+    """An operator stops the execution at the simulated moment its training was created."""
+    real_call = refresh.emulator.call
+    sfn = refresh.aws.client("stepfunctions")
+
+    def call(operation: str, params: Any) -> Any:
+        result = real_call(operation, params)
+        if operation == "CreateSolutionVersion":
+            machine = refresh.deployment.state_machine_arn
+            for execution in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+                sfn.stop_execution(executionArn=execution["executionArn"], error=error, cause=cause)
+        return result
+
+    refresh.emulator.call = call  # type: ignore[method-assign]
+
+
+def test_a_run_stopped_by_an_operator_is_recorded_and_alerted(refresh: LocalRefresh) -> None:
+    stop_when_training_starts(refresh, error="OperatorStop", cause="wrong data exported")
+
+    stopped = run_glue_event(refresh)
+
+    assert (stopped["status"], stopped["error"]) == ("ABORTED", "OperatorStop")
+    record = refresh.run_record(CAMPAIGN, BASE_DATE)
+    assert (record["run_status"], record["failure_phase"]) == ("ABORTED", "TRAINING")
+    assert (record["failure_error"], record["failure_reason"]) == ("OperatorStop", "wrong data exported")
+    ((subject, message),) = refresh.alerts()
+    assert subject == "Personalize refresh was stopped"
+    assert '{"base_date": "20261129"}' in message
+    assert refresh.serving_version(CAMPAIGN) == refresh.campaign_versions[CAMPAIGN]
+
+
+def test_an_execution_ended_by_the_history_quota_is_recorded_and_alerted(
+    example_json: dict[str, Any], example_config: RefreshConfig
+) -> None:
+    with LocalRefresh(example_json, example_config, history_event_quota=200) as refresh:
+        failed = run_glue_event(refresh)
+
+        assert (failed["status"], failed["error"]) == ("FAILED", "States.Runtime")
+        record = refresh.run_record(CAMPAIGN, BASE_DATE)
+        assert (record["run_status"], record["failure_error"]) == ("FAILED", "States.Runtime")
+        assert "maximum number of history events" in record["failure_reason"]
+        ((subject, _),) = refresh.alerts()
+        assert subject == "Personalize refresh failed"
 
 
 # Throttling --------------------------------------------------------------------------------------
