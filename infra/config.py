@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from . import history_budget
+
 # Personalize names: letters, digits, hyphen and underscore, 63 characters at most.
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
 JOB_NAME_MAX = 63
@@ -128,6 +130,23 @@ class Polling(_Strict):
     deployment_seconds: int = Field(60, ge=10, le=3600)
 
 
+class PhaseTimeouts(_Strict):
+    """Hours each phase may take: a training over its limit is stopped; an import or a campaign
+    update, which cannot be stopped, is given up. Either way the run is recorded TIMED_OUT. The
+    state machine's own timeout (`execution_timeout_hours`) stays the backstop behind them."""
+
+    import_hours: float = Field(6, gt=0, le=72)
+    training_hours: float = Field(24, gt=0, le=24 * 7)
+    deployment_hours: float = Field(3, gt=0, le=24)
+
+    def seconds(self) -> dict[str, int]:
+        return {
+            "import_seconds": round(self.import_hours * 3600),
+            "training_seconds": round(self.training_hours * 3600),
+            "deployment_seconds": round(self.deployment_hours * 3600),
+        }
+
+
 class RefreshConfig(_Strict):
     """Everything one deployment of the refresh pipeline needs to know."""
 
@@ -141,6 +160,7 @@ class RefreshConfig(_Strict):
     kms_key_arn: KmsKeyArn | None = None
     job_name_prefix: str = Field("refresh", min_length=1, max_length=20, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-]*$")
     polling: Polling = Polling()
+    phase_timeouts: PhaseTimeouts = PhaseTimeouts()
     execution_timeout_hours: int = Field(36, ge=1, le=24 * 7)
     log_retention_days: Literal[30, 60, 90, 180, 365, 731] = 365
 
@@ -158,6 +178,7 @@ class RefreshConfig(_Strict):
             )
         if self.kms_key_arn and self.kms_key_arn.split(":")[3] not in regions:
             raise ValueError(f"kms_key_arn: the key must be in the Personalize region {sorted(regions)}")
+        self._history_fits_the_quota()
         for dataset in self.datasets:
             longest = len(f"{self.job_name_prefix}-{dataset.dataset_group}-{dataset.name}") + BASE_DATE_SUFFIX_LEN
             if longest > JOB_NAME_MAX:
@@ -166,6 +187,22 @@ class RefreshConfig(_Strict):
                     f"Personalize allows {JOB_NAME_MAX}; choose a shorter prefix"
                 )
         return self
+
+    def _history_fits_the_quota(self) -> None:
+        timeouts, polling = self.phase_timeouts.seconds(), self.polling
+        events = history_budget.largest_history(
+            import_=history_budget.Phase(timeouts["import_seconds"], polling.import_seconds),
+            training=history_budget.Phase(timeouts["training_seconds"], polling.training_seconds),
+            deployment=history_budget.Phase(timeouts["deployment_seconds"], polling.deployment_seconds),
+            datasets=len(self.datasets),
+            campaigns=len(self.campaigns),
+        )
+        if events > history_budget.BUDGET:
+            raise ValueError(
+                f"polling: a run could write {events:,} history events, over the budget of "
+                f"{history_budget.BUDGET:,} (Step Functions fails an execution at "
+                f"{history_budget.HISTORY_EVENT_QUOTA:,}); poll less often or shorten phase_timeouts"
+            )
 
     @property
     def personalize_arns(self) -> list[str]:
@@ -192,6 +229,7 @@ class RefreshConfig(_Strict):
             "glue_job_names": self.glue_job_names,
             "job_name_prefix": self.job_name_prefix,
             "polling": self.polling.model_dump(),
+            "phase_timeouts": self.phase_timeouts.seconds(),
             "execution_timeout_seconds": self.execution_timeout_seconds,
             "personalize_role_arn": self.personalize_role_arn,
             "datasets": [

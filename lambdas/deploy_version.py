@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from refresh_common import personalize
+from refresh_common import clock, personalize
 from refresh_common.errors import InvalidRunInput
 from refresh_common.logs import run_logger
 from refresh_common.run_record import RunRecords, run_table
@@ -55,4 +55,8 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     records.record_deployment_started(
         task.campaign.campaign_name, task.base_date, task.execution_arn, version_arn=version_arn, status=status
     )
-    return {"solution_version_arn": version_arn, "status": status}
+    return {
+        "solution_version_arn": version_arn,
+        "status": status,
+        "limit": clock.phase_limit(settings.phase_timeouts["deployment_seconds"]),
+    }

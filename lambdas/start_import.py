@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from refresh_common import personalize
+from refresh_common import clock, personalize
 from refresh_common.errors import InvalidRunInput, NameAttemptsExhausted
 from refresh_common.inputs import parse_run_input
 from refresh_common.logs import run_logger
@@ -71,6 +71,7 @@ def start_imports(event: dict[str, Any], settings: Settings, records: RunRecords
     base_date, execution_arn = run["base_date"], run["execution_arn"]
     log = run_logger(__name__, execution_arn=execution_arn, base_date=base_date)
     jobs = [_start_import(client, settings, dataset, base_date) for dataset in settings.datasets]
+    limit = clock.phase_limit(settings.phase_timeouts["import_seconds"])
     records.record_import_started([c["campaign_name"] for c in run["campaigns"]], base_date, execution_arn, jobs)
     for job in jobs:
         log.info("import job started", extra={"job_arn": job.job_arn, "status": job.status})
@@ -82,6 +83,7 @@ def start_imports(event: dict[str, Any], settings: Settings, records: RunRecords
                 "job_name": job.job_name,
                 "dataset_import_job_arn": job.job_arn,
                 "status": job.status,
+                **limit,
             }
             for index, job in enumerate(jobs)
         ]

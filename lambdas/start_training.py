@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from refresh_common import personalize
+from refresh_common import clock, personalize
 from refresh_common.errors import NameAttemptsExhausted
 from refresh_common.logs import run_logger
 from refresh_common.naming import solution_version_names
@@ -41,7 +41,12 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
         task.campaign.campaign_name, task.base_date, task.execution_arn, version_arn=arn, status=status
     )
     log.info("training started", extra={"solution_version_arn": arn, "status": status})
-    return {"solution_version_arn": arn, "solution_version_name": name, "status": status}
+    return {
+        "solution_version_arn": arn,
+        "solution_version_name": name,
+        "status": status,
+        "limit": clock.phase_limit(settings.phase_timeouts["training_seconds"]),
+    }
 
 
 def _create_or_reuse(

@@ -20,13 +20,18 @@ real refresh, so each rule here follows AWS's documentation (Step Functions deve
   it in seconds; its default is AWS's.
 * **Error names of the optimized integrations.** ``DynamoDB.<Exception>`` and
   ``Lambda.<Exception>`` with AWS's spelling (see :func:`optimized_error_name`).
+* **Timestamps in Choice rules** are RFC 3339, fractional seconds and offsets allowed, as AWS's
+  Choice documentation says ("2016-03-14T01:59:00.123Z" is one); moto reads only whole seconds
+  and silently judges every other timestamp rule false, so a deadline would never pass.
 * **StopExecution ends an execution ABORTED**, with the error and cause the operator gave. moto's
   interpreter crashes on a stop that arrives while a Map runs and reports the execution FAILED.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from datetime import datetime
 from typing import Any
 from unittest import mock
 
@@ -47,6 +52,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.state.choice.comparison import comparison_variable
 from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_operator_type import (
     ComparisonOperatorType,
+)
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.is_operator import (
+    IsTimestamp,
 )
 from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import NoSuchVariable
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
@@ -144,6 +152,20 @@ def _comparison_variable_eval_body(self: Any, env: Any) -> None:
             env, f"Invalid path '{path}': The choice state's condition path references an invalid value."
         )
     self.comparison_function.eval(env)
+
+
+# -- Timestamps ------------------------------------------------------------------------------------
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def rfc3339_timestamp(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not _RFC3339.match(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 # -- Execution history quota -----------------------------------------------------------------------
@@ -264,6 +286,7 @@ class StrictStepFunctions(PatchSet):
         execution = backend_execution.Execution
         communication = backend_execution.BaseExecutionWorkerCommunication
         return [
+            mock.patch.object(IsTimestamp, "string_to_timestamp", staticmethod(rfc3339_timestamp)),
             mock.patch.object(execution, "stop", _remember_the_stop(execution.stop)),
             mock.patch.object(
                 StepFunctionResponse, "stop_execution", _stop_keeps_error_and_cause(StepFunctionResponse.stop_execution)

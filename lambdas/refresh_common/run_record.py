@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -305,5 +304,4 @@ class RunRecords:
             raise
 
     def _iso(self, epoch: float | None = None) -> str:
-        moment = datetime.fromtimestamp(self._now() if epoch is None else epoch, tz=UTC)
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return clock.iso(self._now() if epoch is None else epoch)

@@ -12,6 +12,7 @@ from .errors import InvalidSettings
 SETTINGS_VARIABLE = "REFRESH_SETTINGS"
 TABLE_VARIABLE = "RUN_TABLE_NAME"
 ALERT_TOPIC_VARIABLE = "ALERT_TOPIC_ARN"
+PHASE_KEYS = ("import_seconds", "training_seconds", "deployment_seconds")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Settings:
     campaigns: tuple[CampaignSettings, ...]
     # Seconds between two describe calls per phase: import_seconds, training_seconds, deployment_seconds.
     polling: dict[str, int]
+    # Seconds a phase may take before it is stopped or given up, under the same keys.
+    phase_timeouts: dict[str, int]
     # The state machine's own timeout: a run RUNNING for longer has ended unrecorded.
     execution_timeout_seconds: int
     # Where the function that closes unrecorded runs sends its alert (only that function has one).
@@ -74,7 +77,8 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
             personalize_role_arn=raw["personalize_role_arn"],
             datasets=tuple(DatasetSettings(**d) for d in raw["datasets"]),
             campaigns=tuple(CampaignSettings(**c) for c in raw["campaigns"]),
-            polling={k: int(raw["polling"][k]) for k in ("import_seconds", "training_seconds", "deployment_seconds")},
+            polling={k: int(raw["polling"][k]) for k in PHASE_KEYS},
+            phase_timeouts={k: int(raw["phase_timeouts"][k]) for k in PHASE_KEYS},
             execution_timeout_seconds=int(raw["execution_timeout_seconds"]),
             alert_topic_arn=environ.get(ALERT_TOPIC_VARIABLE) or None,
         )

@@ -217,7 +217,7 @@ def test_each_poll_waits_then_describes_then_chooses(example_template: Template)
 
 def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_template: Template) -> None:
     describe = state(example_template, "Describe campaign")
-    assert describe["ResultSelector"] == {"campaign.$": "$.Campaign"}
+    assert describe["ResultSelector"] == {"campaign.$": "$.Campaign", "checked_at.$": "$$.State.EnteredTime"}
     recorded = state(example_template, "Record deployment status")["Parameters"]["ExpressionAttributeValues"]
     assert recorded[":status"] == {"S.$": "$.describe.campaign.LatestCampaignUpdate.Status"}
     assert state(example_template, "Record deployment status")["ResultPath"] == "$.deployment.seen"
@@ -230,10 +230,15 @@ def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_
         "IsPresent": False,
         "Next": "Wait before polling deployment",
     }
-    assert changed["Choices"][1]["Not"] == {
+    # A status change of this version's update is recorded before any other rule, the limit after.
+    this_version = {
         "Variable": "$.describe.campaign.LatestCampaignUpdate.SolutionVersionArn",
         "StringEqualsPath": "$.training.solution_version_arn",
     }
+    assert changed["Choices"][1]["And"][0] == this_version
+    assert changed["Choices"][1]["Next"] == "Record deployment status"
+    assert changed["Choices"][2]["Next"] == "Deployment timed out"
+    assert changed["Choices"][3] == {"Not": this_version, "Next": "Wait before polling deployment"}
 
 
 def test_each_loop_starts_by_checking_for_a_job_reused_already_finished(example_template: Template) -> None:
@@ -249,7 +254,7 @@ def test_terminal_personalize_statuses_lead_to_the_failure_path(example_template
     assert training == {
         "ACTIVE": "Deploy version",
         "CREATE FAILED": "Training failure reason given?",
-        "CREATE STOPPED": "Training stopped",
+        "CREATE STOPPED": "Stopped at its limit?",
     }
     assert state(example_template, "Training failed")["Next"] == "Record campaign failure"
     assert state(example_template, "Record campaign failure")["Next"] == "Alert campaign failure"

@@ -322,3 +322,32 @@ def test_stop_execution_aborts_with_the_operators_error_even_inside_a_map(
     execution = aws.wait_for_execution(execution_arn, timeout_s=30)
 
     assert (execution["status"], execution["error"], execution["cause"]) == ("ABORTED", "OperatorStop", "wrong data")
+
+
+@pytest.mark.parametrize(
+    ("checked_at", "deadline", "overdue"),
+    [
+        ("2026-11-29T10:00:00.001Z", "2026-11-29T10:00:00.000Z", True),
+        ("2026-11-29T09:59:59.999Z", "2026-11-29T10:00:00Z", False),
+        ("2026-11-29T19:00:01+09:00", "2026-11-29T10:00:00Z", True),
+    ],
+)
+def test_choice_timestamps_are_rfc3339_with_fractions_and_offsets(
+    run_definition: Callable[..., dict], checked_at: str, deadline: str, overdue: bool
+) -> None:
+    definition = {
+        "StartAt": "Overdue?",
+        "States": {
+            "Overdue?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.checked_at", "TimestampGreaterThanPath": "$.deadline", "Next": "Late"}],
+                "Default": "In time",
+            },
+            "Late": {"Type": "Pass", "Result": {"overdue": True}, "End": True},
+            "In time": {"Type": "Pass", "Result": {"overdue": False}, "End": True},
+        },
+    }
+
+    execution = run_definition(definition, {"checked_at": checked_at, "deadline": deadline})
+
+    assert json.loads(execution["output"]) == {"overdue": overdue}

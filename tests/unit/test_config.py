@@ -145,3 +145,36 @@ def test_cdk_synth_fails_naming_the_field(tmp_path: Any) -> None:
     )
     assert result.returncode != 0
     assert "time_zone: expected an IANA time zone" in result.stderr
+
+
+def test_phase_timeouts_have_defaults_and_bounds(raw_config: dict[str, Any]) -> None:
+    assert parse_config(raw_config).phase_timeouts.seconds() == {
+        "import_seconds": 6 * 3600,
+        "training_seconds": 24 * 3600,
+        "deployment_seconds": 3 * 3600,
+    }
+    raw_config["phase_timeouts"] = {"training_hours": 0.5}
+    assert parse_config(raw_config).phase_timeouts.seconds()["training_seconds"] == 1800
+    raw_config["phase_timeouts"] = {"deployment_hours": 0}
+    with pytest.raises(ConfigError, match=r"phase_timeouts.deployment_hours"):
+        parse_config(raw_config)
+
+
+def test_a_configuration_that_could_reach_the_history_quota_is_refused(raw_config: dict[str, Any]) -> None:
+    # Six campaigns, each polled every 10 s through a 6-hour training: 6 x 2,161 polls x 11 events.
+    campaign = raw_config["campaigns"][0]
+    raw_config["campaigns"] = [{**campaign, "campaign_arn": f"{campaign['campaign_arn']}-{i}"} for i in range(6)]
+    raw_config["polling"] = {"training_seconds": 10}
+    raw_config["phase_timeouts"] = {"training_hours": 6}
+    with pytest.raises(ConfigError, match=r"polling: a run could write [\d,]+ history events, over the budget"):
+        parse_config(raw_config)
+
+
+def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
+    from infra.history_budget import EVENTS_PER_POLL, Phase, largest_history
+
+    one = {"import_": Phase(3600, 300), "training": Phase(7200, 900), "deployment": Phase(1800, 60)}
+    base = largest_history(**one, datasets=1, campaigns=1)
+    assert Phase(3600, 300).polls == 13
+    assert largest_history(**one, datasets=2, campaigns=1) - base == 60 + EVENTS_PER_POLL * 13
+    assert largest_history(**one, datasets=1, campaigns=2) - base == 80 + EVENTS_PER_POLL * (9 + 31)

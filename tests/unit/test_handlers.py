@@ -18,8 +18,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from infra.config import RefreshConfig
+from refresh_common import clock, task_input
 from refresh_common import personalize as personalize_client
-from refresh_common import task_input
 from refresh_common.errors import (
     InvalidRunInput,
     NameAttemptsExhausted,
@@ -288,9 +288,10 @@ def expected_create(job_name: str = JOB_NAME) -> dict[str, Any]:
 
 
 def test_start_import_creates_a_deterministically_named_job(
-    settings: Settings, records: RunRecords, table: Any, personalize: tuple[Any, Stubber]
+    settings: Settings, records: RunRecords, table: Any, personalize: tuple[Any, Stubber], monkeypatch: Any
 ) -> None:
     client, stubber = personalize
+    monkeypatch.setattr(clock, "now", lambda: 1_796_000_000.0)
     stubber.add_response("create_dataset_import_job", {"datasetImportJobArn": JOB_ARN}, expected_create())
     result = start_import.start_imports(import_event(settings, records), settings, records, client)
     assert result["import_jobs"] == [
@@ -300,6 +301,10 @@ def test_start_import_creates_a_deterministically_named_job(
             "job_name": JOB_NAME,
             "dataset_import_job_arn": JOB_ARN,
             "status": "CREATE PENDING",
+            # The import's limit (6 h by default), for the poll loop to compare each check with.
+            "checked_at": "2026-11-30T00:53:20.000Z",
+            "deadline": "2026-11-30T06:53:20.000Z",
+            "limit": "6 h",
         }
     ]
     item = record(table)
@@ -400,11 +405,14 @@ def test_start_training_creates_a_full_version_named_for_the_day(
         {"name": "refresh-20261129", "solutionArn": SOLUTION, "trainingMode": "FULL"},
     )
     result = start_training.start_training(campaign_event(settings, records), settings, records, client)
+    limit = result.pop("limit")
     assert result == {
         "solution_version_arn": VERSION,
         "solution_version_name": "refresh-20261129",
         "status": "CREATE PENDING",
     }
+    assert limit["limit"] == "24 h"  # the default training limit
+    assert limit["checked_at"] < limit["deadline"]
     item = record(table)
     assert (item["phase"], item["solution_version_arn"], item["solution_version_status"]) == (
         "TRAINING",
@@ -516,6 +524,7 @@ def test_deploy_keeps_the_campaigns_tps_and_config(
     result = deploy_version.deploy_version(
         campaign_event(settings, records, solution_version_arn=VERSION), settings, records, client
     )
+    assert result.pop("limit")["limit"] == "3 h"  # the default deployment limit
     assert result == {"solution_version_arn": VERSION, "status": "CREATE PENDING"}
     item = record(table)
     assert (item["phase"], item["campaign_update_status"]) == ("DEPLOYMENT", "CREATE PENDING")

@@ -374,6 +374,69 @@ def test_an_execution_ended_by_the_history_quota_is_recorded_and_alerted(
         assert subject == "Personalize refresh failed"
 
 
+# Phase timeouts ----------------------------------------------------------------------------------
+
+LIMITS = {"import_hours": 1, "training_hours": 2, "deployment_hours": 0.5}
+
+
+@pytest.fixture(scope="module")
+def short_limits() -> tuple[dict[str, Any], RefreshConfig]:
+    config = parse_config({**example_raw(), "phase_timeouts": LIMITS})
+    return synthesize(config).to_json(), config
+
+
+@pytest.mark.parametrize(
+    ("durations", "phase", "error"),
+    [
+        ({"import": timedelta(hours=3)}, "IMPORT", "ImportTimedOut"),
+        ({"import": timedelta(minutes=20), "training": timedelta(hours=5)}, "TRAINING", "TrainingTimedOut"),
+        (
+            {"import": timedelta(minutes=20), "training": timedelta(hours=1), "deployment": timedelta(hours=2)},
+            "DEPLOYMENT",
+            "DeploymentTimedOut",
+        ),
+    ],
+)
+def test_a_phase_over_its_limit_is_recorded_timed_out_and_alerted(
+    short_limits: tuple[dict[str, Any], RefreshConfig], durations: dict[str, timedelta], phase: str, error: str
+) -> None:
+    template, config = short_limits
+    with LocalRefresh(template, config) as refresh:
+        for name, duration in durations.items():
+            refresh.emulator.set_duration(name, duration)
+
+        execution = run_glue_event(refresh)
+
+        assert (execution["status"], execution["error"]) == ("FAILED", error)
+        record = refresh.run_record(CAMPAIGN, BASE_DATE)
+        assert (record["run_status"], record["failure_phase"], record["failure_error"]) == ("TIMED_OUT", phase, error)
+        assert "limit" in record["failure_reason"]
+        ((subject, message),) = refresh.alerts()
+        assert subject == "Personalize refresh failed"
+        assert error in message
+        assert refresh.serving_version(CAMPAIGN) == refresh.campaign_versions[CAMPAIGN]
+        # Only a training can be stopped, and it is stopped once; no phase after the late one started.
+        assert refresh.emulator.count("StopSolutionVersionCreation") == (1 if phase == "TRAINING" else 0)
+        assert refresh.emulator.count("CreateSolutionVersion") == (0 if phase == "IMPORT" else 1)
+        assert refresh.emulator.count("UpdateCampaign") == (1 if phase == "DEPLOYMENT" else 0)
+
+
+def test_a_stopped_training_is_followed_to_create_stopped(short_limits: tuple[dict[str, Any], RefreshConfig]) -> None:
+    template, config = short_limits
+    with LocalRefresh(template, config) as refresh:
+        refresh.emulator.set_duration("import", timedelta(minutes=20))
+        refresh.emulator.set_duration("training", timedelta(hours=5))
+
+        run_glue_event(refresh)
+
+        record = refresh.run_record(CAMPAIGN, BASE_DATE)
+        assert record["solution_version_status"] == "CREATE STOPPED"
+        (version,) = [
+            v for v in solution_versions(refresh, config.campaigns[0].solution_arn) if v["status"] != "ACTIVE"
+        ]
+        assert version["status"] == "CREATE STOPPED"
+
+
 # Throttling --------------------------------------------------------------------------------------
 
 

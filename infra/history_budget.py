@@ -1,0 +1,46 @@
+"""The largest execution history a configuration can produce, against Step Functions' quota.
+
+A Standard execution fails when its history reaches 25,000 events, and that end is uncatchable.
+Each poll of a job adds a fixed number of events, so the largest history is bounded by how many
+polls each phase may make before its timeout:
+
+    polls(phase)   = ceil(phase timeout / polling interval) + 1
+    per poll       = 11 events: Wait (entered, exited), describe Task (entered, scheduled, started,
+                     succeeded, exited), two Choices (entered, exited each)
+    per dataset    = 11 x polls(import)
+    per campaign   = 11 x (polls(training) + polls(deployment))
+    fixed          = 150 events for the claim, the starts, the status changes and the ends, plus
+                     60 per dataset and 80 per campaign for their Map iterations and record writes
+
+and the whole must stay below BUDGET, 80 % of the quota: retries of throttled calls add events too
+(each retry three), and a run that comes that near has a polling interval too short for its limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+HISTORY_EVENT_QUOTA = 25_000
+BUDGET = int(HISTORY_EVENT_QUOTA * 0.8)
+EVENTS_PER_POLL = 11
+FIXED_EVENTS = 150
+EVENTS_PER_DATASET = 60
+EVENTS_PER_CAMPAIGN = 80
+
+
+@dataclass(frozen=True)
+class Phase:
+    timeout_seconds: float
+    polling_seconds: int
+
+    @property
+    def polls(self) -> int:
+        return ceil(self.timeout_seconds / self.polling_seconds) + 1
+
+
+def largest_history(*, import_: Phase, training: Phase, deployment: Phase, datasets: int, campaigns: int) -> int:
+    """The most events one execution of this configuration can write."""
+    per_dataset = EVENTS_PER_DATASET + EVENTS_PER_POLL * import_.polls
+    per_campaign = EVENTS_PER_CAMPAIGN + EVENTS_PER_POLL * (training.polls + deployment.polls)
+    return FIXED_EVENTS + datasets * per_dataset + campaigns * per_campaign
