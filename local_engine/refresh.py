@@ -7,14 +7,17 @@ Used by the workflow tests and by the rehearsal command.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import boto3
+from moto.utilities.arns import parse_arn
 
 from infra.config import RefreshConfig
 
@@ -28,6 +31,8 @@ from .personalize.endpoint import serve
 # A Sunday 01:00 in Seoul: when the weekly export has just finished.
 DEFAULT_START = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
 WAIT_LIMIT = 120  # seconds of wall time one execution may take before the harness gives up
+# Top-level modules under lambdas/: the shared package and the handlers.
+_HANDLER_PACKAGES = frozenset({"refresh_common"} | {p.stem for p in LAMBDAS_DIR.glob("*.py")})
 
 
 class LocalRefresh:
@@ -44,10 +49,13 @@ class LocalRefresh:
 
     def __enter__(self) -> LocalRefresh:
         try:
+            self._stack.enter_context(moto_account(self.config.account))
             self._stack.enter_context(self.aws)
             self._stack.enter_context(serve(self.emulator))
             self.deliveries = self._stack.enter_context(deliver_to_state_machines())
             self._use_clock_in_handlers()
+            _start_cold_containers()
+            self._stack.callback(_start_cold_containers)
             self.deployment = LocalDeployment(self.template, self.aws, account=self.config.account).deploy()
             self.campaign_versions = self._seed_personalize()
         except BaseException:
@@ -118,7 +126,8 @@ class LocalRefresh:
         """(subject, message) of every message published to the alert topic."""
         from moto.sns.models import sns_backends
 
-        topic = sns_backends[self.config.account][self.config.region].topics[self.deployment.topic_arn]
+        topic_arn = parse_arn(self.deployment.topic_arn)
+        topic = sns_backends[topic_arn.account][topic_arn.region].topics[self.deployment.topic_arn]
         return [(subject or "", message) for _, message, subject, *_ in topic.sent_notifications]
 
     def serving_version(self, campaign_name: str) -> str:
@@ -148,6 +157,39 @@ class LocalRefresh:
         original = handler_clock.now
         handler_clock.now = self.clock.time  # type: ignore[assignment]
         self._stack.callback(setattr, handler_clock, "now", original)
+
+
+def _start_cold_containers() -> None:
+    """Forget the AWS clients the handler modules cached (`functools.cache`), as new Lambda containers would.
+
+    A client is bound to the region and account it was created for; one cached during an earlier local
+    deployment would send this deployment's calls to that one's resources.
+    """
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in _HANDLER_PACKAGES or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
+@contextmanager
+def moto_account(account: str) -> Iterator[None]:
+    """Make moto create every resource in `account`.
+
+    moto takes the account of each request from MOTO_ACCOUNT_ID, else from the request's access key, which
+    for the state machine's own service calls is always a fixed one (so its default account, 123456789012).
+    Only the variable reaches them all, so it is set for the whole refresh and put back afterwards.
+    """
+    previous = os.environ.get("MOTO_ACCOUNT_ID")
+    os.environ["MOTO_ACCOUNT_ID"] = account
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MOTO_ACCOUNT_ID", None)
+        else:
+            os.environ["MOTO_ACCOUNT_ID"] = previous
 
 
 def _plain(value: Any) -> Any:
