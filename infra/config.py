@@ -42,7 +42,12 @@ _NAMES_ITS_FIELD = re.compile(r"^[a-z_][\w.]*(?: and [a-z_][\w.]*)?: ")
 
 
 class ConfigError(ValueError):
-    """The configuration is invalid; the message lists each bad field."""
+    """The configuration is invalid: one line per problem, each naming the file and the field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
 
 
 def _matching(pattern: re.Pattern[str], expected: str) -> AfterValidator:
@@ -258,12 +263,11 @@ def _unique(field: str, values: list[str]) -> None:
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "configuration") -> RefreshConfig:
-    """Validate `raw`; raise ConfigError listing every bad field as `path: problem`."""
+    """Validate `raw`; raise ConfigError listing every bad field as `SOURCE: field: problem`."""
     try:
         return RefreshConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"  {_line(err)}" for err in exc.errors()]
-        raise ConfigError(f"invalid {source}:\n" + "\n".join(lines)) from None
+        raise ConfigError(source, [_line(err) for err in exc.errors()]) from None
 
 
 def load_config(path: str | Path) -> RefreshConfig:
@@ -272,11 +276,15 @@ def load_config(path: str | Path) -> RefreshConfig:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"configuration file not found: {path}") from None
+        raise ConfigError(str(path), ["file not found"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), ["not UTF-8 text"]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot be read: {exc.strerror}"]) from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+        raise ConfigError(str(path), [f"not valid JSON: {exc}"]) from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a JSON object at the top level")
+        raise ConfigError(str(path), ["expected a JSON object at the top level"])
     return parse_config(raw, source=str(path))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,17 +115,17 @@ def test_a_role_in_another_account_is_refused(raw_config: dict[str, Any]) -> Non
     raw_config["personalize_role_arn"] = "arn:aws:iam::210987654321:role/PersonalizeS3ReadAccess"
     with pytest.raises(ConfigError) as raised:
         parse_config(raw_config)
-    assert str(raised.value).splitlines()[1:] == [
-        "  personalize_role_arn: the role must be in the account of the Personalize resources (123456789012), "
-        "got 210987654321: Personalize cannot use a role of another account"
-    ]
+    assert str(raised.value) == (
+        "configuration: personalize_role_arn: the role must be in the account of the Personalize resources "
+        "(123456789012), got 210987654321: Personalize cannot use a role of another account"
+    )
 
 
 def test_errors_found_across_fields_name_the_field_they_are_about(raw_config: dict[str, Any]) -> None:
     raw_config["kms_key_arn"] = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     with pytest.raises(ConfigError) as raised:
         parse_config(raw_config)
-    assert str(raised.value).splitlines()[1].startswith("  kms_key_arn: the key must be in the Personalize region")
+    assert str(raised.value).startswith("configuration: kms_key_arn: the key must be in the Personalize region")
 
 
 def test_duplicate_campaigns_are_refused(raw_config: dict[str, Any]) -> None:
@@ -166,13 +167,33 @@ def test_a_dataset_group_name_too_long_for_any_prefix_says_so(raw_config: dict[s
     assert "shorter prefix" not in message
 
 
-def test_unreadable_file_is_reported(tmp_path: Any) -> None:
+def test_unreadable_file_is_reported_in_one_line_naming_it(tmp_path: Any) -> None:
     bad = tmp_path / "refresh.json"
-    bad.write_text("{not json")
-    with pytest.raises(ConfigError, match="is not valid JSON"):
-        load_config(bad)
-    with pytest.raises(ConfigError, match="configuration file not found"):
+    for content, expected in (
+        ("{not json", "refresh.json: not valid JSON: Expecting property name enclosed in double quotes"),
+        ("[]", "refresh.json: expected a JSON object at the top level"),
+        (b"\xff\xfe", "refresh.json: not UTF-8 text"),
+    ):
+        bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+        with pytest.raises(ConfigError) as raised:
+            load_config(bad)
+        assert str(raised.value).startswith(f"{tmp_path}/{expected}")
+        assert "\n" not in str(raised.value)
+    with pytest.raises(ConfigError, match=r"missing\.json: file not found$"):
         load_config(tmp_path / "missing.json")
+    with pytest.raises(ConfigError, match=r": cannot be read: Is a directory$"):
+        load_config(tmp_path)
+
+
+def test_each_problem_is_one_line_naming_the_file_and_the_field(raw_config: dict[str, Any]) -> None:
+    raw_config["time_zone"] = "Mars/Olympus"
+    raw_config["polling"]["import_seconds"] = 5
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw_config, source="config/my-shop.json")
+    assert str(raised.value).splitlines() == [
+        "config/my-shop.json: time_zone: expected an IANA time zone such as 'Asia/Seoul' or 'UTC', got 'Mars/Olympus'",
+        "config/my-shop.json: polling.import_seconds: Input should be greater than or equal to 10",
+    ]
 
 
 def test_cdk_synth_fails_naming_the_field(tmp_path: Any) -> None:
@@ -183,10 +204,17 @@ def test_cdk_synth_fails_naming_the_field(tmp_path: Any) -> None:
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=ROOT,
-        env={"CDK_CONTEXT_JSON": json.dumps({"config": str(bad)}), "PATH": "/usr/bin:/bin"},
+        # As the CDK CLI runs it from an activated virtual environment.
+        env={
+            "CDK_CONTEXT_JSON": json.dumps({"config": str(bad)}),
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        },
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode != 0
-    assert "time_zone: expected an IANA time zone" in result.stderr
+    assert (
+        result.stderr.strip()
+        == f"cdk synth: {bad}: time_zone: expected an IANA time zone such as 'Asia/Seoul' or 'UTC', got 'Nowhere/Land'"
+    )
