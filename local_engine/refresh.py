@@ -12,11 +12,15 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from moto.dynamodb.models import table as moto_table
 from moto.utilities.arns import parse_arn
 
 from infra.config import RefreshConfig
@@ -33,6 +37,14 @@ DEFAULT_START = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
 WAIT_LIMIT = 120  # seconds of wall time one execution may take before the harness gives up
 # Top-level modules under lambdas/: the shared package and the handlers.
 _HANDLER_PACKAGES = frozenset({"refresh_common"} | {p.stem for p in LAMBDAS_DIR.glob("*.py")})
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """One write to the run table: when it happened (simulated time) and the record as it stood after it."""
+
+    at: datetime
+    record: dict[str, Any]
 
 
 class LocalRefresh:
@@ -57,6 +69,7 @@ class LocalRefresh:
             _start_cold_containers()
             self._stack.callback(_start_cold_containers)
             self.deployment = LocalDeployment(self.template, self.aws, account=self.config.account).deploy()
+            self._observe_record_writes()
             self.campaign_versions = self._seed_personalize()
         except BaseException:
             self._stack.close()
@@ -86,10 +99,11 @@ class LocalRefresh:
             ),
         }
 
-    def put_glue_event(self, **kwargs: Any) -> list[str]:
-        """Put a Glue event on the default bus; the executions the rule started, if any."""
+    def put_glue_event(self, event: dict[str, Any] | None = None, **kwargs: Any) -> list[str]:
+        """Put a Glue event (`event`, or a new one built from `kwargs`) on the default bus; the executions the
+        rule started, if any. Putting the same event twice is a duplicate delivery."""
         before = len(self.deliveries.started)
-        response = self.aws.client("events").put_events(Entries=[self.glue_event(**kwargs)])
+        response = self.aws.client("events").put_events(Entries=[event or self.glue_event(**kwargs)])
         if response["FailedEntryCount"]:
             raise RuntimeError(f"EventBridge refused the event: {response['Entries']}")
         return [arn for _, arn, _ in self.deliveries.started[before:]]
@@ -122,6 +136,25 @@ class LocalRefresh:
         item = table.get_item(Key={"campaign_name": campaign_name, "base_date": base_date}, ConsistentRead=True)
         return _plain(item["Item"])
 
+    def record_writes(self) -> list[RecordWrite]:
+        """Every write to the run table so far, in order, whoever made it (a Lambda or the state machine)."""
+        table = self._moto_table()
+        deserialize = TypeDeserializer().deserialize
+        writes = []
+        for stream_record in list(table.stream_shard.items):
+            change = stream_record.record["dynamodb"]
+            if "NewImage" in change:
+                record = {k: _plain(deserialize(v)) for k, v in change["NewImage"].items()}
+                writes.append(RecordWrite(change["ApproximateCreationDateTime"].replace(tzinfo=UTC), record))
+        return writes
+
+    def state_machine_definition(self) -> dict[str, Any]:
+        """The definition as deployed: the synthesized one, its tokens resolved."""
+        described = self.aws.client("stepfunctions").describe_state_machine(
+            stateMachineArn=self.deployment.state_machine_arn
+        )
+        return dict(json.loads(described["definition"]))
+
     def alerts(self) -> list[tuple[str, str]]:
         """(subject, message) of every message published to the alert topic."""
         from moto.sns.models import sns_backends
@@ -148,6 +181,26 @@ class LocalRefresh:
                 campaign.campaign_arn, solution_arn=campaign.solution_arn, min_provisioned_tps=2
             )
         return versions
+
+    def _observe_record_writes(self) -> None:
+        """Keep every version of every run record, as a DynamoDB stream would, stamped with simulated time.
+
+        The deployed table has no stream; this one only lets the rehearsal show how each record changed.
+        """
+        table = self._moto_table()
+        if table.stream_shard is None:
+            self.aws.client("dynamodb").update_table(
+                TableName=self.deployment.table_name,
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+            )
+        # moto stamps stream records with wall time; the naive UTC `now` it expects, read off the clock.
+        clock_now = mock.patch.object(moto_table, "utcnow", lambda: self.clock.now().replace(tzinfo=None))
+        self._stack.enter_context(clock_now)
+
+    def _moto_table(self) -> Any:
+        from moto.dynamodb.models import dynamodb_backends
+
+        return dynamodb_backends[self.config.account][self.config.region].get_table(self.deployment.table_name)
 
     def _use_clock_in_handlers(self) -> None:
         if str(LAMBDAS_DIR) not in sys.path:
