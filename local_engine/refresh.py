@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -57,6 +58,7 @@ class LocalRefresh:
         self.emulator = PersonalizeEmulator(self.clock.now, account_id=config.account, region=config.region)
         self.aws = LocalAws(self.clock, region=config.region)
         self._stack = ExitStack()
+        self._clients: dict[str, Any] = {}
         self.deployment: LocalDeployment
 
     def __enter__(self) -> LocalRefresh:
@@ -69,6 +71,7 @@ class LocalRefresh:
             _start_cold_containers()
             self._stack.callback(_start_cold_containers)
             self.deployment = LocalDeployment(self.template, self.aws, account=self.config.account).deploy()
+            self._create_clients()
             self._observe_record_writes()
             self.campaign_versions = self._seed_personalize()
         except BaseException:
@@ -103,37 +106,48 @@ class LocalRefresh:
         """Put a Glue event (`event`, or a new one built from `kwargs`) on the default bus; the executions the
         rule started, if any. Putting the same event twice is a duplicate delivery."""
         before = len(self.deliveries.started)
-        response = self.aws.client("events").put_events(Entries=[event or self.glue_event(**kwargs)])
+        response = self.client("events").put_events(Entries=[event or self.glue_event(**kwargs)])
         if response["FailedEntryCount"]:
             raise RuntimeError(f"EventBridge refused the event: {response['Entries']}")
         return [arn for _, arn, _ in self.deliveries.started[before:]]
 
     def start_manual(self, payload: Any) -> str:
         """An operator's manual start (a back-fill or re-run), as from the console."""
-        return self.aws.client("stepfunctions").start_execution(
+        return self.client("stepfunctions").start_execution(
             stateMachineArn=self.deployment.state_machine_arn, name=f"manual-{uuid.uuid4()}", input=json.dumps(payload)
         )["executionArn"]
 
     def wait(self, execution_arn: str) -> dict[str, Any]:
-        return self.aws.wait_for_execution(execution_arn, timeout_s=WAIT_LIMIT)
+        """Block (wall time) until the execution leaves RUNNING; its description."""
+        client = self.client("stepfunctions")
+        deadline = time.monotonic() + WAIT_LIMIT
+        while (description := client.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still RUNNING after {WAIT_LIMIT} s of wall time")
+            time.sleep(0.005)
+        return dict(description)
 
     # What an operator sees --------------------------------------------------------------------------
 
+    def client(self, service_name: str) -> Any:
+        """This deployment's client of a service: created once, before any execution runs (see _create_clients)."""
+        if service_name not in self._clients:
+            self._clients[service_name] = self.aws.client(service_name)
+        return self._clients[service_name]
+
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        client = self.aws.client("stepfunctions")
+        client = self.client("stepfunctions")
         events: list[dict[str, Any]] = []
         for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             events.extend(page["events"])
         return events
 
     def run_records(self) -> list[dict[str, Any]]:
-        table = boto3.resource("dynamodb", region_name=self.config.region).Table(self.deployment.table_name)
-        items = table.scan(ConsistentRead=True)["Items"]
+        items = self._table.scan(ConsistentRead=True)["Items"]
         return sorted((_plain(item) for item in items), key=lambda i: (i["campaign_name"], i["base_date"]))
 
     def run_record(self, campaign_name: str, base_date: int) -> dict[str, Any]:
-        table = boto3.resource("dynamodb", region_name=self.config.region).Table(self.deployment.table_name)
-        item = table.get_item(Key={"campaign_name": campaign_name, "base_date": base_date}, ConsistentRead=True)
+        item = self._table.get_item(Key={"campaign_name": campaign_name, "base_date": base_date}, ConsistentRead=True)
         return _plain(item["Item"])
 
     def record_writes(self) -> list[RecordWrite]:
@@ -150,7 +164,7 @@ class LocalRefresh:
 
     def state_machine_definition(self) -> dict[str, Any]:
         """The definition as deployed: the synthesized one, its tokens resolved."""
-        described = self.aws.client("stepfunctions").describe_state_machine(
+        described = self.client("stepfunctions").describe_state_machine(
             stateMachineArn=self.deployment.state_machine_arn
         )
         return dict(json.loads(described["definition"]))
@@ -165,7 +179,7 @@ class LocalRefresh:
 
     def serving_version(self, campaign_name: str) -> str:
         campaign = next(c for c in self.config.campaigns if c.name == campaign_name)
-        described = self.aws.client("personalize").describe_campaign(campaignArn=campaign.campaign_arn)
+        described = self.client("personalize").describe_campaign(campaignArn=campaign.campaign_arn)
         return str(described["campaign"]["solutionVersionArn"])
 
     # Set-up ----------------------------------------------------------------------------------------
@@ -182,6 +196,13 @@ class LocalRefresh:
             )
         return versions
 
+    def _create_clients(self) -> None:
+        """Create the clients the harness uses up front: creating one reads the whole process environment,
+        which the in-process Lambdas change while executions run."""
+        for service_name in ("stepfunctions", "events", "personalize", "dynamodb"):
+            self.client(service_name)
+        self._table = boto3.resource("dynamodb", region_name=self.config.region).Table(self.deployment.table_name)
+
     def _observe_record_writes(self) -> None:
         """Keep every version of every run record, as a DynamoDB stream would, stamped with simulated time.
 
@@ -189,7 +210,7 @@ class LocalRefresh:
         """
         table = self._moto_table()
         if table.stream_shard is None:
-            self.aws.client("dynamodb").update_table(
+            self.client("dynamodb").update_table(
                 TableName=self.deployment.table_name,
                 StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
             )

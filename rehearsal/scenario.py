@@ -171,7 +171,7 @@ def _deliver_glue_events(refresh: LocalRefresh, scenario: Scenario, outcome: Out
 
 def _await_claim(refresh: LocalRefresh, execution_arn: str) -> None:
     """Wait (wall time) until the execution has written its first run record, or has ended without one."""
-    client = refresh.aws.client("stepfunctions")
+    client = refresh.client("stepfunctions")
     deadline = time.perf_counter() + WAIT_LIMIT
     while not any(write.record.get("execution_arn") == execution_arn for write in refresh.record_writes()):
         if client.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
