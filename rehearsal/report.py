@@ -23,9 +23,13 @@ from .verdict import Verdict, latest_records
 if TYPE_CHECKING:
     from .scenario import Execution, Outcome
 
-_EXECUTION_STATUS = {"TIMED_OUT": "TIMED OUT"}
-# How an execution may end without its Catch recording anything: the run record stays RUNNING.
-_ENDS_UNRECORDED = {"TIMED_OUT": "TIMED OUT", "ABORTED": "ABORTED", "FAILED": "FAILED"}
+_SPOKEN = {"TIMED_OUT": "TIMED OUT"}  # execution statuses as they are said
+# How an execution may end without a Catch recording anything: the run record stays RUNNING.
+_ENDS_UNRECORDED = {
+    "TIMED_OUT": "the execution hit the state machine's timeout ({timeout} h)",
+    "ABORTED": "the execution was stopped",
+    "FAILED": "the execution failed where no Catch runs",
+}
 
 
 def render(outcome: Outcome, verdict: Verdict, *, states: bool = False, records: bool = False) -> str:
@@ -107,13 +111,9 @@ def _result(
         )
     ended = owner.description["status"] if owner else None
     if status == "RUNNING" and ended in _ENDS_UNRECORDED:
-        why = {
-            "TIMED_OUT": f"the execution hit the state machine's timeout ({outcome.config.execution_timeout_hours} h)",
-            "ABORTED": "the execution was stopped",
-            "FAILED": "the execution failed where no Catch runs",
-        }[ended]
+        why = _ENDS_UNRECORDED[ended].format(timeout=outcome.config.execution_timeout_hours)
         return (
-            f"{_ENDS_UNRECORDED[ended]} in {phase}",
+            f"{_SPOKEN.get(ended, ended)} in {phase}",
             f"{why}; nothing records that yet, so the run record still says RUNNING, and no alert was sent",
         )
     return f"{status} in {phase}", None
@@ -131,7 +131,7 @@ def _verdict(verdict: Verdict) -> list[str]:
 def _execution(outcome: Outcome, index: int, execution: Execution) -> list[str]:
     description = execution.description
     start, stop = execution_times(execution)
-    status = _EXECUTION_STATUS.get(description["status"], description["status"])
+    status = _SPOKEN.get(description["status"], description["status"])
     transitions = sum(1 for event in execution.history if event["type"].endswith("StateEntered"))
     ran = f" after {duration(stop - start)}" if stop else ""
     header = [

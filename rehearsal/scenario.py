@@ -84,7 +84,8 @@ def base_date_of(event_time: datetime, time_zone: str) -> str:
 
 
 def with_second_dataset_and_campaign(raw: dict[str, Any]) -> dict[str, Any]:
-    """The configuration plus an ITEMS dataset and a second campaign, in the same account and region."""
+    """The configuration plus a second dataset (ITEMS, or USERS beside an ITEMS one) in the same dataset group,
+    and a second campaign, in the same account and region."""
     raw = copy.deepcopy(raw)
     if len(raw["datasets"]) > 1 or len(raw["campaigns"]) > 1:
         raise ScenarioError("--two: the configuration already has more than one dataset or campaign; leave --two out")
@@ -136,11 +137,10 @@ def rehearse(
         progress("Deployed on the local engine; rehearsing in simulated time...")
         _configure_personalize(refresh, scenario)
         outcome.previous_versions = dict(refresh.campaign_versions)
-        _deliver_glue_events(refresh, scenario, outcome)
+        event_time = _deliver_glue_events(refresh, scenario, outcome)
         if scenario.rerun and outcome.executions:
             # The operator re-runs the day that the alert names.
-            base_date = base_date_of(refresh.clock.start, config.time_zone)
-            arn = refresh.start_manual({"base_date": base_date})
+            arn = refresh.start_manual({"base_date": base_date_of(event_time, config.time_zone)})
             outcome.executions.append(_await(refresh, "operator's re-run", arn))
 
         outcome.definition = refresh.state_machine_definition()
@@ -155,7 +155,8 @@ def rehearse(
     return outcome
 
 
-def _deliver_glue_events(refresh: LocalRefresh, scenario: Scenario, outcome: Outcome) -> None:
+def _deliver_glue_events(refresh: LocalRefresh, scenario: Scenario, outcome: Outcome) -> datetime:
+    """Put the Glue success event (twice with --duplicate) and follow the executions it starts; its time."""
     event = refresh.glue_event()
     with refresh.clock.hold():  # a duplicate delivery arrives at the same simulated moment
         arns = refresh.put_glue_event(event)
@@ -167,6 +168,8 @@ def _deliver_glue_events(refresh: LocalRefresh, scenario: Scenario, outcome: Out
             labels.append("duplicate delivery")
     for label, arn in zip(labels, arns, strict=False):
         outcome.executions.append(_await(refresh, label, arn))
+    event_time: datetime = event["Time"]
+    return event_time
 
 
 def _await_claim(refresh: LocalRefresh, execution_arn: str) -> None:
