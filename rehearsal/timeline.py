@@ -104,7 +104,7 @@ def record_entries(execution_arn: str, writes: list[RecordWrite]) -> list[Entry]
     entries: list[Entry] = []
     latest: dict[tuple[str, int], dict[str, Any]] = {}
     dataset_changes_seen: set[tuple[str, str, str]] = set()  # each campaign's record mirrors every dataset
-    first_seen: dict[tuple[str, str, str], tuple[datetime, str]] = {}  # (subject, phase, job) -> when, status
+    first_seen: dict[tuple[str, str, str], datetime] = {}  # (subject, phase, job) -> when this execution saw it
     for write in writes:
         record = write.record
         key = (record["campaign_name"], record["base_date"])
@@ -118,12 +118,10 @@ def record_entries(execution_arn: str, writes: list[RecordWrite]) -> list[Entry]
             before = {"run_status": record.get("run_status")}
 
         for dataset, job in sorted((record.get("dataset_import_jobs") or {}).items()):
-            previous_job = (before.get("dataset_import_jobs") or {}).get(dataset) or {}
+            previous = (before.get("dataset_import_jobs") or {}).get(dataset) or {}
             change = (dataset, str(job.get("arn")), str(job.get("status")))
-            if change in dataset_changes_seen or (job.get("arn"), job.get("status")) == (
-                previous_job.get("arn"),
-                previous_job.get("status"),
-            ):
+            unchanged = (job.get("arn"), job.get("status")) == (previous.get("arn"), previous.get("status"))
+            if unchanged or change in dataset_changes_seen:
                 continue
             dataset_changes_seen.add(change)
             entries.append(
@@ -186,20 +184,19 @@ def _job_entry(
     phase: str,
     status: str,
     name: str | None,
-    first_seen: dict[tuple[str, str, str], tuple[datetime, str]],
+    first_seen: dict[tuple[str, str, str], datetime],
     *,
     job: str | None = None,
 ) -> Entry:
     """A job's status change; the entry that ends it says how long it took since this execution saw it start."""
     key = (subject, phase, job or name or "")
     if key not in first_seen:
-        first_seen[key] = (at, status)
+        first_seen[key] = at
         text = f"{phase} {status}" + (f": {name}" if name else "")
-        if not in_flight(status):
+        if status == "ACTIVE":
             text += " (reused: an earlier attempt already got this far)"
         return Entry(at, subject, text)
-    since = first_seen[key][0]
-    return Entry(at, subject, f"{phase} {status}", None if in_flight(status) else at - since)
+    return Entry(at, subject, f"{phase} {status}", None if in_flight(status) else at - first_seen[key])
 
 
 def _claim_text(record: dict[str, Any], before: dict[str, Any] | None) -> str:
