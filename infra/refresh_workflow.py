@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Aws, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -35,10 +35,14 @@ class RefreshWorkflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # Step Functions only delivers logs to groups under this prefix without a resource policy per group.
+        # The group is retained with the stack's history, so its name ends with the first part of the
+        # stack's own id, which is new each time the stack is created: deleting the stack and deploying
+        # it again makes a new group beside the retained one instead of failing on the name.
+        stack_id_part = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))))
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-refresh",
+            log_group_name=Fn.join("", [f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-refresh-", stack_id_part]),
             retention=LOG_RETENTION[config.log_retention_days],
             encryption_key=encryption_key,
             removal_policy=RemovalPolicy.RETAIN,

@@ -15,7 +15,8 @@ from constructs import Construct
 
 from . import compliance
 from .config import RefreshConfig
-from .constants import LAMBDA_MEMORY, LAMBDA_TIMEOUT, LAMBDAS_DIR, LOG_RETENTION, SETTINGS_VARIABLE, TABLE_VARIABLE
+from .constants import LAMBDA_MEMORY, LAMBDA_TIMEOUT, LOG_RETENTION, SETTINGS_VARIABLE, TABLE_VARIABLE
+from .lambda_code import task_code
 from .personalize_arns import PersonalizeArns
 from .run_table import run_table_key_statement
 
@@ -49,7 +50,7 @@ class TaskFunctions(Construct):
         self._table = table
         self._key = encryption_key
         self._roles: dict[_FunctionSpec, iam.Role] = {}
-        self._code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "*.pyc"])
+        self._code = task_code()
         arns = PersonalizeArns(config)
 
         self.start_import = self._function(START_IMPORT)

@@ -20,9 +20,10 @@ _REUSABLE_UPDATE = personalize.IN_FLIGHT_STATUSES | {"ACTIVE"}
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = load_settings()
-    return deploy_version(
-        event, settings, RunRecords(run_table(settings.table_name)), personalize.client(settings.region)
-    )
+    with personalize.unavailable_as_retryable():
+        return deploy_version(
+            event, settings, RunRecords(run_table(settings.table_name)), personalize.client(settings.region)
+        )
 
 
 def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:

@@ -27,7 +27,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if action == "claim":
         return claim(event, settings, records)
     if action == "import":
-        return start_imports(event, settings, records, personalize.client(settings.region))
+        with personalize.unavailable_as_retryable():
+            return start_imports(event, settings, records, personalize.client(settings.region))
     raise InvalidRunInput(f"unknown action {action!r}; expected 'claim' or 'import'")
 
 

@@ -6,6 +6,7 @@ unless that version failed or was stopped.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,12 +19,18 @@ from refresh_common.run_record import RunRecords, run_table
 from refresh_common.settings import CampaignSettings, Settings, load_settings
 from refresh_common.task_input import campaign_task
 
+# Versions described at most while looking for the one an earlier attempt created: a re-run comes
+# days, not hundreds of versions, after the attempt it repeats.
+MAX_VERSIONS_DESCRIBED = 30
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = load_settings()
-    return start_training(
-        event, settings, RunRecords(run_table(settings.table_name)), personalize.client(settings.region)
-    )
+    with personalize.unavailable_as_retryable():
+        return start_training(
+            event, settings, RunRecords(run_table(settings.table_name)), personalize.client(settings.region)
+        )
 
 
 def start_training(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
@@ -59,10 +66,16 @@ def _create_or_reuse(
 
 
 def _find_version(client: Any, solution_arn: str, name: str) -> dict[str, Any] | None:
-    """The solution's version called `name`; summaries carry no name, so describe each."""
-    for page in client.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn):
-        for summary in page["solutionVersions"]:
-            version = client.describe_solution_version(solutionVersionArn=summary["solutionVersionArn"])
-            if version["solutionVersion"].get("name") == name:
-                return dict(version["solutionVersion"])
+    """The solution's version called `name`. Summaries carry no name, so versions are described one
+    by one: newest first (the list's order is not documented), and at most MAX_VERSIONS_DESCRIBED."""
+    summaries = [
+        summary
+        for page in client.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn)
+        for summary in page["solutionVersions"]
+    ]
+    summaries.sort(key=lambda summary: summary.get("creationDateTime") or _LONG_AGO, reverse=True)
+    for summary in summaries[:MAX_VERSIONS_DESCRIBED]:
+        version = client.describe_solution_version(solutionVersionArn=summary["solutionVersionArn"])
+        if version["solutionVersion"].get("name") == name:
+            return dict(version["solutionVersion"])
     return None

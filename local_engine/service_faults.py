@@ -40,6 +40,7 @@ class _Fault:
     code: str
     status: int
     remaining: int
+    body_contains: str | None
 
 
 class ServiceFaults(PatchSet):
@@ -51,21 +52,35 @@ class ServiceFaults(PatchSet):
         self._faults: list[_Fault] = []
         self.injected: list[tuple[str, str, str]] = []
 
-    def fail(self, service: str, operation: str, code: str, *, times: int = 1, status: int | None = None) -> None:
+    def fail(
+        self,
+        service: str,
+        operation: str,
+        code: str,
+        *,
+        times: int = 1,
+        status: int | None = None,
+        body_contains: str | None = None,
+    ) -> None:
         """The next ``times`` calls of ``operation`` (e.g. "UpdateItem") on ``service`` (moto's
-        service name, e.g. "dynamodb") answer ``code``."""
+        service name, e.g. "dynamodb") answer ``code``; with ``body_contains``, only the calls whose
+        request body contains that text (one state's write among many, say)."""
         if times < 1:
             raise ValueError("times must be at least 1")
+        fault = _Fault(service, operation, code, status or DEFAULT_STATUS.get(code, 400), times, body_contains)
         with self._lock:
-            self._faults.append(_Fault(service, operation, code, status or DEFAULT_STATUS.get(code, 400), times))
+            self._faults.append(fault)
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
 
-    def _take(self, service: str, operation: str) -> _Fault | None:
+    def _take(self, service: str, operation: str, body: str) -> _Fault | None:
+        def matches(f: _Fault) -> bool:
+            return (f.service, f.operation) == (service, operation) and (f.body_contains or "") in body
+
         with self._lock:
-            fault = next((f for f in self._faults if (f.service, f.operation) == (service, operation)), None)
+            fault = next((f for f in self._faults if matches(f)), None)
             if fault is None:
                 return None
             fault.remaining -= 1
@@ -79,7 +94,8 @@ class ServiceFaults(PatchSet):
         faults = self
 
         def call_action(response: BaseResponse) -> Any:
-            fault = faults._take(str(response.service_name), response._get_action())
+            body = response.body.decode() if isinstance(response.body, bytes) else str(response.body or "")
+            fault = faults._take(str(response.service_name), response._get_action(), body)
             if fault is None:
                 return real_call_action(response)
             body = json.dumps({"__type": fault.code, "message": f"Injected {fault.code} for {fault.operation}"})

@@ -15,3 +15,13 @@ class NameAttemptsExhausted(RuntimeError):
 
 class RunNotOwned(RuntimeError):
     """The run record belongs to another execution; this one must not write it."""
+
+
+class PersonalizeUnavailable(RuntimeError):
+    """Personalize throttled or failed (5xx) on every attempt the SDK made; the state machine backs off
+    in minutes and calls again. Safe to repeat: every create uses a deterministic name."""
+
+
+class RunRecordBusy(RuntimeError):
+    """The claim's transaction was cancelled by a conflict or a throttle, not by another claim; the state
+    machine retries the claim."""

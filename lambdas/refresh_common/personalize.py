@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -9,19 +11,46 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .errors import PersonalizeUnavailable
+
 # Statuses of a job that will never become ACTIVE: a re-run must use a new name.
 DEAD_STATUSES = frozenset({"CREATE FAILED", "CREATE STOPPING", "CREATE STOPPED"})
 IN_FLIGHT_STATUSES = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS"})
 
 
+# Codes that mean "try again later" but that Personalize's model does not define, so botocore raises
+# them as a plain ClientError (AWS's common errors: throttling, internal failure, unavailability).
+_TRANSIENT_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "InternalFailure", "ServiceUnavailable"}
+)
+
+
 @cache
 def client(region: str) -> Any:
-    # One attempt: the state machine retries LimitExceeded and ResourceInUse with backoff in minutes,
-    # where the SDK's standard mode would spend seconds retrying a quota that frees up in minutes.
+    # botocore's standard mode retries throttles and 5xx answers a few times within seconds (the
+    # creates are safe to repeat: each uses a deterministic name, and a repeat finds the job the
+    # first attempt made). What still fails is raised as PersonalizeUnavailable, which the state
+    # machine retries in minutes, like LimitExceeded and ResourceInUse.
     return boto3.client(
-        "personalize", region_name=region, config=Config(retries={"mode": "standard", "total_max_attempts": 1})
+        "personalize", region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 4})
     )
 
 
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_transient(exc: ClientError) -> bool:
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return error_code(exc) in _TRANSIENT_CODES or status >= 500
+
+
+@contextmanager
+def unavailable_as_retryable() -> Iterator[None]:
+    """Turn a throttle or 5xx that outlived the SDK's retries into the error the state machine retries."""
+    try:
+        yield
+    except ClientError as exc:
+        if is_transient(exc):
+            raise PersonalizeUnavailable(f"Personalize is unavailable: {exc}") from exc
+        raise

@@ -17,7 +17,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from . import clock
-from .errors import RunNotOwned
+from .errors import RunNotOwned, RunRecordBusy
 from .inputs import RunRequest
 from .settings import CampaignSettings
 
@@ -35,6 +35,16 @@ _ATTEMPT_SUMMARY = (
     "failure_reason",
     "started_at",
     "ended_at",
+)
+# previous_attempts keeps the newest attempts, each reason cut short, so the item stays far below
+# DynamoDB's 400 KB however often a day is re-run (the `attempt` counter still counts them all).
+MAX_PREVIOUS_ATTEMPTS = 10
+MAX_SUMMARY_REASON = 1_000
+# Why DynamoDB cancels a transaction (CancellationReasons codes): another claim got there first, or a
+# passing conflict or throttle worth retrying. Anything else (a validation error) fails the claim loudly.
+_CLAIMED_BY_ANOTHER = "ConditionalCheckFailed"
+_TRANSIENT_CANCELLATIONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
 
 
@@ -85,26 +95,36 @@ class RunRecords:
 
         A campaign whose run for this date is RUNNING or SUCCEEDED is skipped (a duplicate
         event); one whose run FAILED is claimed again, and so is one still RUNNING after
-        `execution_timeout` seconds, since its execution has ended without recording it.
-        All claims land together or none do.
+        `execution_timeout` seconds, since its execution has ended without recording it. A record
+        this execution already claimed (an earlier try of this call) stays claimed. All claims land
+        together or none do; a transaction cancelled by a conflict or throttle raises RunRecordBusy.
         """
         writes, claimed, skipped = [], [], {}
         for campaign in campaigns:
             existing = self._get(campaign.campaign_name, request.base_date)
+            if existing and existing.get("execution_arn") == execution_arn:
+                # This execution's own claim, written by an earlier try of this same call.
+                claimed.append(campaign.campaign_name)
+                continue
             if existing and not self._claimable(existing, execution_timeout):
                 skipped[campaign.campaign_name] = str(existing.get("run_status"))
                 continue
             writes.append(self._claim_write(request, campaign, execution_arn, existing))
             claimed.append(campaign.campaign_name)
         if not writes:
-            return Claim([], skipped)
+            return Claim(claimed, skipped)
         try:
             self._table.meta.client.transact_write_items(TransactItems=writes)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            # Another execution claimed one of these campaigns between our read and write.
-            return Claim([], {name: "CLAIMED_CONCURRENTLY" for name in claimed} | skipped)
+            reasons = {r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])} - {"None"}
+            if reasons == {_CLAIMED_BY_ANOTHER}:
+                # Another execution claimed one of these campaigns between our read and write.
+                return Claim([], {name: "CLAIMED_CONCURRENTLY" for name in claimed} | skipped)
+            if reasons & _TRANSIENT_CANCELLATIONS:
+                raise RunRecordBusy(f"the claim was cancelled by {sorted(reasons)}; it can be tried again") from exc
+            raise
         return Claim(claimed, skipped)
 
     def record_import_started(
@@ -200,8 +220,11 @@ class RunRecords:
             summary = {k: existing[k] for k in _ATTEMPT_SUMMARY if k in existing}
             if existing["run_status"] == RUNNING:
                 summary["run_status"] = ABANDONED
+            if len(str(summary.get("failure_reason", ""))) > MAX_SUMMARY_REASON:
+                summary["failure_reason"] = str(summary["failure_reason"])[: MAX_SUMMARY_REASON - 1] + "…"
             item["attempt"] = int(existing.get("attempt", 1)) + 1
-            item["previous_attempts"] = [*existing.get("previous_attempts", []), summary]
+            history = [*existing.get("previous_attempts", []), summary]
+            item["previous_attempts"] = history[-MAX_PREVIOUS_ATTEMPTS:]
             # Unchanged since we read it: no other execution claimed it in between.
             put["ConditionExpression"] = "run_status = :status AND execution_arn = :previous"
             put["ExpressionAttributeValues"] = {

@@ -10,7 +10,10 @@ from .errors import InvalidRunInput
 from .inputs import BASE_DATE
 from .settings import CampaignSettings, Settings
 
-_EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+$")
+# State machine and execution names: 1 to 80 characters, none of them white space, brackets, wildcards,
+# control characters or " # % \ ^ | ~ ` $ & , ; : / (StartExecution's `name`); "." "+" "=" "@" "!" are fine.
+_NAME = r"""[^\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}"""
+_EXECUTION_ARN = re.compile(rf"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{{12}}:execution:{_NAME}:{_NAME}$")
 
 
 @dataclass(frozen=True)

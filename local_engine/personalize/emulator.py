@@ -3,7 +3,9 @@
 Nothing here runs in the background: every job's future is scheduled when it
 is created (see ``lifecycle.Timeline``) and statuses are read off that
 schedule at the injected clock's ``now()`` whenever a resource is described
-or listed. Advancing the virtual clock is therefore the only way time passes.
+or listed. What Personalize starts on its own (automatic training) is created
+when the emulator is next used, with the creation time its schedule gave it.
+Advancing the virtual clock is therefore the only way time passes.
 
 Operations are invoked with ``emulator.call("DescribeCampaign", {...})`` using
 botocore's operation names and camelCase parameters; ``endpoint.serve`` wires
@@ -41,6 +43,29 @@ T = TypeVar("T")
 DEFAULT_RECIPE_ARN = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
 # Personalize's default quota for concurrent dataset import jobs per region.
 MAX_ACTIVE_IMPORT_JOBS = 5
+# AutoTrainingConfig.schedulingExpression is rate(N days), N from 1 to 30,
+# default 7 (API reference, AutoTrainingConfig).
+DEFAULT_AUTO_TRAINING_DAYS = 7
+_AUTO_TRAINING_DAYS_RANGE = range(1, 31)
+# "Automatic solution version creation starts within one hour after the
+# solution is ACTIVE" (API reference, CreateSolution performAutoTraining): the
+# emulator takes the end of that hour.
+FIRST_AUTOMATIC_TRAINING_DELAY = datetime.timedelta(hours=1)
+# Automatic training needs new interaction data ("Configuring automatic
+# training"): item interactions, or action interactions for Next-Best-Action.
+_INTERACTION_DATASET_TYPES = frozenset({"INTERACTIONS", "ACTION_INTERACTIONS"})
+# "The UPDATE option can only be used when ... the input solution was trained
+# with the User-Personalization recipe or the legacy HRNN-Coldstart recipe"
+# (API reference, CreateSolutionVersion trainingMode); User-Personalization-v2
+# is a different recipe.
+_UPDATE_RECIPE_ARNS = frozenset(
+    {"arn:aws:personalize:::recipe/aws-user-personalization", "arn:aws:personalize:::recipe/aws-hrnn-coldstart"}
+)
+_MANUAL = "MANUAL"
+_AUTOMATIC = "AUTOMATIC"
+# UpdateCampaign's solutionVersionArn "<solutionArn>/$LATEST" names the
+# solution's latest version (API reference, UpdateCampaign).
+_LATEST = "/$LATEST"
 _DEFAULT_PAGE_SIZE = 100
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+")
@@ -74,9 +99,16 @@ class Solution:
     name: str
     recipe_arn: str
     perform_auto_training: bool
+    auto_training_days: int
     dataset_group_arn: str | None
     created: datetime.datetime
     version_arns: list[str] = field(default_factory=list)
+    # When automatic training next looks for new data (None: it is off).
+    next_automatic_training: datetime.datetime | None = None
+
+    @property
+    def first_automatic_training(self) -> datetime.datetime:
+        return self.created + FIRST_AUTOMATIC_TRAINING_DELAY
 
 
 @dataclass
@@ -99,6 +131,7 @@ class SolutionVersion:
     name: str | None
     solution_arn: str
     training_mode: str
+    training_type: str
     created: datetime.datetime
     timeline: Timeline
     training_hours: float
@@ -107,11 +140,15 @@ class SolutionVersion:
 
 @dataclass
 class Deployment:
-    """What a campaign serves: the version plus its serving configuration."""
+    """What a campaign serves: the version plus its serving configuration.
+    With ``follows_latest`` (campaignConfig.syncWithLatestSolutionVersion) the
+    version is the one that was latest when deployed, and the campaign moves
+    on to each newer version of its solution as that version goes ACTIVE."""
 
     solution_version_arn: str
     min_provisioned_tps: int
     campaign_config: dict[str, Any] | None
+    follows_latest: bool = False
 
 
 @dataclass
@@ -199,7 +236,7 @@ class PersonalizeEmulator:
         self._lock = threading.RLock()
         self._durations = Durations()
         self._validator = ModelValidator()
-        self.faults = Faults(self._lock, self.operations)
+        self.faults = Faults(self._lock, self.operations, self._time)
         self._datasets: dict[str, Dataset] = {}
         self._solutions: dict[str, Solution] = {}
         self._campaigns: dict[str, Campaign] = {}
@@ -220,6 +257,8 @@ class PersonalizeEmulator:
         IN_PROGRESS, 30 min) or ``"stopping"`` (CREATE STOPPING, 60 s).
         """
         with self._lock:
+            # Automatic versions already due keep the durations of their time.
+            self._catch_up()
             self._durations.set(phase, duration)
 
     def set_metrics(self, solution_version: str, metrics: Mapping[str, float]) -> None:
@@ -240,6 +279,13 @@ class PersonalizeEmulator:
         with self._lock:
             return sum(1 for c in self._calls if c.operation == operation)
 
+    def next_automatic_training(self, solution_arn: str) -> datetime.datetime | None:
+        """When the solution's automatic training next looks for new data (and
+        trains if there is some), or None if it does not train automatically."""
+        with self._lock:
+            self._catch_up()
+            return _existing(self._solutions, solution_arn).next_automatic_training
+
     # ----- seeding --------------------------------------------------------
 
     def add_dataset(self, dataset_arn: str, *, imported: bool = True) -> str:
@@ -248,6 +294,7 @@ class PersonalizeEmulator:
         ``imported=False`` models an empty dataset, on which INCREMENTAL
         imports are rejected until a FULL import has gone ACTIVE."""
         with self._lock:
+            self._catch_up()
             match = _DATASET_ARN.fullmatch(dataset_arn)
             group, dataset_type = match.groups() if match else (None, None)
             self._datasets[dataset_arn] = Dataset(
@@ -266,18 +313,39 @@ class PersonalizeEmulator:
         *,
         recipe_arn: str = DEFAULT_RECIPE_ARN,
         perform_auto_training: bool = False,
+        auto_training_days: int = DEFAULT_AUTO_TRAINING_DAYS,
         dataset_group_arn: str | None = None,
     ) -> str:
-        """Register an ACTIVE solution with no versions yet."""
+        """Register an ACTIVE solution with no versions yet.
+
+        ``perform_auto_training`` defaults to False here (CreateSolution
+        defaults it to true) so that only the calls under test create
+        versions. When on, Personalize creates versions itself, with
+        ``trainingType`` AUTOMATIC: the first run one hour after the solution
+        is added, then every ``auto_training_days`` days (1 to 30, shown by
+        DescribeSolution as ``rate(N days)``). A run trains only if new
+        interaction data arrived since the solution's latest ACTIVE version:
+        an interactions import of the solution's dataset group (of any group
+        when ``dataset_group_arn`` is not given) that went ACTIVE since that
+        version was created. Data seeded with ``add_dataset`` counts as older
+        than any version; real-time events are not emulated.
+        """
+        if isinstance(auto_training_days, bool) or auto_training_days not in _AUTO_TRAINING_DAYS_RANGE:
+            raise ValueError(f"auto_training_days must be 1 to 30 (rate(N days)), not {auto_training_days!r}")
         with self._lock:
-            self._solutions[solution_arn] = Solution(
+            self._catch_up()
+            solution = Solution(
                 arn=solution_arn,
                 name=_last_segment(solution_arn),
                 recipe_arn=recipe_arn,
                 perform_auto_training=perform_auto_training,
+                auto_training_days=auto_training_days,
                 dataset_group_arn=dataset_group_arn,
                 created=self._time(),
             )
+            if perform_auto_training:
+                solution.next_automatic_training = solution.first_automatic_training
+            self._solutions[solution_arn] = solution
             return solution_arn
 
     def add_campaign(
@@ -290,23 +358,23 @@ class PersonalizeEmulator:
     ) -> str:
         """Register an ACTIVE campaign serving a freshly seeded ACTIVE FULL
         solution version of ``solution_arn`` (which must be added first).
-        Returns that solution version's ARN."""
+        Returns that solution version's ARN. With ``campaign_config``
+        ``{"syncWithLatestSolutionVersion": True}`` the campaign then follows
+        each newer version of the solution as it goes ACTIVE, and
+        UpdateCampaign refuses an explicit version for it."""
         with self._lock:
+            now = self._catch_up()
             solution = self._solutions.get(solution_arn)
             if solution is None:
                 raise ValueError(f"add_solution({solution_arn!r}) before adding a campaign on it")
-            now = self._time()
             version = self._seed_active_version(solution, now)
+            config = copy.deepcopy(dict(campaign_config)) if campaign_config is not None else None
             self._campaigns[campaign_arn] = Campaign(
                 arn=campaign_arn,
                 name=_last_segment(campaign_arn),
                 solution_arn=solution_arn,
                 created=now,
-                initial=Deployment(
-                    version.arn,
-                    min_provisioned_tps,
-                    copy.deepcopy(dict(campaign_config)) if campaign_config is not None else None,
-                ),
+                initial=Deployment(version.arn, min_provisioned_tps, config, follows_latest=_syncs(config)),
             )
             return version.arn
 
@@ -320,13 +388,14 @@ class PersonalizeEmulator:
         if method_name is None:
             raise ValueError(f"the emulator does not implement {operation!r}")
         with self._lock:
+            now = self._catch_up()
             self._calls.append(Call(operation, copy.deepcopy(params)))
             injected = self.faults.take_error(operation)
             if injected is not None:
                 raise injected
             self._validator.validate(operation, params)
             handler: Callable[[Params, datetime.datetime], Response] = getattr(self, method_name)
-            return handler(params, self._time())
+            return handler(params, now)
 
     # ----- dataset import jobs ---------------------------------------------
 
@@ -351,7 +420,7 @@ class PersonalizeEmulator:
                 "LimitExceededException",
                 f"Exceeded limit of {MAX_ACTIVE_IMPORT_JOBS} concurrent dataset import jobs in {self.region}.",
             )
-        reason = self.faults.take_job_failure("import", [name, dataset.arn])
+        failure = self.faults.take_job_failure("import", [name, dataset.arn], now)
         self._import_jobs[arn] = ImportJob(
             arn=arn,
             name=name,
@@ -361,7 +430,7 @@ class PersonalizeEmulator:
             import_mode=mode,
             publish_attribution_metrics=p.get("publishAttributionMetricsToS3", False),
             created=now,
-            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.import_, reason),
+            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.import_, failure),
             seq=next(self._seq),
         )
         return {"datasetImportJobArn": arn}
@@ -428,11 +497,19 @@ class PersonalizeEmulator:
             )
         busy = [v for v in versions if v.timeline.is_busy(now)]
         if busy:
+            # Also while an automatic training runs: AWS's documentation does
+            # not say what CreateSolutionVersion does then, so the emulator
+            # models the conservative case.
             raise in_use(
-                f"Solution {solution.arn} already has solution version {busy[0].arn} "
-                f"in status {busy[0].timeline.status_at(now)}."
+                f"Solution {solution.arn} already has {busy[0].training_type.lower()} solution version "
+                f"{busy[0].arn} in status {busy[0].timeline.status_at(now)}."
             )
         mode = p.get("trainingMode", "FULL")
+        if mode == "UPDATE" and solution.recipe_arn not in _UPDATE_RECIPE_ARNS:
+            raise invalid_input(
+                f"trainingMode UPDATE is only for the User-Personalization and HRNN-Coldstart recipes, "
+                f"not {solution.recipe_arn}."
+            )
         if mode == "UPDATE" and not any(
             v.training_mode == "FULL" and v.timeline.status_at(now) == ACTIVE for v in versions
         ):
@@ -440,12 +517,13 @@ class PersonalizeEmulator:
                 f"trainingMode UPDATE requires an ACTIVE solution version of {solution.arn} "
                 "trained with trainingMode FULL."
             )
-        reason = self.faults.take_job_failure("training", [name, solution.arn])
+        failure = self.faults.take_job_failure("training", [name, solution.arn], now)
         version = self._new_version(
             solution,
             name=name,
             mode=mode,
-            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.training, reason),
+            training_type=_MANUAL,
+            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.training, failure),
             training=self._durations.training,
             created=now,
         )
@@ -471,7 +549,7 @@ class PersonalizeEmulator:
                     "failureReason": version.timeline.failure_reason_at(now),
                     "creationDateTime": version.created,
                     "lastUpdatedDateTime": updated,
-                    "trainingType": "MANUAL",
+                    "trainingType": version.training_type,
                 }
             )
         }
@@ -492,7 +570,7 @@ class PersonalizeEmulator:
                 "solutionVersionArn": version.arn,
                 "status": status,
                 "trainingMode": version.training_mode,
-                "trainingType": "MANUAL",
+                "trainingType": version.training_type,
                 "creationDateTime": version.created,
                 "lastUpdatedDateTime": updated,
                 "failureReason": version.timeline.failure_reason_at(now),
@@ -524,10 +602,12 @@ class PersonalizeEmulator:
 
     def _describe_solution(self, p: Params, now: datetime.datetime) -> Response:
         solution = self._solution(p["solutionArn"])
-        latest = self._versions[solution.version_arns[-1]] if solution.version_arns else None
+        versions = [self._versions[a] for a in solution.version_arns]
+        latest = _newest_first(versions)[0] if versions else None
         config = None
         if solution.perform_auto_training:
-            config = {"autoTrainingConfig": {"schedulingExpression": "rate(7 days)"}}
+            rate = f"rate({solution.auto_training_days} days)"
+            config = {"autoTrainingConfig": {"schedulingExpression": rate}}
         return {
             "solution": _without_none(
                 {
@@ -567,14 +647,14 @@ class PersonalizeEmulator:
 
     def _describe_campaign(self, p: Params, now: datetime.datetime) -> Response:
         campaign = self._campaign(p["campaignArn"])
-        deployed, since = campaign.deployed_at(now)
+        deployed, version_arn, since = self._served(campaign, now)
         latest = campaign.latest_update
         return {
             "campaign": _without_none(
                 {
                     "name": campaign.name,
                     "campaignArn": campaign.arn,
-                    "solutionVersionArn": deployed.solution_version_arn,
+                    "solutionVersionArn": version_arn,
                     "minProvisionedTPS": deployed.min_provisioned_tps,
                     "campaignConfig": copy.deepcopy(deployed.campaign_config),
                     # Updates never take the campaign itself out of ACTIVE.
@@ -591,8 +671,24 @@ class PersonalizeEmulator:
         latest = campaign.latest_update
         if latest is not None and latest.timeline.is_busy(now):
             raise in_use(f"Campaign {campaign.arn} has an update in status {latest.timeline.status_at(now)}.")
-        deployed, _ = campaign.deployed_at(now)
-        version = self._version(p.get("solutionVersionArn") or deployed.solution_version_arn)
+        deployed, served_arn, _ = self._served(campaign, now)
+        config = copy.deepcopy(p.get("campaignConfig", deployed.campaign_config))
+        requested = p.get("solutionVersionArn")
+        follows_latest = _syncs(config)
+        if requested is not None and requested.endswith(_LATEST):
+            version = self._latest_version_for(campaign, requested, now)
+        else:
+            # "You must use this format [SolutionArn/$LATEST] if you set
+            # syncWithLatestSolutionVersion to True" (API reference,
+            # UpdateCampaign solutionVersionArn): a campaign that follows the
+            # latest version refuses an explicit one, and a request turning
+            # the option on must name $LATEST.
+            if follows_latest and (requested is not None or p.get("campaignConfig") is not None):
+                raise invalid_input(
+                    f"With campaignConfig.syncWithLatestSolutionVersion true, solutionVersionArn must be "
+                    f"{campaign.solution_arn}{_LATEST}, not {requested or 'absent'}."
+                )
+            version = self._version(requested or served_arn)
         if version.solution_arn != campaign.solution_arn:
             raise invalid_input(
                 f"Solution version {version.arn} does not belong to solution {campaign.solution_arn} "
@@ -604,12 +700,105 @@ class PersonalizeEmulator:
         target = Deployment(
             solution_version_arn=version.arn,
             min_provisioned_tps=p.get("minProvisionedTPS", deployed.min_provisioned_tps),
-            campaign_config=copy.deepcopy(p.get("campaignConfig", deployed.campaign_config)),
+            campaign_config=config,
+            follows_latest=follows_latest,
         )
-        reason = self.faults.take_job_failure("deployment", [campaign.arn, campaign.name])
-        timeline = Timeline.scheduled(now, self._durations.pending, self._durations.deployment, reason)
+        failure = self.faults.take_job_failure("deployment", [campaign.arn, campaign.name], now)
+        timeline = Timeline.scheduled(now, self._durations.pending, self._durations.deployment, failure)
         campaign.updates.append(CampaignUpdate(target, now, timeline))
         return {"campaignArn": campaign.arn}
+
+    def _latest_version_for(self, campaign: Campaign, requested: str, now: datetime.datetime) -> SolutionVersion:
+        if requested != f"{campaign.solution_arn}{_LATEST}":
+            raise invalid_input(
+                f"{requested} does not name the latest version of solution {campaign.solution_arn} "
+                f"of campaign {campaign.arn}."
+            )
+        version = self._latest_active_version(self._solutions[campaign.solution_arn], now)
+        if version is None:
+            raise invalid_input(f"Solution {campaign.solution_arn} has no ACTIVE solution version.")
+        return version
+
+    def _served(self, campaign: Campaign, now: datetime.datetime) -> tuple[Deployment, str, datetime.datetime]:
+        """The deployment in force at ``now``, the version it serves and since
+        when. A deployment following $LATEST serves the newest ACTIVE version
+        from the moment that version is ACTIVE: AWS does not document how long
+        its own switch takes."""
+        deployed, since = campaign.deployed_at(now)
+        if not deployed.follows_latest:
+            return deployed, deployed.solution_version_arn, since
+        newest = self._latest_active_version(self._solutions[campaign.solution_arn], now)
+        if newest is None or newest.arn == deployed.solution_version_arn:
+            return deployed, deployed.solution_version_arn, since
+        activated = newest.timeline.reached_at(ACTIVE, now) or since
+        return deployed, newest.arn, max(since, activated)
+
+    def _latest_active_version(self, solution: Solution, now: datetime.datetime) -> SolutionVersion | None:
+        versions = [self._versions[a] for a in solution.version_arns]
+        return next((v for v in _newest_first(versions) if v.timeline.status_at(now) == ACTIVE), None)
+
+    # ----- automatic training ------------------------------------------------
+
+    def _catch_up(self) -> datetime.datetime:
+        """Start every automatic training due by now; returns now. Every
+        public entry point calls this first (under the lock), so what
+        Personalize would have started meanwhile exists before anything else
+        is read or changed."""
+        now = self._time()
+        for solution in self._solutions.values():
+            while solution.next_automatic_training is not None and solution.next_automatic_training <= now:
+                due = solution.next_automatic_training
+                if self._trains_automatically_at(solution, due):
+                    self._start_automatic_training(solution, due)
+                # "The training schedule is based on the training start date"
+                # ("Configuring automatic training"), whether or not it trained.
+                solution.next_automatic_training = due + datetime.timedelta(days=solution.auto_training_days)
+        return now
+
+    def _trains_automatically_at(self, solution: Solution, due: datetime.datetime) -> bool:
+        versions = [self._versions[a] for a in solution.version_arns if self._versions[a].created <= due]
+        # "If you manually create a solution version within the hour, the
+        # solution skips the first automatic training" (CreateSolution).
+        if due == solution.first_automatic_training and any(v.created >= solution.created for v in versions):
+            return False
+        # One training per solution at a time: the documentation does not say
+        # what a due run does while a version trains; the emulator skips it.
+        if any(v.timeline.is_busy(due) for v in versions):
+            return False
+        trained = [v.created for v in versions if v.timeline.status_at(due) == ACTIVE]
+        return self._has_new_interactions(solution, max(trained, default=None), due)
+
+    def _has_new_interactions(
+        self, solution: Solution, since: datetime.datetime | None, due: datetime.datetime
+    ) -> bool:
+        """Whether interaction data arrived after ``since`` (None: whether
+        there is any) and by ``due``. "Automatic training occurs only if you
+        imported bulk or real-time interaction data since the last training"
+        ("Configuring automatic training")."""
+        datasets = {d.arn: d for d in self._datasets.values() if _feeds(solution, d)}
+        if since is None and any(d.seeded_with_data for d in datasets.values()):
+            return True
+        for job in self._import_jobs.values():
+            imported = job.timeline.reached_at(ACTIVE, due) if job.dataset_arn in datasets else None
+            if imported is not None and (since is None or imported > since):
+                return True
+        return False
+
+    def _start_automatic_training(self, solution: Solution, due: datetime.datetime) -> None:
+        # "Each training considers all of the data in your dataset group"
+        # ("Configuring automatic training"): a FULL training. Automatic
+        # versions have no name of the caller's choosing.
+        failure = self.faults.take_job_failure("training", [solution.arn], due)
+        pending, training = self._durations.pending, self._durations.training
+        self._new_version(
+            solution,
+            name=None,
+            mode="FULL",
+            training_type=_AUTOMATIC,
+            timeline=Timeline.scheduled(due, pending, training, failure),
+            training=training,
+            created=due,
+        )
 
     # ----- helpers ---------------------------------------------------------
 
@@ -641,6 +830,7 @@ class PersonalizeEmulator:
             solution,
             name=None,
             mode="FULL",
+            training_type=_MANUAL,
             timeline=Timeline.scheduled(start, pending, training),
             training=training,
             created=start,
@@ -652,6 +842,7 @@ class PersonalizeEmulator:
         *,
         name: str | None,
         mode: str,
+        training_type: str,
         timeline: Timeline,
         training: datetime.timedelta,
         created: datetime.datetime,
@@ -663,6 +854,7 @@ class PersonalizeEmulator:
             name=name,
             solution_arn=solution.arn,
             training_mode=mode,
+            training_type=training_type,
             created=created,
             timeline=timeline,
             training_hours=round(training.total_seconds() / 3600, 3),
@@ -695,6 +887,21 @@ def _existing(resources: Mapping[str, T], arn: str) -> T:
     if arn not in resources:
         raise not_found(arn)
     return resources[arn]
+
+
+def _syncs(campaign_config: Mapping[str, Any] | None) -> bool:
+    return bool((campaign_config or {}).get("syncWithLatestSolutionVersion", False))
+
+
+def _feeds(solution: Solution, dataset: Dataset) -> bool:
+    """Whether the dataset's interactions train the solution. A solution added
+    without its dataset group counts every dataset's, and a dataset whose ARN
+    does not tell its type counts as interactions."""
+    if None not in (solution.dataset_group_arn, dataset.dataset_group_arn) and (
+        solution.dataset_group_arn != dataset.dataset_group_arn
+    ):
+        return False
+    return dataset.dataset_type is None or dataset.dataset_type in _INTERACTION_DATASET_TYPES
 
 
 def _newest_first(resources: list[Any]) -> list[Any]:

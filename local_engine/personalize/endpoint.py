@@ -57,13 +57,23 @@ def _handler(emulator: PersonalizeEmulator, operation: str) -> Callable[[Persona
         try:
             result = emulator.call(operation, params)
         except PersonalizeError as error:
-            # JsonRESTError renders {"__type", "message"} with HTTP 400, which
-            # botocore maps onto client.exceptions.<__type>.
-            raise JsonRESTError(error.code, error.message) from error
+            raise _ServiceError(error) from error
         return json.dumps(result, default=_json_default)
 
     handle.__name__ = camelcase_to_underscores(operation)
     return handle
+
+
+class _ServiceError(JsonRESTError):
+    """Renders ``{"__type", "message"}`` like any JsonRESTError, but with the
+    error's own HTTP status (moto sends an HTTPException's ``code`` as the
+    status). botocore maps ``__type`` onto ``client.exceptions.<__type>`` when
+    the model defines it, else a plain ClientError, and its retry handlers
+    look at the code and the status."""
+
+    def __init__(self, error: PersonalizeError) -> None:
+        super().__init__(error.code, error.message)
+        self.code = error.http_status
 
 
 def _parse_body(body: Any) -> Any:

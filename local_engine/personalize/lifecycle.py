@@ -17,12 +17,21 @@ CREATE_STOPPED = "CREATE STOPPED"
 TERMINAL_STATUSES = frozenset({ACTIVE, CREATE_FAILED, CREATE_STOPPED})
 
 
+@dataclass(frozen=True)
+class Failure:
+    """How a job that fails ends. ``reason`` may be None: the API reference
+    marks every ``failureReason`` optional, so a CREATE FAILED job can come
+    back without one."""
+
+    reason: str | None
+
+
 @dataclass
 class Timeline:
-    """Ordered (time, status) transitions plus the reason shown once failed."""
+    """Ordered (time, status) transitions, and how the job fails if it does."""
 
     transitions: list[tuple[datetime.datetime, str]]
-    failure_reason: str | None = None
+    failure: Failure | None = None
 
     @classmethod
     def scheduled(
@@ -30,16 +39,16 @@ class Timeline:
         start: datetime.datetime,
         pending: datetime.timedelta,
         work: datetime.timedelta,
-        failure_reason: str | None = None,
+        failure: Failure | None = None,
     ) -> Timeline:
-        end_status = CREATE_FAILED if failure_reason is not None else ACTIVE
+        end_status = CREATE_FAILED if failure is not None else ACTIVE
         return cls(
             transitions=[
                 (start, CREATE_PENDING),
                 (start + pending, CREATE_IN_PROGRESS),
                 (start + pending + work, end_status),
             ],
-            failure_reason=failure_reason,
+            failure=failure,
         )
 
     def state_at(self, now: datetime.datetime) -> tuple[str, datetime.datetime]:
@@ -58,7 +67,10 @@ class Timeline:
         return self.status_at(now) not in TERMINAL_STATUSES
 
     def failure_reason_at(self, now: datetime.datetime) -> str | None:
-        return self.failure_reason if self.status_at(now) == CREATE_FAILED else None
+        """The reason shown at ``now``: only once failed, and only if it has one."""
+        if self.failure is None or self.status_at(now) != CREATE_FAILED:
+            return None
+        return self.failure.reason
 
     def reached_at(self, status: str, now: datetime.datetime) -> datetime.datetime | None:
         """When ``status`` was entered, if it has been by ``now``."""
@@ -78,7 +90,7 @@ class Timeline:
         else:
             self.transitions.append((now, CREATE_STOPPING))
             self.transitions.append((now + stopping, CREATE_STOPPED))
-        self.failure_reason = None
+        self.failure = None
 
 
 @dataclass

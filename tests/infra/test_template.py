@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+
+from local_engine.sdk_adapter import modeled_error_codes, sfn_error_name
+from local_engine.strictness import optimized_error_name
 
 PREFIX = "arn:aws:personalize:ap-northeast-2:123456789012"
 IMPORT_JOBS = f"{PREFIX}:dataset-import-job/refresh-shop-recs-interactions-*"
@@ -125,10 +129,19 @@ def test_state_machine_is_standard_logged_traced_and_bounded(example_template: T
             },
         },
     )
-    example_template.has_resource_properties(
-        "AWS::Logs::LogGroup", {"LogGroupName": "/aws/vendedlogs/states/PersonalizeRefresh-refresh"}
-    )
     assert definition(example_template)["TimeoutSeconds"] == 36 * 3600
+
+
+def test_state_machine_logs_survive_deleting_and_deploying_the_stack_again(example_template: Template) -> None:
+    log_groups = example_template.find_resources("AWS::Logs::LogGroup")
+    (group,) = [g for g in log_groups.values() if "LogGroupName" in g["Properties"]]
+    # Retained with the refresh history...
+    assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Retain"
+    # ...so its name must differ for each creation of the stack: it ends with part of the stack's id.
+    separator, (prefix, stack_id_part) = group["Properties"]["LogGroupName"]["Fn::Join"]
+    assert (separator, prefix) == ("", "/aws/vendedlogs/states/PersonalizeRefresh-refresh-")
+    assert "AWS::StackId" in json.dumps(stack_id_part)
+    assert "Fn::Select" in stack_id_part
 
 
 def test_definition_is_inlined_with_its_substitutions(example_template: Template) -> None:
@@ -178,16 +191,21 @@ def test_each_poll_waits_then_describes_then_chooses(example_template: Template)
 
 def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_template: Template) -> None:
     describe = state(example_template, "Describe campaign")
-    assert describe["ResultSelector"] == {"update.$": "$.Campaign.LatestCampaignUpdate"}
+    assert describe["ResultSelector"] == {"campaign.$": "$.Campaign"}
     recorded = state(example_template, "Record deployment status")["Parameters"]["ExpressionAttributeValues"]
-    assert recorded[":status"] == {"S.$": "$.describe.update.Status"}
+    assert recorded[":status"] == {"S.$": "$.describe.campaign.LatestCampaignUpdate.Status"}
     assert state(example_template, "Record deployment status")["ResultPath"] == "$.deployment.seen"
     finished = state(example_template, "Deployment finished?")
     assert {c["Variable"] for c in finished["Choices"]} == {"$.deployment.seen.status"}
     assert "Campaign.Status" not in json.dumps(definition(example_template))
     changed = state(example_template, "Deployment status changed?")
-    assert changed["Choices"][0]["Not"] == {
-        "Variable": "$.describe.update.SolutionVersionArn",
+    assert changed["Choices"][0] == {
+        "Variable": "$.describe.campaign.LatestCampaignUpdate.SolutionVersionArn",
+        "IsPresent": False,
+        "Next": "Wait before polling deployment",
+    }
+    assert changed["Choices"][1]["Not"] == {
+        "Variable": "$.describe.campaign.LatestCampaignUpdate.SolutionVersionArn",
         "StringEqualsPath": "$.training.solution_version_arn",
     }
 
@@ -200,11 +218,11 @@ def test_each_loop_starts_by_checking_for_a_job_reused_already_finished(example_
 
 def test_terminal_personalize_statuses_lead_to_the_failure_path(example_template: Template) -> None:
     import_finished = {c["StringEquals"]: c["Next"] for c in state(example_template, "Import finished?")["Choices"]}
-    assert import_finished == {"ACTIVE": "Import job active", "CREATE FAILED": "Import job failed"}
+    assert import_finished == {"ACTIVE": "Import job active", "CREATE FAILED": "Import failure reason given?"}
     training = {c["StringEquals"]: c["Next"] for c in state(example_template, "Training finished?")["Choices"]}
     assert training == {
         "ACTIVE": "Deploy version",
-        "CREATE FAILED": "Training failed",
+        "CREATE FAILED": "Training failure reason given?",
         "CREATE STOPPED": "Training stopped",
     }
     assert state(example_template, "Training failed")["Next"] == "Record campaign failure"
@@ -233,20 +251,32 @@ def test_retries_lambda_service_errors_and_back_off_personalize_limits_in_minute
     for name in ("Start import", "Start training", "Deploy version"):
         retries = state(example_template, name)["Retry"]
         assert set(retries[0]["ErrorEquals"]) == LAMBDA_RETRYABLE
-        assert retries[1]["ErrorEquals"] == ["LimitExceededException", "ResourceInUseException"]
+        assert retries[1]["ErrorEquals"] == [
+            "LimitExceededException",
+            "ResourceInUseException",
+            "PersonalizeUnavailable",
+        ]
         assert retries[1]["IntervalSeconds"] >= 60
         assert retries[1]["MaxDelaySeconds"] <= 900
         assert retries[1]["MaxAttempts"] <= 10
     for name in ("Describe import job", "Describe solution version", "Describe campaign"):
         (retry,) = state(example_template, name)["Retry"]
-        assert "Personalize.ThrottlingException" in retry["ErrorEquals"]
+        # Throttles and 5xx answers are not in Personalize's model: they surface as its base exception.
+        assert "Personalize.PersonalizeException" in retry["ErrorEquals"]
         assert retry["IntervalSeconds"] <= 10
 
 
 def test_invalid_input_fails_fast_without_writing(example_template: Template) -> None:
     claim = state(example_template, "Claim run")
-    assert claim["Catch"][0] == {"ErrorEquals": ["InvalidRunInput"], "ResultPath": "$", "Next": "Reject input"}
-    assert state(example_template, "Reject input")["Type"] == "Fail"
+    assert claim["Catch"][0] == {
+        "ErrorEquals": ["InvalidRunInput"],
+        "ResultPath": "$",
+        "Next": "Rejection cause given?",
+    }
+    rejected = state(example_template, "Rejection cause given?")
+    for fail in (rejected["Choices"][0]["Next"], rejected["Default"]):
+        assert state(example_template, fail)["Type"] == "Fail"
+        assert state(example_template, fail)["Error"] == "InvalidRunInput"
     duplicate = state(example_template, "Duplicate event?")
     assert duplicate["Choices"][0]["Next"] == "Skip duplicate event"
     assert state(example_template, "Skip duplicate event")["Type"] == "Succeed"
@@ -426,3 +456,110 @@ def test_alert_topic_is_encrypted_and_subscribes_the_configured_email(raw_config
     template = synthesize(parse_config(raw_config))
     template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": email})
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+
+
+# Names the engine's integrations produce exactly as AWS does (local_engine/strictness.py and
+# sdk_adapter.py); "SdkClientException" is the client-side failure the AWS docs name for Lambda
+# tasks and that aws-sdk tasks report the same way.
+def producible_error_names() -> set[str]:
+    names = {"Personalize.PersonalizeException", "Personalize.SdkClientException"}
+    # The Lambda service errors CDK's LambdaInvoke retries, as AWS's best practices list them.
+    names |= {"Lambda.ClientExecutionTimeoutException", "Lambda.SdkClientException"}
+    names |= {sfn_error_name("personalize", code) for code in modeled_error_codes("personalize")}
+    for service in ("dynamodb", "lambda"):
+        names |= {optimized_error_name(service, code) for code in modeled_error_codes(service)}
+        names.add(optimized_error_name(service, "NotInTheModel"))
+    return names
+
+
+def test_every_retried_or_caught_service_error_is_spelled_as_aws_reports_it(example_template: Template) -> None:
+    producible = producible_error_names()
+    for name, body in all_states(definition(example_template)["States"]):
+        for handler in body.get("Retry", []) + body.get("Catch", []):
+            for error in handler["ErrorEquals"]:
+                if error.split(".")[0] in ("DynamoDB", "Personalize", "Lambda"):
+                    assert error in producible, f"{name} matches {error}, which no integration reports"
+
+
+def test_record_writes_retry_every_transient_dynamodb_error(example_template: Template) -> None:
+    transient = {
+        "DynamoDB.ProvisionedThroughputExceededException",
+        "DynamoDB.ThrottlingException",
+        "DynamoDB.RequestLimitExceededException",
+        "DynamoDB.InternalServerErrorException",
+        "DynamoDB.AmazonDynamoDBException",
+    }
+    writes = [
+        (name, body)
+        for name, body in all_states(definition(example_template)["States"])
+        if body.get("Resource") == "arn:aws:states:::dynamodb:updateItem"
+    ]
+    assert len(writes) >= 6
+    for name, body in writes:
+        assert transient <= set(body["Retry"][0]["ErrorEquals"]), name
+
+
+OPTIONAL_FIELDS = (".FailureReason", ".Cause", ".LatestCampaignUpdate")
+
+
+def edges(name: str, body: dict[str, Any]) -> Iterator[tuple[str, set[str]]]:
+    """(next state, optional paths this state proves present on that edge)."""
+    proved_by_absence: set[str] = set()
+    for rule in body.get("Choices", []):
+        if rule.get("IsPresent") is True:
+            yield rule["Next"], {rule["Variable"]}
+        elif rule.get("IsPresent") is False:
+            # The later rules only run when the path is there: its parent object is present.
+            proved_by_absence.add(rule["Variable"].rsplit(".", 1)[0])
+        else:
+            yield rule["Next"], set(proved_by_absence)
+    for key in ("Default", "Next"):
+        if key in body:
+            result_path = body.get("ResultPath")
+            written = {result_path} if body["Type"] == "Pass" and isinstance(result_path, str) else set()
+            yield body[key], written
+    for catcher in body.get("Catch", []):
+        yield catcher["Next"], set()
+
+
+def vouched_paths(states: dict[str, Any]) -> dict[str, set[str]]:
+    """For each state, the optional paths proved present on every way into it (a fixed point)."""
+    everything = {"$"}  # "not yet known": every path starts with "$"
+    targets = {target for name, body in states.items() for target, _ in edges(name, body)}
+    # A StartAt state (of the machine or of a Map's iterations) is entered with nothing proved.
+    vouched = {name: set(everything) if name in targets else set() for name in states}
+    changed = True
+    while changed:
+        changed = False
+        incoming: dict[str, list[set[str]]] = {}
+        for name, body in states.items():
+            for target, proved in edges(name, body):
+                incoming.setdefault(target, []).append(vouched[name] | proved)
+        for name, ways_in in incoming.items():
+            new = set.intersection(*ways_in)
+            if new != vouched[name]:
+                vouched[name], changed = new, True
+    return {name: paths - everything for name, paths in vouched.items()}
+
+
+def optional_reads(value: Any) -> list[str]:
+    return [p for p in re.findall(r"\$\.[A-Za-z_.]+", json.dumps(value)) if any(f in p for f in OPTIONAL_FIELDS)]
+
+
+def test_every_read_of_an_optional_field_is_guarded_by_is_present(example_template: Template) -> None:
+    """A missing path is an uncatchable States.Runtime on AWS: an optional field (failureReason,
+    a caught error's Cause, latestCampaignUpdate) is only read where a Choice proved it present."""
+    states = dict(all_states(definition(example_template)["States"]))
+    vouched = vouched_paths(states)
+    for name, body in states.items():
+        proved = set(vouched.get(name, set()))
+        unread = ("Comment", "ResultPath", "ItemProcessor", "Iterator", "Choices")
+        reads = optional_reads({k: v for k, v in body.items() if k not in unread})
+        for rule in body.get("Choices", []):
+            if "IsPresent" in rule:
+                if rule["IsPresent"] is False:
+                    proved.add(rule["Variable"].rsplit(".", 1)[0])
+                continue
+            reads += [p for p in optional_reads(rule) if not any(p.startswith(v) for v in proved)]
+        for path in reads:
+            assert any(path.startswith(v) for v in proved), f"{name} reads {path} unguarded"

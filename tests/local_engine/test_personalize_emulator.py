@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.retries.standard import ExponentialBackoff
 from moto import mock_aws
 from moto.personalize.responses import PersonalizeResponse
 
@@ -27,7 +29,13 @@ DATASET_ARN = f"{PREFIX}:dataset/shop/INTERACTIONS"
 FRESH_DATASET_ARN = f"{PREFIX}:dataset/shop/ITEMS"
 SOLUTION_ARN = f"{PREFIX}:solution/shop-recs"
 OTHER_SOLUTION_ARN = f"{PREFIX}:solution/shop-ranking"
+UPDATABLE_SOLUTION_ARN = f"{PREFIX}:solution/shop-legacy"
 CAMPAIGN_ARN = f"{PREFIX}:campaign/shop-live"
+GROUP_ARN = f"{PREFIX}:dataset-group/shop"
+AUTO_SOLUTION_ARN = f"{PREFIX}:solution/shop-auto"
+OTHER_GROUP_DATASET_ARN = f"{PREFIX}:dataset/outlet/INTERACTIONS"
+SYNCED_CAMPAIGN_ARN = f"{PREFIX}:campaign/shop-ranking-synced"
+SYNC = {"syncWithLatestSolutionVersion": True}
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/PersonalizeImport"
 CAMPAIGN_CONFIG = {"itemExplorationConfig": {"explorationWeight": "0.3"}}
 
@@ -35,10 +43,14 @@ PENDING = datetime.timedelta(seconds=60)
 IMPORT = datetime.timedelta(hours=1)
 TRAINING = datetime.timedelta(hours=6)
 DEPLOYMENT = datetime.timedelta(minutes=30)
+HOUR = datetime.timedelta(hours=1)
+DAY = datetime.timedelta(days=1)
 
 # Default clients retry LimitExceededException with real sleeps; one attempt
 # keeps injected errors and the call log one-to-one.
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
+# botocore's standard retry mode with its default of 3 attempts in all.
+STANDARD_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 3})
 # What moto's Step Functions interpreter does: no client-side validation.
 UNVALIDATED = Config(retries={"total_max_attempts": 1}, parameter_validation=False)
 
@@ -300,6 +312,263 @@ def test_failed_campaign_update_keeps_serving_old_version(world: World) -> None:
     assert campaign(world)["solutionVersionArn"] == new_version
 
 
+def test_job_can_fail_without_a_failure_reason(world: World) -> None:
+    # The API reference lists failureReason as optional: a CREATE FAILED job
+    # may come back without the key at all.
+    world.emulator.faults.fail_job("import", None, name="silent")
+    world.emulator.faults.fail_job("training", None, name="silent")
+    world.emulator.faults.fail_job("deployment", None, name=CAMPAIGN_ARN)
+    job_arn = start_import(world, "silent")
+    version_arn = start_training(world, name="silent")
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=7)
+    world.clock.advance(PENDING + TRAINING)
+
+    described = [
+        import_job(world, job_arn),
+        version(world, version_arn),
+        campaign(world)["latestCampaignUpdate"],
+        world.client.list_dataset_import_jobs()["datasetImportJobs"][0],
+        world.client.list_solution_versions(solutionArn=SOLUTION_ARN)["solutionVersions"][0],
+    ]
+    assert [d["status"] for d in described] == ["CREATE FAILED"] * 5
+    assert all("failureReason" not in d for d in described)
+    assert campaign(world)["minProvisionedTPS"] == 5
+
+
+def test_job_failure_with_a_reason_still_reports_it(world: World) -> None:
+    world.emulator.faults.fail_job("training", "Not enough data", name="loud")
+    world.emulator.faults.fail_job("training", None, name="silent")
+    loud = start_training(world, name="loud")
+    world.clock.advance(PENDING + TRAINING)
+    silent = start_training(world, name="silent")
+    world.clock.advance(PENDING + TRAINING)
+    assert version(world, loud)["failureReason"] == "Not enough data"
+    assert (version(world, silent)["status"], version(world, silent).get("failureReason")) == ("CREATE FAILED", None)
+
+
+# ----- automatic training --------------------------------------------------------
+
+
+def add_auto_solution(w: World, **options: Any) -> str:
+    return w.emulator.add_solution(
+        AUTO_SOLUTION_ARN, perform_auto_training=True, dataset_group_arn=GROUP_ARN, **options
+    )
+
+
+def versions_of(w: World, solution_arn: str = AUTO_SOLUTION_ARN) -> list[dict[str, Any]]:
+    return w.client.list_solution_versions(solutionArn=solution_arn)["solutionVersions"]
+
+
+def test_first_automatic_training_starts_an_hour_after_the_solution(world: World) -> None:
+    add_auto_solution(world)
+    world.clock.advance(HOUR - datetime.timedelta(seconds=1))
+    assert versions_of(world) == []
+
+    world.clock.advance(datetime.timedelta(seconds=1))
+    [summary] = versions_of(world)
+    assert (summary["status"], summary["trainingType"], summary["trainingMode"]) == (
+        "CREATE PENDING",
+        "AUTOMATIC",
+        "FULL",
+    )
+    assert summary["creationDateTime"] == START + HOUR
+    solution = world.client.describe_solution(solutionArn=AUTO_SOLUTION_ARN)["solution"]
+    assert solution["latestSolutionVersion"]["trainingType"] == "AUTOMATIC"
+
+    world.clock.advance(PENDING + TRAINING)
+    described = version(world, summary["solutionVersionArn"])
+    assert (described["status"], described["trainingType"], described["trainingHours"]) == ("ACTIVE", "AUTOMATIC", 6.0)
+    assert "name" not in described
+
+
+def test_automatic_training_runs_only_after_new_interactions(world: World) -> None:
+    world.emulator.add_dataset(OTHER_GROUP_DATASET_ARN)
+    add_auto_solution(world)
+    world.clock.advance(HOUR + PENDING + TRAINING)
+    assert len(versions_of(world)) == 1
+
+    # Nothing new by the next run: no training.
+    world.clock.advance(7 * DAY - PENDING - TRAINING)
+    assert len(versions_of(world)) == 1
+
+    # Items, and interactions of another dataset group, are not new interactions.
+    start_import(world, "items", datasetArn=FRESH_DATASET_ARN)
+    start_import(world, "outlet", datasetArn=OTHER_GROUP_DATASET_ARN)
+    world.clock.advance(7 * DAY)
+    assert len(versions_of(world)) == 1
+
+    start_import(world, "interactions")
+    world.clock.advance(7 * DAY)
+    newest = versions_of(world)[0]
+    assert (newest["trainingType"], newest["creationDateTime"]) == ("AUTOMATIC", START + HOUR + 21 * DAY)
+
+
+def test_manual_version_within_the_hour_skips_first_automatic_training(world: World) -> None:
+    add_auto_solution(world)
+    world.clock.advance(HOUR / 2)
+    manual = start_training(world, AUTO_SOLUTION_ARN, name="first")
+    world.clock.advance(HOUR + PENDING + TRAINING)
+    assert [(v["solutionVersionArn"], v["trainingType"]) for v in versions_of(world)] == [(manual, "MANUAL")]
+
+
+def test_manual_training_while_an_automatic_one_runs_is_in_use(world: World) -> None:
+    add_auto_solution(world)
+    world.clock.advance(HOUR + PENDING)
+    with pytest.raises(world.client.exceptions.ResourceInUseException) as excinfo:
+        start_training(world, AUTO_SOLUTION_ARN, name="manual")
+    assert "automatic solution version" in error_of(excinfo)["Message"]
+
+    world.clock.advance(TRAINING)
+    manual = start_training(world, AUTO_SOLUTION_ARN, name="manual")
+    assert version(world, manual)["trainingType"] == "MANUAL"
+
+
+def test_automatic_run_due_while_a_version_trains_is_skipped(world: World) -> None:
+    world.emulator.set_duration("training", 30 * HOUR)
+    add_auto_solution(world, auto_training_days=1)
+    start_import(world, "interactions")
+    world.clock.advance(HOUR)
+    assert len(versions_of(world)) == 1
+    # The import went ACTIVE after that version started, but the next run
+    # finds it still training.
+    world.clock.advance(DAY)
+    assert len(versions_of(world)) == 1
+    world.clock.advance(DAY)
+    assert [v["creationDateTime"] for v in versions_of(world)] == [START + HOUR + 2 * DAY, START + HOUR]
+
+
+def test_automatic_training_schedule_follows_its_rate(world: World) -> None:
+    add_auto_solution(world, auto_training_days=3)
+    solution = world.client.describe_solution(solutionArn=AUTO_SOLUTION_ARN)["solution"]
+    assert solution["performAutoTraining"] is True
+    assert solution["solutionConfig"] == {"autoTrainingConfig": {"schedulingExpression": "rate(3 days)"}}
+    assert world.emulator.next_automatic_training(AUTO_SOLUTION_ARN) == START + HOUR
+    world.clock.advance(HOUR)
+    assert world.emulator.next_automatic_training(AUTO_SOLUTION_ARN) == START + HOUR + 3 * DAY
+    assert world.emulator.next_automatic_training(SOLUTION_ARN) is None
+
+
+@pytest.mark.parametrize("days", [0, 31, True])
+def test_automatic_training_rate_is_one_to_thirty_days(world: World, days: int) -> None:
+    with pytest.raises(ValueError, match="auto_training_days"):
+        add_auto_solution(world, auto_training_days=days)
+
+
+def test_training_fault_fails_the_next_automatic_version(world: World) -> None:
+    world.emulator.faults.fail_job("training", None, name=AUTO_SOLUTION_ARN)
+    add_auto_solution(world)
+    world.clock.advance(HOUR + PENDING + TRAINING)
+    [failed] = versions_of(world)
+    assert (failed["status"], failed["trainingType"]) == ("CREATE FAILED", "AUTOMATIC")
+    assert "failureReason" not in failed
+
+
+def test_fault_registered_later_spares_an_automatic_version_already_due(world: World) -> None:
+    add_auto_solution(world)
+    world.clock.advance(2 * HOUR)
+    # The automatic version started an hour ago, before this fault existed.
+    world.emulator.faults.fail_job("training", "Too late")
+    world.clock.advance(TRAINING)
+    [automatic] = versions_of(world)
+    assert automatic["status"] == "ACTIVE"
+    doomed = start_training(world, AUTO_SOLUTION_ARN)
+    world.clock.advance(PENDING + TRAINING)
+    assert version(world, doomed)["failureReason"] == "Too late"
+
+
+# ----- campaigns that follow the latest version --------------------------------------
+
+
+def add_synced_campaign(w: World) -> str:
+    return w.emulator.add_campaign(SYNCED_CAMPAIGN_ARN, solution_arn=OTHER_SOLUTION_ARN, campaign_config=SYNC)
+
+
+def synced(w: World) -> dict[str, Any]:
+    return w.client.describe_campaign(campaignArn=SYNCED_CAMPAIGN_ARN)["campaign"]
+
+
+def test_synced_campaign_refuses_an_explicit_version(world: World) -> None:
+    add_synced_campaign(world)
+    newer = trained_version(world, OTHER_SOLUTION_ARN)
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        world.client.update_campaign(campaignArn=SYNCED_CAMPAIGN_ARN, solutionVersionArn=newer)
+    assert f"{OTHER_SOLUTION_ARN}/$LATEST" in error_of(excinfo)["Message"]
+    assert "latestCampaignUpdate" not in synced(world)
+
+
+@pytest.mark.parametrize("solution_version", [None, "explicit"])
+def test_turning_sync_on_needs_the_latest_form(world: World, solution_version: str | None) -> None:
+    params: dict[str, Any] = {"campaignArn": CAMPAIGN_ARN, "campaignConfig": SYNC}
+    if solution_version is not None:
+        params["solutionVersionArn"] = trained_version(world)
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        world.client.update_campaign(**params)
+    assert "syncWithLatestSolutionVersion" in error_of(excinfo)["Message"]
+
+
+def test_synced_campaign_follows_each_new_active_version(world: World) -> None:
+    seeded = add_synced_campaign(world)
+    described = synced(world)
+    assert (described["solutionVersionArn"], described["campaignConfig"]) == (seeded, SYNC)
+
+    newer = start_training(world, OTHER_SOLUTION_ARN)
+    world.clock.advance(PENDING + TRAINING - datetime.timedelta(seconds=1))
+    assert synced(world)["solutionVersionArn"] == seeded
+    world.clock.advance(datetime.timedelta(seconds=1))
+    described = synced(world)
+    assert (described["solutionVersionArn"], described["lastUpdatedDateTime"]) == (newer, START + PENDING + TRAINING)
+    assert described["status"] == "ACTIVE"
+    assert world.emulator.count("UpdateCampaign") == 0
+
+
+def test_synced_campaign_keeps_following_through_updates_without_a_version(world: World) -> None:
+    add_synced_campaign(world)
+    world.client.update_campaign(campaignArn=SYNCED_CAMPAIGN_ARN, minProvisionedTPS=4)
+    world.clock.advance(PENDING + DEPLOYMENT)
+    newer = trained_version(world, OTHER_SOLUTION_ARN)
+    assert (synced(world)["solutionVersionArn"], synced(world)["minProvisionedTPS"]) == (newer, 4)
+
+
+def test_update_to_latest_form_deploys_newest_active_version_and_follows(world: World) -> None:
+    trained = trained_version(world)
+    world.client.update_campaign(
+        campaignArn=CAMPAIGN_ARN, solutionVersionArn=f"{SOLUTION_ARN}/$LATEST", campaignConfig=SYNC
+    )
+    assert campaign(world)["latestCampaignUpdate"]["solutionVersionArn"] == trained
+    world.clock.advance(PENDING + DEPLOYMENT)
+    assert (campaign(world)["solutionVersionArn"], campaign(world)["campaignConfig"]) == (trained, SYNC)
+
+    newest = trained_version(world)
+    assert campaign(world)["solutionVersionArn"] == newest
+
+
+def test_latest_form_without_sync_deploys_once(world: World) -> None:
+    trained = trained_version(world)
+    world.client.update_campaign(campaignArn=CAMPAIGN_ARN, solutionVersionArn=f"{SOLUTION_ARN}/$LATEST")
+    world.clock.advance(PENDING + DEPLOYMENT)
+    trained_version(world)
+    assert campaign(world)["solutionVersionArn"] == trained
+
+
+def test_latest_form_of_another_solution_is_rejected(world: World) -> None:
+    trained_version(world, OTHER_SOLUTION_ARN)
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        world.client.update_campaign(campaignArn=CAMPAIGN_ARN, solutionVersionArn=f"{OTHER_SOLUTION_ARN}/$LATEST")
+    assert "does not name the latest version" in error_of(excinfo)["Message"]
+
+
+def test_turning_sync_off_pins_an_explicit_version(world: World) -> None:
+    seeded = add_synced_campaign(world)
+    world.client.update_campaign(
+        campaignArn=SYNCED_CAMPAIGN_ARN,
+        solutionVersionArn=seeded,
+        campaignConfig={"syncWithLatestSolutionVersion": False},
+    )
+    world.clock.advance(PENDING + DEPLOYMENT)
+    trained_version(world, OTHER_SOLUTION_ARN)
+    assert synced(world)["solutionVersionArn"] == seeded
+
+
 # ----- errors ------------------------------------------------------------------
 
 
@@ -336,7 +605,7 @@ def test_limit_holds_under_concurrent_creates() -> None:
     # pass the check before any job exists.
     take_job_failure = emulator.faults.take_job_failure
 
-    def slow_take_job_failure(*args: Any) -> str | None:
+    def slow_take_job_failure(*args: Any) -> Any:
         time.sleep(0.001)
         return take_job_failure(*args)
 
@@ -445,13 +714,23 @@ def test_import_rejects_non_s3_location(world: World) -> None:
     assert "dataLocation" in error_of(excinfo)["Message"]
 
 
-def test_update_training_needs_an_active_full_version(world: World) -> None:
+@pytest.mark.parametrize("recipe", ["aws-user-personalization", "aws-hrnn-coldstart"])
+def test_update_training_needs_an_active_full_version(world: World, recipe: str) -> None:
+    world.emulator.add_solution(UPDATABLE_SOLUTION_ARN, recipe_arn=f"arn:aws:personalize:::recipe/{recipe}")
     with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
-        start_training(world, OTHER_SOLUTION_ARN, trainingMode="UPDATE")
-    assert "trainingMode UPDATE" in error_of(excinfo)["Message"]
+        start_training(world, UPDATABLE_SOLUTION_ARN, trainingMode="UPDATE")
+    assert "trainingMode FULL" in error_of(excinfo)["Message"]
 
-    arn = start_training(world, SOLUTION_ARN, trainingMode="UPDATE")
+    trained_version(world, UPDATABLE_SOLUTION_ARN)
+    arn = start_training(world, UPDATABLE_SOLUTION_ARN, trainingMode="UPDATE")
     assert version(world, arn)["trainingMode"] == "UPDATE"
+
+
+def test_update_training_is_refused_for_user_personalization_v2(world: World) -> None:
+    # SOLUTION_ARN uses aws-user-personalization-v2 and has an ACTIVE FULL version.
+    with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:
+        start_training(world, SOLUTION_ARN, trainingMode="UPDATE")
+    assert "aws-user-personalization-v2" in error_of(excinfo)["Message"]
 
 
 def test_incremental_import_needs_an_earlier_active_import(world: World) -> None:
@@ -492,6 +771,77 @@ def test_injected_error_fires_before_validation(world: World) -> None:
         world.client.describe_campaign(campaignArn=CAMPAIGN_ARN)
     assert error_of(excinfo)["Code"] == "ThrottlingException"
     assert campaign(world)["status"] == "ACTIVE"
+
+
+UNDEFINED_ERRORS = [("ThrottlingException", 400), ("InternalFailure", 500), ("ServiceUnavailable", 503)]
+
+
+@pytest.mark.parametrize(("code", "status"), UNDEFINED_ERRORS)
+def test_undefined_error_is_a_plain_client_error_with_aws_status(world: World, code: str, status: int) -> None:
+    world.emulator.faults.raise_error("DescribeCampaign", code, message="Try again later")
+    with pytest.raises(ClientError) as excinfo:
+        world.client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    # Not one of client.exceptions: botocore's Personalize model has no such shape.
+    assert type(excinfo.value) is ClientError
+    assert error_of(excinfo)["Code"] == code
+    assert error_of(excinfo)["Message"] == "Try again later"
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+
+
+def test_modeled_error_keeps_its_class_and_status_400(world: World) -> None:
+    world.emulator.faults.raise_error("UpdateCampaign", "ResourceInUseException")
+    with pytest.raises(world.client.exceptions.ResourceInUseException) as excinfo:
+        world.client.update_campaign(campaignArn=CAMPAIGN_ARN, minProvisionedTPS=2)
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_http_status_can_be_chosen(world: World) -> None:
+    world.emulator.faults.raise_error("DescribeCampaign", "ThrottlingException", http_status=429)
+    with pytest.raises(ClientError) as excinfo:
+        world.client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    assert (error_of(excinfo)["Code"], excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "ThrottlingException",
+        429,
+    )
+
+
+@pytest.fixture
+def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keep botocore's retry decisions, skip its backoff sleeps.
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+@pytest.mark.parametrize(("code", "status"), UNDEFINED_ERRORS)
+def test_standard_retries_absorb_throttling_and_5xx(world: World, code: str, status: int) -> None:
+    client = boto3.client("personalize", region_name=REGION, config=STANDARD_RETRIES)
+    world.emulator.faults.raise_error("DescribeCampaign", code, times=2)
+
+    response = client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+
+    assert response["campaign"]["status"] == "ACTIVE"
+    assert response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert world.emulator.count("DescribeCampaign") == 3
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_standard_retries_give_up_after_three_attempts(world: World) -> None:
+    client = boto3.client("personalize", region_name=REGION, config=STANDARD_RETRIES)
+    world.emulator.faults.raise_error("DescribeCampaign", "ServiceUnavailable", times=3)
+    with pytest.raises(ClientError) as excinfo:
+        client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    assert error_of(excinfo)["Code"] == "ServiceUnavailable"
+    assert excinfo.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert world.emulator.count("DescribeCampaign") == 3
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_standard_retries_leave_modeled_client_errors_alone(world: World) -> None:
+    client = boto3.client("personalize", region_name=REGION, config=STANDARD_RETRIES)
+    world.emulator.faults.raise_error("DescribeCampaign", "InvalidInputException", times=3)
+    with pytest.raises(client.exceptions.InvalidInputException):
+        client.describe_campaign(campaignArn=CAMPAIGN_ARN)
+    assert world.emulator.count("DescribeCampaign") == 1
 
 
 def test_named_training_fault_spares_other_versions(world: World) -> None:
@@ -546,6 +896,8 @@ def test_fault_api_rejects_unknown_names(world: World) -> None:
         world.emulator.faults.fail_job("export", "x")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         world.emulator.faults.raise_error("CreateCampaign", "LimitExceededException")
+    with pytest.raises(ValueError):
+        world.emulator.faults.raise_error("DescribeCampaign", "ThrottlingException", http_status=200)
     with pytest.raises(ValueError):
         world.emulator.set_duration("coffee-break", datetime.timedelta(minutes=1))
 
@@ -624,7 +976,7 @@ def test_list_import_jobs_filters_sorts_and_paginates(world: World) -> None:
 
 
 def test_list_solution_versions_and_describe_solution(world: World) -> None:
-    newest = start_training(world, trainingMode="UPDATE")
+    newest = start_training(world, name="weekly")
     versions = world.client.list_solution_versions(solutionArn=SOLUTION_ARN)["solutionVersions"]
     assert [(v["solutionVersionArn"], v["status"]) for v in versions] == [
         (newest, "CREATE PENDING"),
@@ -635,7 +987,8 @@ def test_list_solution_versions_and_describe_solution(world: World) -> None:
     assert solution["recipeArn"] == "arn:aws:personalize:::recipe/aws-user-personalization-v2"
     assert solution["performAutoTraining"] is False
     assert solution["latestSolutionVersion"]["solutionVersionArn"] == newest
-    assert solution["latestSolutionVersion"]["trainingMode"] == "UPDATE"
+    assert solution["latestSolutionVersion"]["trainingMode"] == "FULL"
+    assert solution["latestSolutionVersion"]["trainingType"] == "MANUAL"
 
 
 def test_describe_dataset(world: World) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,12 +13,21 @@ import deploy_version
 import pytest
 import start_import
 import start_training
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from infra.config import RefreshConfig
-from refresh_common.errors import InvalidRunInput, NameAttemptsExhausted, RunNotOwned
-from refresh_common.run_record import RunRecords
+from refresh_common import personalize as personalize_client
+from refresh_common import task_input
+from refresh_common.errors import (
+    InvalidRunInput,
+    NameAttemptsExhausted,
+    PersonalizeUnavailable,
+    RunNotOwned,
+    RunRecordBusy,
+)
+from refresh_common.run_record import MAX_PREVIOUS_ATTEMPTS, MAX_SUMMARY_REASON, RunRecords
 from refresh_common.settings import Settings, load_settings
 
 REGION = "ap-northeast-2"
@@ -184,6 +194,82 @@ def test_a_run_still_running_past_the_execution_timeout_may_be_claimed_again(
     assert item["previous_attempts"][0]["run_status"] == "ABANDONED"
 
 
+def test_a_retried_claim_of_the_same_execution_keeps_its_claim(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    # The Lambda wrote the claim, then its answer was lost and the state machine called it again.
+    claim(settings, records, GLUE_EVENT)
+    again = claim(settings, records, GLUE_EVENT)
+    assert again["duplicate"] is False
+    assert [c["campaign_name"] for c in again["campaigns"]] == ["shop-home-recommendations"]
+    assert (record(table)["execution_arn"], record(table)["attempt"]) == (EXECUTION, 1)
+
+
+def cancelled_transaction(*codes: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": [{"Code": code} for code in codes],
+        },
+        "TransactWriteItems",
+    )
+
+
+def test_a_claim_lost_to_another_claim_is_a_duplicate(
+    settings: Settings, records: RunRecords, table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lose(**_: Any) -> None:
+        raise cancelled_transaction("ConditionalCheckFailed")
+
+    monkeypatch.setattr(table.meta.client, "transact_write_items", lose)
+    run = claim(settings, records, GLUE_EVENT)
+    assert run["duplicate"] is True
+    assert run["skipped"] == {"shop-home-recommendations": "CLAIMED_CONCURRENTLY"}
+
+
+@pytest.mark.parametrize("reasons", [("TransactionConflict",), ("None", "ThrottlingError")])
+def test_a_claim_cancelled_by_a_conflict_or_throttle_is_retried_not_skipped(
+    settings: Settings, records: RunRecords, table: Any, monkeypatch: pytest.MonkeyPatch, reasons: tuple[str, ...]
+) -> None:
+    def cancel(**_: Any) -> None:
+        raise cancelled_transaction(*reasons)
+
+    monkeypatch.setattr(table.meta.client, "transact_write_items", cancel)
+    with pytest.raises(RunRecordBusy, match=reasons[-1]):
+        claim(settings, records, GLUE_EVENT)
+
+
+def test_a_claim_cancelled_for_another_reason_fails_loudly(
+    settings: Settings, records: RunRecords, table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cancel(**_: Any) -> None:
+        raise cancelled_transaction("ValidationError")
+
+    monkeypatch.setattr(table.meta.client, "transact_write_items", cancel)
+    with pytest.raises(ClientError, match="TransactionCanceledException"):
+        claim(settings, records, GLUE_EVENT)
+
+
+def test_the_attempt_history_stays_small_however_often_a_day_is_run(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    key = {"campaign_name": "shop-home-recommendations", "base_date": 20261129}
+    for attempt in range(1, 16):
+        execution = f"{EXECUTION}-{attempt}"
+        claim(settings, records, {"base_date": "20261129"}, execution=execution)
+        table.update_item(
+            Key=key,
+            UpdateExpression="SET run_status = :s, failure_reason = :r",
+            ExpressionAttributeValues={":s": "FAILED", ":r": "x" * 50_000},
+        )
+    item = record(table)
+    assert item["attempt"] == 15
+    assert len(item["previous_attempts"]) == MAX_PREVIOUS_ATTEMPTS
+    assert item["previous_attempts"][-1]["execution_arn"] == f"{EXECUTION}-14"
+    assert all(len(a["failure_reason"]) <= MAX_SUMMARY_REASON for a in item["previous_attempts"])
+    assert len(json.dumps(item, default=str)) < 100_000
+
+
 # Start import ------------------------------------------------------------------------------------
 
 
@@ -336,12 +422,15 @@ def test_start_training_reuses_its_own_version_from_an_earlier_attempt(
     stubber.add_client_error("create_solution_version", code)
     stubber.add_response(
         "list_solution_versions",
-        {"solutionVersions": [{"solutionVersionArn": f"{SOLUTION}/old"}, {"solutionVersionArn": VERSION}]},
+        {
+            "solutionVersions": [
+                {"solutionVersionArn": f"{SOLUTION}/old", "creationDateTime": datetime(2026, 11, 22, tzinfo=UTC)},
+                {"solutionVersionArn": VERSION, "creationDateTime": datetime(2026, 11, 29, tzinfo=UTC)},
+            ]
+        },
         {"solutionArn": SOLUTION},
     )
-    stubber.add_response(
-        "describe_solution_version", {"solutionVersion": {"name": "refresh-20261122", "status": "ACTIVE"}}
-    )
+    # Newest first: the version of the earlier attempt is found with one describe.
     stubber.add_response(
         "describe_solution_version",
         {
@@ -354,6 +443,23 @@ def test_start_training_reuses_its_own_version_from_an_earlier_attempt(
     )
     result = start_training.start_training(campaign_event(settings, records), settings, records, client)
     assert (result["solution_version_arn"], result["status"]) == (VERSION, "CREATE IN_PROGRESS")
+
+
+def test_start_training_describes_a_bounded_number_of_versions_looking_for_its_own(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_client_error("create_solution_version", "ResourceAlreadyExistsException")
+    many = [
+        {"solutionVersionArn": f"{SOLUTION}/v{i:04d}", "creationDateTime": datetime(2026, 1, 1, tzinfo=UTC)}
+        for i in range(500)
+    ]
+    stubber.add_response("list_solution_versions", {"solutionVersions": many})
+    for _ in range(start_training.MAX_VERSIONS_DESCRIBED):
+        stubber.add_response("describe_solution_version", {"solutionVersion": {"name": "someone-else"}})
+
+    with pytest.raises(client.exceptions.ResourceAlreadyExistsException):
+        start_training.start_training(campaign_event(settings, records), settings, records, client)
 
 
 def test_start_training_backs_off_when_another_version_is_training(
@@ -447,3 +553,49 @@ def test_deploy_refuses_a_version_of_another_solution(
     event = campaign_event(settings, records, solution_version_arn=f"{PREFIX}:solution/other/0123abcd")
     with pytest.raises(InvalidRunInput, match="is not a version of"):
         deploy_version.deploy_version(event, settings, records, client)
+
+
+# Personalize's transient errors --------------------------------------------------------------------
+
+
+def test_the_lambdas_client_retries_throttles_itself_a_few_times() -> None:
+    # Built outside the cache: the cached client is the Lambdas', created under the embedded AWS.
+    retries = personalize_client.client.__wrapped__(REGION).meta.config.retries
+    assert retries["mode"] == "standard"
+    assert retries["total_max_attempts"] > 1
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "retryable"),
+    [
+        ("ThrottlingException", 400, True),
+        ("InternalFailure", 500, True),
+        ("ServiceUnavailable", 503, True),
+        ("LimitExceededException", 400, False),  # retried by name, in minutes
+        ("InvalidInputException", 400, False),
+    ],
+)
+def test_a_throttle_or_5xx_that_outlives_the_sdk_retries_is_raised_for_the_state_machine(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber], code: str, status: int, retryable: bool
+) -> None:
+    client, stubber = personalize
+    stubber.add_client_error("describe_campaign", code, http_status_code=status)
+    event = {**campaign_event(settings, records), "solution_version_arn": VERSION}
+    expected = PersonalizeUnavailable if retryable else ClientError
+    with pytest.raises(expected), personalize_client.unavailable_as_retryable():
+        deploy_version.deploy_version(event, settings, records, client)
+
+
+@pytest.mark.parametrize("name", ["run.2026-11-29", "a+b=c@d!e", "manual_(back-fill)", "ü-run"])
+def test_every_valid_execution_name_is_accepted(settings: Settings, records: RunRecords, name: str) -> None:
+    event = campaign_event(settings, records)
+    event["execution_arn"] = f"arn:aws:states:ap-northeast-2:123456789012:execution:Refresh:{name}"
+    assert task_input.campaign_task(event, settings).execution_arn.endswith(name)
+
+
+@pytest.mark.parametrize("name", ["has space", "a/b", "a:b", "x" * 81, ""])
+def test_an_invalid_execution_arn_is_refused(settings: Settings, records: RunRecords, name: str) -> None:
+    event = campaign_event(settings, records)
+    event["execution_arn"] = f"arn:aws:states:ap-northeast-2:123456789012:execution:Refresh:{name}"
+    with pytest.raises(InvalidRunInput, match="execution_arn"):
+        task_input.campaign_task(event, settings)
