@@ -30,7 +30,7 @@ from .aws import LocalAws
 from .clock import VirtualClock
 from .deployment import LAMBDAS_DIR, LocalDeployment
 from .eventbridge import deliver_to_state_machines
-from .personalize import PersonalizeEmulator
+from .personalize import PersonalizeEmulator, PersonalizeError
 from .personalize.endpoint import serve
 
 # A Sunday 01:00 in Seoul: when the weekly export has just finished.
@@ -48,6 +48,18 @@ class RecordWrite:
     record: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class PersonalizeCall:
+    """One call that reached the Personalize emulator, when (simulated time), and the error it was answered
+    with, if any."""
+
+    at: datetime
+    operation: str
+    params: dict[str, Any]
+    error_code: str | None = None
+    error_message: str | None = None
+
+
 class LocalRefresh:
     """Context manager: everything a refresh needs, deployed from the synthesized template."""
 
@@ -56,6 +68,8 @@ class LocalRefresh:
         self.config = config
         self.clock = VirtualClock(start)
         self.emulator = PersonalizeEmulator(self.clock.now, account_id=config.account, region=config.region)
+        self.personalize_calls: list[PersonalizeCall] = []
+        self._log_personalize_calls()
         self.aws = LocalAws(self.clock, region=config.region)
         self._stack = ExitStack()
         self._clients: dict[str, Any] = {}
@@ -195,6 +209,23 @@ class LocalRefresh:
                 campaign.campaign_arn, solution_arn=campaign.solution_arn, min_provisioned_tps=2
             )
         return versions
+
+    def _log_personalize_calls(self) -> None:
+        """Keep every call and its answer, so a rehearsal can show the errors that the Lambdas' SDK retried,
+        which no execution history shows."""
+        call = self.emulator.call
+
+        def logged(operation: str, params: Any) -> dict[str, Any]:
+            at, kept = self.clock.now(), json.loads(json.dumps(params, default=str))
+            try:
+                response = call(operation, params)
+            except PersonalizeError as error:
+                self.personalize_calls.append(PersonalizeCall(at, operation, kept, error.code, error.message))
+                raise
+            self.personalize_calls.append(PersonalizeCall(at, operation, kept))
+            return response
+
+        self.emulator.call = logged  # type: ignore[method-assign]
 
     def _create_clients(self) -> None:
         """Create the clients the harness uses up front: creating one reads the whole process environment,

@@ -7,6 +7,7 @@ states (the Step Functions console's view) and the run records as stored are the
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from .timeline import (
     base_date_derivation,
     duration,
     execution_times,
+    request_subjects,
     short_version,
     timeline,
 )
@@ -144,7 +146,8 @@ def _execution(outcome: Outcome, index: int, execution: Execution) -> list[str]:
     if len(outcome.config.campaigns) > 1:
         header.append("  campaigns are trained and deployed side by side: their times overlap")
     rows: list[Sequence[str]] = [("at", "took", "subject", "what happened")]
-    for entry in timeline(execution, outcome.record_writes):
+    subjects = request_subjects(outcome.config)
+    for entry in timeline(execution, outcome.record_writes, outcome.personalize_calls, subjects):
         took = duration(entry.took) if entry.took is not None else ""
         rows.append((_at(entry.at, outcome.started), took, entry.subject, entry.text))
     return header + _table(rows, right_aligned=(0, 1))
@@ -194,7 +197,7 @@ def _states(outcome: Outcome, index: int, execution: Execution) -> list[str]:
 
 
 def _footer(outcome: Outcome, *, states: bool, records: bool) -> list[str]:
-    calls = outcome.personalize_calls
+    calls = Counter(call.operation for call in outcome.personalize_calls)
     creates = ", ".join(f"{name} {count}" for name, count in sorted(calls.items()) if not name.startswith("Describe"))
     describes = sum(count for name, count in calls.items() if name.startswith("Describe"))
     more = [flag for flag, shown in (("--states", states), ("--records", records)) if not shown]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import io
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from infra.config import RefreshConfig, parse_config
 from local_engine.personalize import JobKind
-from local_engine.refresh import DEFAULT_START, WAIT_LIMIT, LocalRefresh, RecordWrite
+from local_engine.refresh import DEFAULT_START, WAIT_LIMIT, LocalRefresh, PersonalizeCall, RecordWrite
 from local_engine.synth import synthesize
 
 PHASES: tuple[JobKind, ...] = ("import", "training", "deployment")
@@ -63,11 +66,11 @@ class Outcome:
     executions: list[Execution] = field(default_factory=list)
     definition: dict[str, Any] = field(default_factory=dict)
     record_writes: list[RecordWrite] = field(default_factory=list)
+    personalize_calls: list[PersonalizeCall] = field(default_factory=list)
     run_records: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[tuple[str, str]] = field(default_factory=list)
     serving: dict[str, str] = field(default_factory=dict)
     previous_versions: dict[str, str] = field(default_factory=dict)
-    personalize_calls: dict[str, int] = field(default_factory=dict)
     simulated: timedelta = timedelta()
     started: datetime = DEFAULT_START
     wall_seconds: float = 0.0
@@ -129,7 +132,8 @@ def rehearse(
     started = time.perf_counter()
     if template is None:
         progress(f"Synthesizing the stack for account {config.account}, {config.region} (as `cdk synth` would)...")
-        template = synthesize(config).to_json()
+        with _bundling_notices_held_back():
+            template = synthesize(config).to_json()
     outcome = Outcome(config, scenario, synth_seconds=time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -148,11 +152,30 @@ def rehearse(
         outcome.run_records = refresh.run_records()
         outcome.alerts = refresh.alerts()
         outcome.serving = {c.name: refresh.serving_version(c.name) for c in config.campaigns}
-        outcome.personalize_calls = _call_counts(refresh)
+        outcome.personalize_calls = list(refresh.personalize_calls)
         outcome.simulated = refresh.clock.elapsed
         outcome.started = refresh.clock.start
     outcome.wall_seconds = time.perf_counter() - started
     return outcome
+
+
+@contextmanager
+def _bundling_notices_held_back() -> Iterator[None]:
+    """Pass on what the synth writes to stderr, except CDK's "Bundling asset ..." notice for the Lambda code.
+
+    jsii forwards the Node process's stderr to `sys.stderr` (its `buffer`); the notice is progress, not news.
+    """
+    real, written = sys.stderr, io.BytesIO()
+    held = io.TextIOWrapper(written, encoding="utf-8", errors="replace")
+    sys.stderr = held
+    try:
+        yield
+    finally:
+        sys.stderr = real
+        held.flush()
+        lines = written.getvalue().decode("utf-8", errors="replace").splitlines(keepends=True)
+        rest = [line for line in lines if not line.startswith("Bundling asset ")]
+        real.write("".join(rest))
 
 
 def _deliver_glue_events(refresh: LocalRefresh, scenario: Scenario, outcome: Outcome) -> datetime:
@@ -212,10 +235,3 @@ def _configure_personalize(refresh: LocalRefresh, scenario: Scenario) -> None:
         emulator.faults.raise_error(
             "UpdateCampaign", "ResourceInUseException", times=1, message="Campaign is being updated"
         )
-
-
-def _call_counts(refresh: LocalRefresh) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for call in refresh.emulator.calls:
-        counts[call.operation] = counts.get(call.operation, 0) + 1
-    return counts

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from local_engine.refresh import RecordWrite
+    from collections.abc import Mapping, Sequence
+
+    from infra.config import RefreshConfig
+    from local_engine.refresh import PersonalizeCall, RecordWrite
 
     from .scenario import Execution
 
@@ -85,18 +88,47 @@ def base_date_derivation(execution: Execution, time_zone: str) -> str | None:
     return None
 
 
-def timeline(execution: Execution, writes: list[RecordWrite]) -> list[Entry]:
-    """The execution's entries in time order: start, status changes, retries, end."""
+def timeline(
+    execution: Execution,
+    writes: list[RecordWrite],
+    calls: Sequence[PersonalizeCall] = (),
+    subjects: Mapping[str, str] | None = None,
+) -> list[Entry]:
+    """The execution's entries in time order: start, status changes, retries, end.
+
+    `calls` are the calls Personalize answered during the rehearsal, and `subjects` names the dataset or
+    campaign each of the configuration's ARNs belongs to (see `request_subjects`).
+    """
     start, stop = execution_times(execution)
     recorded = record_entries(execution.arn, writes)
     during = recorded or [Entry(start, EXECUTION, _claimed_nothing(execution))]
-    during += retry_entries(execution.history)
+    retried = retry_entries(execution.history)
+    during += retried
     order = {id(entry): index for index, entry in enumerate(during)}
-    entries = [Entry(start, EXECUTION, "started by the " + execution.label)]
-    entries += sorted(during, key=lambda entry: (entry.at, order[id(entry)]))
+    during.sort(key=lambda entry: (entry.at, order[id(entry)]))
+    retried_by_the_state_machine = {(entry.at, entry.text.split(" ", 1)[0]) for entry in retried}
+    for answer in answer_entries(calls, subjects or {}, start, stop):
+        if (answer.at, answer.text.split(" ", 1)[0]) not in retried_by_the_state_machine:
+            _place(during, answer)
+    entries = [Entry(start, EXECUTION, "started by the " + execution.label), *during]
     if stop is not None:
         entries.append(Entry(stop, EXECUTION, _end_text(execution), stop - start))
     return entries
+
+
+def _place(entries: list[Entry], answer: Entry) -> None:
+    """Insert an answer retried at once before what its subject recorded at that moment (the call came first)."""
+    same_moment = [i for i, e in enumerate(entries) if e.at == answer.at and e.subject == answer.subject]
+    later = [i for i, e in enumerate(entries) if e.at > answer.at]
+    entries.insert(same_moment[0] if same_moment else later[0] if later else len(entries), answer)
+
+
+def request_subjects(config: RefreshConfig) -> dict[str, str]:
+    """The dataset or campaign that each Personalize ARN of the configuration belongs to, as timelines name them."""
+    subjects = {dataset.dataset_arn: f"dataset {dataset.name}" for dataset in config.datasets}
+    for campaign in config.campaigns:
+        subjects |= {campaign.campaign_arn: campaign.name, campaign.solution_arn: campaign.name}
+    return subjects
 
 
 def record_entries(execution_arn: str, writes: list[RecordWrite]) -> list[Entry]:
@@ -168,6 +200,32 @@ def retry_entries(history: list[dict[str, Any]]) -> list[Entry]:
                 _subject(state_input),
                 f"{what} failed with {details.get('error')}: {reason}; retried after {duration(delay)}",
             )
+        )
+    return entries
+
+
+def answer_entries(
+    calls: Sequence[PersonalizeCall], subjects: Mapping[str, str], start: datetime, stop: datetime | None
+) -> list[Entry]:
+    """The errors Personalize answered to a create or update call that was then made again, unchanged.
+
+    A Lambda's SDK retries a throttle at once (in simulated time) and no execution history shows it; a
+    retry by the state machine comes later, and `retry_entries` shows it too.
+    """
+    entries = []
+    for index, call in enumerate(calls):
+        if call.error_code is None or call.operation.startswith(("Describe", "List")):
+            continue
+        if call.at < start or (stop is not None and call.at > stop):
+            continue
+        again = next((c for c in calls[index + 1 :] if (c.operation, c.params) == (call.operation, call.params)), None)
+        if again is None:
+            continue  # answered for a reason the Lambda handles (a name already taken, ...): the record shows it
+        delay = again.at - call.at
+        how = "the SDK in the Lambda retried it" if not delay else f"called again after {duration(delay)}"
+        subject = next((subjects[v] for v in call.params.values() if isinstance(v, str) and v in subjects), EXECUTION)
+        entries.append(
+            Entry(call.at, subject, f"{call.operation} answered {call.error_code}: {call.error_message}; {how}")
         )
     return entries
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .timeline import duration, execution_times, retry_entries
+from .timeline import answer_entries, duration, execution_times, retry_entries
 
 if TYPE_CHECKING:
     from .scenario import Outcome
@@ -58,7 +58,7 @@ def judge(outcome: Outcome) -> Verdict:
         duplicate = outcome.executions[1]
         if any(write.record.get("execution_arn") == duplicate.arn for write in outcome.record_writes):
             problems.append(f"the {duplicate.label} claimed a run instead of being skipped")
-    if scenario.throttle and not any(retry_entries(e.history) for e in outcome.executions):
+    if scenario.throttle and not _anything_retried(outcome):
         problems.append("nothing was retried although Personalize throttled the first calls")
     return Verdict([p for p in problems if p], _expected(outcome))
 
@@ -69,6 +69,11 @@ def latest_records(outcome: Outcome) -> dict[str, dict[str, Any]]:
     for record in outcome.run_records:  # sorted by campaign, then base date
         latest[record["campaign_name"]] = record
     return latest
+
+
+def _anything_retried(outcome: Outcome) -> bool:
+    by_the_state_machine = any(retry_entries(execution.history) for execution in outcome.executions)
+    return by_the_state_machine or bool(answer_entries(outcome.personalize_calls, {}, outcome.started, None))
 
 
 def _ended_unrecorded(outcome: Outcome, index: int) -> str:

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from local_engine.refresh import RecordWrite
-from rehearsal.timeline import record_entries, retry_entries
+from local_engine.refresh import PersonalizeCall, RecordWrite
+from rehearsal.timeline import answer_entries, record_entries, retry_entries
 
 T0 = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
 EXECUTION = "arn:aws:states:eu-west-1:444455556666:execution:sm:run-1"
@@ -106,3 +106,34 @@ def test_retries_are_found_by_their_events_not_by_state_names() -> None:
             None,
         )
     ]
+
+
+def test_errors_answered_and_then_retried_unchanged_are_shown_with_who_retried() -> None:
+    solution = "arn:aws:personalize:eu-west-1:444455556666:solution/s"
+    create = {"solutionArn": solution, "trainingMode": "FULL"}
+    calls = [
+        PersonalizeCall(at(0), "CreateSolutionVersion", create, "LimitExceededException", "Rate exceeded"),
+        PersonalizeCall(at(0), "CreateSolutionVersion", create),
+        PersonalizeCall(at(5), "UpdateCampaign", {"campaignArn": "c"}, "ResourceInUseException", "Being updated"),
+        PersonalizeCall(at(6), "UpdateCampaign", {"campaignArn": "c"}),
+        # neither retried as such: handled by the Lambda, or a describe the state machine retries itself
+        PersonalizeCall(at(7), "CreateDatasetImportJob", {"jobName": "j"}, "ResourceAlreadyExistsException", "taken"),
+        PersonalizeCall(at(8), "DescribeCampaign", {"campaignArn": "c"}, "LimitExceededException", "Rate exceeded"),
+        PersonalizeCall(at(8), "DescribeCampaign", {"campaignArn": "c"}),
+    ]
+
+    assert texts(answer_entries(calls, {solution: "home"}, at(0), at(10))) == [
+        (
+            at(0),
+            "home",
+            "CreateSolutionVersion answered LimitExceededException: Rate exceeded; the SDK in the Lambda retried it",
+            None,
+        ),
+        (
+            at(5),
+            "execution",
+            "UpdateCampaign answered ResourceInUseException: Being updated; called again after 0:01:00",
+            None,
+        ),
+    ]
+    assert answer_entries(calls, {}, at(1), None)[0].at == at(5), "only what happened during the execution"
