@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,10 @@ def test_another_account_two_datasets_two_campaigns_throttled(
 ) -> None:
     raw = configuration_in("111122223333", "us-east-1", time_zone="America/New_York", job_name_prefix="nightly")
 
-    code, out, err = run_main(["--config", written(tmp_path, raw), "--two", "--throttle", "--records"], capsys)
+    # short phases: fewer polls, a faster test; the retries and the report are the same
+    short = ["--import-minutes", "10", "--training-hours", "1", "--deployment-minutes", "5"]
+
+    code, out, err = run_main(["--config", written(tmp_path, raw), "--two", "--throttle", "--records", *short], capsys)
 
     assert (code, err) == (0, "")
     report = out[out.index("Rehearsal of a refresh") :]
@@ -144,7 +148,10 @@ def test_duplicate_delivery_then_rerun_is_deterministic(example_template: Any, m
         return invoke(router, *args, **kwargs)
 
     monkeypatch.setattr(LambdaRouter, "_invoke", first_invocation_late)
-    scenario = Scenario(fail_phase="import", duplicate=True, rerun=True)
+    short = {"import_duration": timedelta(minutes=10), "training_duration": timedelta(hours=1)}
+    scenario = Scenario(
+        fail_phase="import", duplicate=True, rerun=True, deployment_duration=timedelta(minutes=5), **short
+    )
 
     outcome = rehearse(
         parse_config(example_raw()), scenario, progress=lambda _: None, template=example_template.to_json()
@@ -163,7 +170,7 @@ def test_duplicate_delivery_then_rerun_is_deterministic(example_template: Any, m
     assert "failed in phase IMPORT" in message and "Insufficient privileges for accessing data in S3" in message
     assert "claimed nothing, a duplicate: shop-home-recommendations is already RUNNING" in report
     assert "claimed base date 20261129, attempt 2 (attempt 1 ended FAILED)" in report
-    assert re.search(r"1:05:00  dataset interactions +import CREATE FAILED$", report, re.MULTILINE)
+    assert re.search(r"\+\d:\d\d:\d\d  \d:\d\d:\d\d  dataset interactions +import CREATE FAILED$", report, re.MULTILINE)
     assert "import CREATE PENDING: refresh-shop-recs-interactions-20261129-02" in report
 
 
