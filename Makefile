@@ -26,9 +26,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 	bash scripts/security_scan.sh
 
+# make synth CONFIG=config/my-shop.json STACK_NAME=...: what `cdk synth -c config=... -c stack_name=...` synthesizes.
+CONFIG ?= config/example.json
+STACK_NAME ?= PersonalizeRefresh
+
 synth: $(STAMP)
-	CDK_OUTDIR=cdk.out $(BIN)/python app.py
-	@echo "Template: cdk.out/PersonalizeRefresh.template.json"
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"config": "$(CONFIG)", "stack_name": "$(STACK_NAME)"}' $(BIN)/python app.py
+	@echo "Template: cdk.out/$(STACK_NAME).template.json"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

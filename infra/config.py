@@ -27,6 +27,7 @@ from . import history_budget
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
 JOB_NAME_MAX = 63
 BASE_DATE_SUFFIX_LEN = len("-YYYYMMDD-NN")
+JOB_NAME_PREFIX_MAX = 20
 
 _PERSONALIZE_ARN = r"^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:"
 _DATASET_ARN = re.compile(_PERSONALIZE_ARN + r"dataset/(?P<group>[a-zA-Z0-9\-_]+)/(?P<type>[A-Z_]+)$")
@@ -37,10 +38,18 @@ _GLUE_JOB_NAME = re.compile(r"^[\w.\- ]{1,255}$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<key>.*)$")
+_JOB_NAME_PREFIX = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-]*$")
+# A model-level message that starts by naming its field, e.g. "kms_key_arn: ...".
+_NAMES_ITS_FIELD = re.compile(r"^[a-z_][\w.]*(?: and [a-z_][\w.]*)?: ")
 
 
 class ConfigError(ValueError):
-    """The configuration is invalid; the message lists each bad field."""
+    """The configuration is invalid: one line per problem, each naming the file and the field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
 
 
 def _matching(pattern: re.Pattern[str], expected: str) -> AfterValidator:
@@ -57,6 +66,14 @@ def _time_zone(value: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"expected an IANA time zone such as 'Asia/Seoul' or 'UTC', got {value!r}") from None
+    return value
+
+
+def _job_name_prefix(value: str) -> str:
+    if not _JOB_NAME_PREFIX.match(value):
+        raise ValueError(f"expected letters, digits and hyphens, starting with a letter or digit, got {value!r}")
+    if len(value) > JOB_NAME_PREFIX_MAX:
+        raise ValueError(f"at most {JOB_NAME_PREFIX_MAX} characters, got {len(value)} ({value!r})")
     return value
 
 
@@ -83,6 +100,7 @@ GlueJobName = Annotated[str, _matching(_GLUE_JOB_NAME, "a Glue job name (letters
 KmsKeyArn = Annotated[str, _matching(_KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)")]
 EmailAddress = Annotated[str, _matching(_EMAIL, "an e-mail address such as ops@example.com")]
 S3Location = Annotated[str, AfterValidator(_s3_location)]
+JobNamePrefix = Annotated[str, AfterValidator(_job_name_prefix)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 
@@ -158,7 +176,7 @@ class RefreshConfig(_Strict):
     alert_email: EmailAddress | None = None
     # Customer-managed key for the table, topic, queue, logs and Lambda environment; AWS-managed keys when unset.
     kms_key_arn: KmsKeyArn | None = None
-    job_name_prefix: str = Field("refresh", min_length=1, max_length=20, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-]*$")
+    job_name_prefix: JobNamePrefix = "refresh"
     polling: Polling = Polling()
     phase_timeouts: PhaseTimeouts = PhaseTimeouts()
     execution_timeout_hours: int = Field(36, ge=1, le=24 * 7)
@@ -176,16 +194,17 @@ class RefreshConfig(_Strict):
                 f"datasets and campaigns: all Personalize ARNs must be in one account and region, "
                 f"got accounts {sorted(accounts)} and regions {sorted(regions)}"
             )
+        role_account = self.personalize_role_arn.split(":")[4]
+        if role_account not in accounts:
+            raise ValueError(
+                f"personalize_role_arn: the role must be in the account of the Personalize resources "
+                f"({', '.join(sorted(accounts))}), got {role_account}: Personalize cannot use a role of another account"
+            )
         if self.kms_key_arn and self.kms_key_arn.split(":")[3] not in regions:
             raise ValueError(f"kms_key_arn: the key must be in the Personalize region {sorted(regions)}")
         self._history_fits_the_quota()
-        for dataset in self.datasets:
-            longest = len(f"{self.job_name_prefix}-{dataset.dataset_group}-{dataset.name}") + BASE_DATE_SUFFIX_LEN
-            if longest > JOB_NAME_MAX:
-                raise ValueError(
-                    f"job_name_prefix: import job names for {dataset.dataset_arn} would be {longest} characters, "
-                    f"Personalize allows {JOB_NAME_MAX}; choose a shorter prefix"
-                )
+        for index, dataset in enumerate(self.datasets):
+            _check_import_job_names(self.job_name_prefix, index, dataset)
         return self
 
     def _history_fits_the_quota(self) -> None:
@@ -254,6 +273,27 @@ class RefreshConfig(_Strict):
         }
 
 
+def _check_import_job_names(prefix: str, index: int, dataset: Dataset) -> None:
+    """Import job names are PREFIX-GROUP-DATASET-YYYYMMDD[-NN]; Personalize allows JOB_NAME_MAX characters."""
+    fixed = len(f"-{dataset.dataset_group}-{dataset.name}") + BASE_DATE_SUFFIX_LEN
+    room = JOB_NAME_MAX - fixed  # characters left for the prefix
+    if len(prefix) <= room:
+        return
+    if room >= 1:
+        raise ValueError(
+            f"job_name_prefix: import job names for dataset {dataset.dataset_group}/{dataset.name} would be "
+            f"{len(prefix) + fixed} characters, Personalize allows {JOB_NAME_MAX}; "
+            f"a prefix of at most {room} characters fits"
+        )
+    longest_group = JOB_NAME_MAX - 1 - len(f"--{dataset.name}") - BASE_DATE_SUFFIX_LEN
+    raise ValueError(
+        f"datasets.{index}.dataset_arn: the dataset group name {dataset.dataset_group!r} "
+        f"({len(dataset.dataset_group)} characters) leaves no room for any job_name_prefix in import job names "
+        f"(PREFIX-GROUP-{dataset.name}-YYYYMMDD-NN, at most {JOB_NAME_MAX} characters); "
+        f"group names of up to {longest_group} characters fit"
+    )
+
+
 def _unique(field: str, values: list[str]) -> None:
     seen = {v for v in values if values.count(v) > 1}
     if seen:
@@ -261,12 +301,11 @@ def _unique(field: str, values: list[str]) -> None:
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "configuration") -> RefreshConfig:
-    """Validate `raw`; raise ConfigError listing every bad field as `path: problem`."""
+    """Validate `raw`; raise ConfigError listing every bad field as `SOURCE: field: problem`."""
     try:
         return RefreshConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"  {_location(err['loc'])}: {_message(err)}" for err in exc.errors()]
-        raise ConfigError(f"invalid {source}:\n" + "\n".join(lines)) from None
+        raise ConfigError(source, [_line(err) for err in exc.errors()]) from None
 
 
 def load_config(path: str | Path) -> RefreshConfig:
@@ -275,12 +314,23 @@ def load_config(path: str | Path) -> RefreshConfig:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"configuration file not found: {path}") from None
+        raise ConfigError(str(path), ["file not found"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), ["not UTF-8 text"]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot be read: {exc.strerror}"]) from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+        raise ConfigError(str(path), [f"not valid JSON: {exc}"]) from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a JSON object at the top level")
+        raise ConfigError(str(path), ["expected a JSON object at the top level"])
     return parse_config(raw, source=str(path))
+
+
+def _line(err: Any) -> str:
+    location, message = _location(err["loc"]), _message(err)
+    if not err["loc"] and _NAMES_ITS_FIELD.match(message):
+        return message
+    return f"{location}: {message}"
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

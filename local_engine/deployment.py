@@ -41,6 +41,10 @@ class UnsupportedResource(NotImplementedError):
     """The template holds a resource type the local deployment does not know how to create."""
 
 
+class WrongAccount(RuntimeError):
+    """moto created a resource in another account than the one the template deploys to."""
+
+
 @dataclass
 class _Physical:
     ref: str
@@ -53,7 +57,7 @@ class LocalDeployment:
 
     template: dict[str, Any]
     aws: LocalAws
-    account: str = "123456789012"
+    account: str  # the stack's account: AWS::AccountId, and where moto must create every resource
     _physical: dict[str, _Physical] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
 
@@ -70,6 +74,7 @@ class LocalDeployment:
         for logical_id in self._creation_order(creators):
             resource = self.template["Resources"][logical_id]
             self._physical[logical_id] = creators[resource["Type"]](logical_id, resource.get("Properties", {}))
+        self._check_account()
         return self
 
     def ref(self, logical_id: str) -> str:
@@ -185,6 +190,16 @@ class LocalDeployment:
         targets = [self._resolve(target) for target in props.get("Targets", [])]
         events.put_targets(Rule=name, Targets=targets)
         return _Physical(name, {"Arn": arn})
+
+    def _check_account(self) -> None:
+        # A resource in another account would be invisible to anything that looks in the stack's account.
+        for logical_id, physical in self._physical.items():
+            arn = physical.attributes.get("Arn") or physical.ref
+            if arn.startswith("arn:") and arn.split(":")[4] != self.account:
+                raise WrongAccount(
+                    f"{logical_id} was created as {arn}, outside the stack's account {self.account} "
+                    "(moto takes the account from MOTO_ACCOUNT_ID)"
+                )
 
     # Tokens ----------------------------------------------------------------------------------------
 

@@ -7,14 +7,22 @@ Used by the workflow tests and by the rehearsal command.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from moto.dynamodb.models import table as moto_table
+from moto.utilities.arns import parse_arn
 
 from infra.config import RefreshConfig
 
@@ -22,13 +30,35 @@ from .aws import LocalAws
 from .clock import VirtualClock
 from .deployment import LAMBDAS_DIR, LocalDeployment
 from .eventbridge import deliver_to_state_machines
-from .personalize import PersonalizeEmulator
+from .personalize import PersonalizeEmulator, PersonalizeError
 from .personalize.endpoint import serve
 from .strictness import HISTORY_EVENT_QUOTA
 
 # A Sunday 01:00 in Seoul: when the weekly export has just finished.
 DEFAULT_START = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
 WAIT_LIMIT = 120  # seconds of wall time one execution may take before the harness gives up
+# Top-level modules under lambdas/: the shared package and the handlers.
+_HANDLER_PACKAGES = frozenset({"refresh_common"} | {p.stem for p in LAMBDAS_DIR.glob("*.py")})
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """One write to the run table: when it happened (simulated time) and the record as it stood after it."""
+
+    at: datetime
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PersonalizeCall:
+    """One call that reached the Personalize emulator, when (simulated time), and the error it was answered
+    with, if any."""
+
+    at: datetime
+    operation: str
+    params: dict[str, Any]
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 class LocalRefresh:
@@ -46,17 +76,25 @@ class LocalRefresh:
         self.config = config
         self.clock = VirtualClock(start)
         self.emulator = PersonalizeEmulator(self.clock.now, account_id=config.account, region=config.region)
+        self.personalize_calls: list[PersonalizeCall] = []
+        self._log_personalize_calls()
         self.aws = LocalAws(self.clock, region=config.region, history_event_quota=history_event_quota)
         self._stack = ExitStack()
+        self._clients: dict[str, Any] = {}
         self.deployment: LocalDeployment
 
     def __enter__(self) -> LocalRefresh:
         try:
+            self._stack.enter_context(moto_account(self.config.account))
             self._stack.enter_context(self.aws)
             self._stack.enter_context(serve(self.emulator))
             self.deliveries = self._stack.enter_context(deliver_to_state_machines())
             self._use_clock_in_handlers()
+            _start_cold_containers()
+            self._stack.callback(_start_cold_containers)
             self.deployment = LocalDeployment(self.template, self.aws, account=self.config.account).deploy()
+            self._create_clients()
+            self._observe_record_writes()
             self.campaign_versions = self._seed_personalize()
         except BaseException:
             self._stack.close()
@@ -86,52 +124,87 @@ class LocalRefresh:
             ),
         }
 
-    def put_glue_event(self, **kwargs: Any) -> list[str]:
-        """Put a Glue event on the default bus; the executions the rule started, if any."""
+    def put_glue_event(self, event: dict[str, Any] | None = None, **kwargs: Any) -> list[str]:
+        """Put a Glue event (`event`, or a new one built from `kwargs`) on the default bus; the executions the
+        rule started, if any. Putting the same event twice is a duplicate delivery."""
         before = len(self.deliveries.started)
-        response = self.aws.client("events").put_events(Entries=[self.glue_event(**kwargs)])
+        response = self.client("events").put_events(Entries=[event or self.glue_event(**kwargs)])
         if response["FailedEntryCount"]:
             raise RuntimeError(f"EventBridge refused the event: {response['Entries']}")
         return [arn for _, arn, _ in self.deliveries.started[before:]]
 
     def start_manual(self, payload: Any) -> str:
         """An operator's manual start (a back-fill or re-run), as from the console."""
-        return self.aws.client("stepfunctions").start_execution(
+        return self.client("stepfunctions").start_execution(
             stateMachineArn=self.deployment.state_machine_arn, name=f"manual-{uuid.uuid4()}", input=json.dumps(payload)
         )["executionArn"]
 
     def wait(self, execution_arn: str) -> dict[str, Any]:
-        return self.aws.wait_for_execution(execution_arn, timeout_s=WAIT_LIMIT)
+        """Block (wall time) until the execution has ended and its status change event was delivered
+        (it may close the run record); its description."""
+        client = self.client("stepfunctions")
+        deadline = time.monotonic() + WAIT_LIMIT
+        while (description := client.describe_execution(executionArn=execution_arn))[
+            "status"
+        ] == "RUNNING" or not self.aws.status_events.announced(execution_arn):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still RUNNING after {WAIT_LIMIT} s of wall time")
+            time.sleep(0.005)
+        return dict(description)
 
     # What an operator sees --------------------------------------------------------------------------
 
+    def client(self, service_name: str) -> Any:
+        """This deployment's client of a service: created once, before any execution runs (see _create_clients)."""
+        if service_name not in self._clients:
+            self._clients[service_name] = self.aws.client(service_name)
+        return self._clients[service_name]
+
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        client = self.aws.client("stepfunctions")
+        client = self.client("stepfunctions")
         events: list[dict[str, Any]] = []
         for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             events.extend(page["events"])
         return events
 
     def run_records(self) -> list[dict[str, Any]]:
-        table = boto3.resource("dynamodb", region_name=self.config.region).Table(self.deployment.table_name)
-        items = table.scan(ConsistentRead=True)["Items"]
+        items = self._table.scan(ConsistentRead=True)["Items"]
         return sorted((_plain(item) for item in items), key=lambda i: (i["campaign_name"], i["base_date"]))
 
     def run_record(self, campaign_name: str, base_date: int) -> dict[str, Any]:
-        table = boto3.resource("dynamodb", region_name=self.config.region).Table(self.deployment.table_name)
-        item = table.get_item(Key={"campaign_name": campaign_name, "base_date": base_date}, ConsistentRead=True)
+        item = self._table.get_item(Key={"campaign_name": campaign_name, "base_date": base_date}, ConsistentRead=True)
         return _plain(item["Item"])
+
+    def record_writes(self) -> list[RecordWrite]:
+        """Every write to the run table so far, in order, whoever made it (a Lambda or the state machine)."""
+        table = self._moto_table()
+        deserialize = TypeDeserializer().deserialize
+        writes = []
+        for stream_record in list(table.stream_shard.items):
+            change = stream_record.record["dynamodb"]
+            if "NewImage" in change:
+                record = {k: _plain(deserialize(v)) for k, v in change["NewImage"].items()}
+                writes.append(RecordWrite(change["ApproximateCreationDateTime"].replace(tzinfo=UTC), record))
+        return writes
+
+    def state_machine_definition(self) -> dict[str, Any]:
+        """The definition as deployed: the synthesized one, its tokens resolved."""
+        described = self.client("stepfunctions").describe_state_machine(
+            stateMachineArn=self.deployment.state_machine_arn
+        )
+        return dict(json.loads(described["definition"]))
 
     def alerts(self) -> list[tuple[str, str]]:
         """(subject, message) of every message published to the alert topic."""
         from moto.sns.models import sns_backends
 
-        topic = sns_backends[self.config.account][self.config.region].topics[self.deployment.topic_arn]
+        topic_arn = parse_arn(self.deployment.topic_arn)
+        topic = sns_backends[topic_arn.account][topic_arn.region].topics[self.deployment.topic_arn]
         return [(subject or "", message) for _, message, subject, *_ in topic.sent_notifications]
 
     def serving_version(self, campaign_name: str) -> str:
         campaign = next(c for c in self.config.campaigns if c.name == campaign_name)
-        described = self.aws.client("personalize").describe_campaign(campaignArn=campaign.campaign_arn)
+        described = self.client("personalize").describe_campaign(campaignArn=campaign.campaign_arn)
         return str(described["campaign"]["solutionVersionArn"])
 
     # Set-up ----------------------------------------------------------------------------------------
@@ -148,6 +221,50 @@ class LocalRefresh:
             )
         return versions
 
+    def _log_personalize_calls(self) -> None:
+        """Keep every call and its answer, so a rehearsal can show the errors that the Lambdas' SDK retried,
+        which no execution history shows."""
+        call = self.emulator.call
+
+        def logged(operation: str, params: Any) -> dict[str, Any]:
+            at, kept = self.clock.now(), json.loads(json.dumps(params, default=str))
+            try:
+                response = call(operation, params)
+            except PersonalizeError as error:
+                self.personalize_calls.append(PersonalizeCall(at, operation, kept, error.code, error.message))
+                raise
+            self.personalize_calls.append(PersonalizeCall(at, operation, kept))
+            return response
+
+        self.emulator.call = logged  # type: ignore[method-assign]
+
+    def _create_clients(self) -> None:
+        """Create the clients the harness uses up front: creating one reads the whole process environment,
+        which the in-process Lambdas change while executions run."""
+        for service_name in ("stepfunctions", "events", "personalize", "dynamodb"):
+            self.client(service_name)
+        self._table = boto3.resource("dynamodb", region_name=self.config.region).Table(self.deployment.table_name)
+
+    def _observe_record_writes(self) -> None:
+        """Keep every version of every run record, as a DynamoDB stream would, stamped with simulated time.
+
+        The deployed table has no stream; this one only lets the rehearsal show how each record changed.
+        """
+        table = self._moto_table()
+        if table.stream_shard is None:
+            self.client("dynamodb").update_table(
+                TableName=self.deployment.table_name,
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+            )
+        # moto stamps stream records with wall time; the naive UTC `now` it expects, read off the clock.
+        clock_now = mock.patch.object(moto_table, "utcnow", lambda: self.clock.now().replace(tzinfo=None))
+        self._stack.enter_context(clock_now)
+
+    def _moto_table(self) -> Any:
+        from moto.dynamodb.models import dynamodb_backends
+
+        return dynamodb_backends[self.config.account][self.config.region].get_table(self.deployment.table_name)
+
     def _use_clock_in_handlers(self) -> None:
         if str(LAMBDAS_DIR) not in sys.path:
             sys.path.insert(0, str(LAMBDAS_DIR))
@@ -156,6 +273,39 @@ class LocalRefresh:
         original = handler_clock.now
         handler_clock.now = self.clock.time  # type: ignore[assignment]
         self._stack.callback(setattr, handler_clock, "now", original)
+
+
+def _start_cold_containers() -> None:
+    """Forget the AWS clients the handler modules cached (`functools.cache`), as new Lambda containers would.
+
+    A client is bound to the region and account it was created for; one cached during an earlier local
+    deployment would send this deployment's calls to that one's resources.
+    """
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in _HANDLER_PACKAGES or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
+@contextmanager
+def moto_account(account: str) -> Iterator[None]:
+    """Make moto create every resource in `account`.
+
+    moto takes the account of each request from MOTO_ACCOUNT_ID, else from the request's access key, which
+    for the state machine's own service calls is always a fixed one (so its default account, 123456789012).
+    Only the variable reaches them all, so it is set for the whole refresh and put back afterwards.
+    """
+    previous = os.environ.get("MOTO_ACCOUNT_ID")
+    os.environ["MOTO_ACCOUNT_ID"] = account
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MOTO_ACCOUNT_ID", None)
+        else:
+            os.environ["MOTO_ACCOUNT_ID"] = previous
 
 
 def _plain(value: Any) -> Any:

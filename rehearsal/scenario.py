@@ -1,22 +1,30 @@
-"""Rehearsal scenarios: what the emulated Personalize does, and which events arrive."""
+"""Rehearsal scenarios: what the emulated Personalize does, which events arrive, and what is then collected."""
 
 from __future__ import annotations
 
 import copy
+import io
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from infra.config import RefreshConfig, parse_config
 from local_engine.personalize import JobKind
-from local_engine.refresh import DEFAULT_START, WAIT_LIMIT, LocalRefresh
+from local_engine.refresh import DEFAULT_START, WAIT_LIMIT, LocalRefresh, PersonalizeCall, RecordWrite
 from local_engine.synth import synthesize
 
-from .report import narrate
-
-PHASES = ("import", "training", "deployment")
+PHASES: tuple[JobKind, ...] = ("import", "training", "deployment")
+# What Personalize says when each kind of job fails, unless the scenario gives its own reason.
+DEFAULT_FAILURE_REASONS: dict[JobKind, str] = {
+    "import": "Insufficient privileges for accessing data in S3",
+    "training": "Input data has fewer than 1000 interactions after filtering",
+    "deployment": "Internal service error while deploying the solution version",
+}
 
 
 @dataclass(frozen=True)
@@ -25,11 +33,22 @@ class Scenario:
     training_duration: timedelta = timedelta(hours=6)
     deployment_duration: timedelta = timedelta(minutes=30)
     fail_phase: JobKind | None = None
-    fail_reason: str = "Input data has fewer than 1000 interactions after filtering"
+    fail_reason: str | None = None  # None: the phase's usual reason
     throttle: bool = False
     duplicate: bool = False
     rerun: bool = False
     two_of_each: bool = False
+
+    @property
+    def failure_reason(self) -> str | None:
+        if self.fail_phase is None:
+            return None
+        return self.fail_reason or DEFAULT_FAILURE_REASONS[self.fail_phase]
+
+    @property
+    def ends_failed(self) -> bool:
+        """A phase fails and nobody re-runs the day."""
+        return self.fail_phase is not None and not self.rerun
 
 
 @dataclass
@@ -43,90 +62,154 @@ class Execution:
 @dataclass
 class Outcome:
     config: RefreshConfig
+    scenario: Scenario = field(default_factory=Scenario)
     executions: list[Execution] = field(default_factory=list)
+    definition: dict[str, Any] = field(default_factory=dict)
+    record_writes: list[RecordWrite] = field(default_factory=list)
+    personalize_calls: list[PersonalizeCall] = field(default_factory=list)
     run_records: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[tuple[str, str]] = field(default_factory=list)
     serving: dict[str, str] = field(default_factory=dict)
     previous_versions: dict[str, str] = field(default_factory=dict)
-    personalize_calls: dict[str, int] = field(default_factory=dict)
     simulated: timedelta = timedelta()
     started: datetime = DEFAULT_START
     wall_seconds: float = 0.0
     synth_seconds: float = 0.0
 
 
+class ScenarioError(ValueError):
+    """The scenario cannot be built on this configuration; the message says why, in one line."""
+
+
+def base_date_of(event_time: datetime, time_zone: str) -> str:
+    """The run date a Glue event makes: its time, in the configured zone, as YYYYMMDD (as the claim does)."""
+    return event_time.astimezone(ZoneInfo(time_zone)).strftime("%Y%m%d")
+
+
 def with_second_dataset_and_campaign(raw: dict[str, Any]) -> dict[str, Any]:
-    """The configuration plus an ITEMS dataset and a second campaign, in the same account and region."""
+    """The configuration plus a second dataset (ITEMS, or USERS beside an ITEMS one) in the same dataset group,
+    and a second campaign, in the same account and region."""
     raw = copy.deepcopy(raw)
+    if len(raw["datasets"]) > 1 or len(raw["campaigns"]) > 1:
+        raise ScenarioError("--two: the configuration already has more than one dataset or campaign; leave --two out")
     dataset = raw["datasets"][0]
-    base, group = dataset["dataset_arn"].rsplit("/", 2)[0], dataset["dataset_arn"].rsplit("/", 2)[1]
+    base, group, kind = dataset["dataset_arn"].rsplit("/", 2)
     bucket = dataset["data_location"].removeprefix("s3://").split("/", 1)[0]
+    second_kind = "USERS" if kind == "ITEMS" else "ITEMS"
     raw["datasets"].append(
         {
-            "dataset_arn": f"{base}/{group}/ITEMS",
-            "data_location": f"s3://{bucket}/items/{{base_date}}/",
+            "dataset_arn": f"{base}/{group}/{second_kind}",
+            "data_location": f"s3://{bucket}/{second_kind.lower()}/{{base_date}}/",
         }
     )
     campaign = raw["campaigns"][0]
-    prefix = campaign["campaign_arn"].split(":campaign/")[0]
+    prefix, name = campaign["campaign_arn"].split(":campaign/")
+    second = "shop-similar-items" if name != "shop-similar-items" else "shop-similar-items-2"
     raw["campaigns"].append(
         {
-            "campaign_arn": f"{prefix}:campaign/shop-similar-items",
-            "solution_arn": f"{prefix}:solution/shop-similar-items",
+            "campaign_arn": f"{prefix}:campaign/{second}",
+            "solution_arn": f"{prefix}:solution/{second}",
         }
     )
     return raw
 
 
+def scenario_config(config: RefreshConfig, scenario: Scenario, *, source: str) -> RefreshConfig:
+    """The configuration the scenario runs on: the user's, or with --two a second dataset and campaign added."""
+    if not scenario.two_of_each:
+        return config
+    return parse_config(with_second_dataset_and_campaign(config.model_dump()), source=f"{source} with --two")
+
+
 def rehearse(
-    raw_config: dict[str, Any],
+    config: RefreshConfig,
     scenario: Scenario,
     *,
     progress: Callable[[str], None] = print,
     template: dict[str, Any] | None = None,
 ) -> Outcome:
     """Rehearse one scenario; `template` skips the synth when the caller already holds this config's template."""
-    config = parse_config(with_second_dataset_and_campaign(raw_config) if scenario.two_of_each else raw_config)
     started = time.perf_counter()
     if template is None:
-        progress("Synthesizing the stack (the template that `cdk deploy` would deploy)...")
-        template = synthesize(config).to_json()
-    outcome = Outcome(config, synth_seconds=time.perf_counter() - started)
+        progress(f"Synthesizing the stack for account {config.account}, {config.region} (as `cdk synth` would)...")
+        with _bundling_notices_held_back():
+            template = synthesize(config).to_json()
+    outcome = Outcome(config, scenario, synth_seconds=time.perf_counter() - started)
 
     started = time.perf_counter()
     with LocalRefresh(template, config) as refresh:
+        progress("Deployed on the local engine; rehearsing in simulated time...")
         _configure_personalize(refresh, scenario)
         outcome.previous_versions = dict(refresh.campaign_versions)
-        progress(f"Deployed locally: state machine {refresh.deployment.state_machine_arn.rsplit(':', 1)[1]}")
-
-        progress(f"Glue job {config.glue_job_names[0]} SUCCEEDED: putting its event on the default bus")
-        progress(f"(+HH:MM:SS is simulated time since {refresh.clock.start:%Y-%m-%d %H:%M} UTC)")
-        labels = ["Glue success event"]
-        with refresh.clock.hold():  # a duplicate arrives while the first execution runs
-            arns = refresh.put_glue_event()
-            if scenario.duplicate:
-                progress("The same success event arrives a second time (EventBridge delivers at least once)")
-                arns += refresh.put_glue_event()
-                labels.append("duplicate Glue event")
-        if not arns:
-            progress("The rule matched no event: nothing started")
-        for label, arn in zip(labels, arns, strict=False):
-            outcome.executions.append(_follow(refresh, label, arn, progress))
-
+        event_time = _deliver_glue_events(refresh, scenario, outcome)
         if scenario.rerun and outcome.executions:
-            base_date = outcome.executions[0].description["input_base_date"]
-            progress(f'Operator re-runs the failed day from the console: {{"base_date": "{base_date}"}}')
-            arn = refresh.start_manual({"base_date": base_date})
-            outcome.executions.append(_follow(refresh, "manual re-run", arn, progress))
+            # The operator re-runs the day that the alert names.
+            arn = refresh.start_manual({"base_date": base_date_of(event_time, config.time_zone)})
+            outcome.executions.append(_await(refresh, "operator's re-run", arn))
 
+        outcome.definition = refresh.state_machine_definition()
+        outcome.record_writes = refresh.record_writes()
         outcome.run_records = refresh.run_records()
         outcome.alerts = refresh.alerts()
         outcome.serving = {c.name: refresh.serving_version(c.name) for c in config.campaigns}
-        outcome.personalize_calls = _call_counts(refresh)
+        outcome.personalize_calls = list(refresh.personalize_calls)
         outcome.simulated = refresh.clock.elapsed
         outcome.started = refresh.clock.start
     outcome.wall_seconds = time.perf_counter() - started
     return outcome
+
+
+@contextmanager
+def _bundling_notices_held_back() -> Iterator[None]:
+    """Pass on what the synth writes to stderr, except CDK's "Bundling asset ..." notice for the Lambda code.
+
+    jsii forwards the Node process's stderr to `sys.stderr` (its `buffer`); the notice is progress, not news.
+    """
+    real, written = sys.stderr, io.BytesIO()
+    held = io.TextIOWrapper(written, encoding="utf-8", errors="replace")
+    sys.stderr = held
+    try:
+        yield
+    finally:
+        sys.stderr = real
+        held.flush()
+        lines = written.getvalue().decode("utf-8", errors="replace").splitlines(keepends=True)
+        rest = [line for line in lines if not line.startswith("Bundling asset ")]
+        real.write("".join(rest))
+
+
+def _deliver_glue_events(refresh: LocalRefresh, scenario: Scenario, outcome: Outcome) -> datetime:
+    """Put the Glue success event (twice with --duplicate) and follow the executions it starts; its time."""
+    event = refresh.glue_event()
+    with refresh.clock.hold():  # a duplicate delivery arrives at the same simulated moment
+        arns = refresh.put_glue_event(event)
+        labels = ["Glue success event"]
+        if scenario.duplicate and arns:
+            # Delivered once the first execution has claimed the day, so that it is always the one skipped.
+            _await_claim(refresh, arns[0])
+            arns += refresh.put_glue_event(event)
+            labels.append("duplicate delivery")
+    for label, arn in zip(labels, arns, strict=False):
+        outcome.executions.append(_await(refresh, label, arn))
+    event_time: datetime = event["Time"]
+    return event_time
+
+
+def _await_claim(refresh: LocalRefresh, execution_arn: str) -> None:
+    """Wait (wall time) until the execution has written its first run record, or has ended without one."""
+    client = refresh.client("stepfunctions")
+    deadline = time.perf_counter() + WAIT_LIMIT
+    while not any(write.record.get("execution_arn") == execution_arn for write in refresh.record_writes()):
+        if client.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
+            return
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{execution_arn} claimed nothing within {WAIT_LIMIT} s of wall time")
+        time.sleep(0.005)
+
+
+def _await(refresh: LocalRefresh, label: str, arn: str) -> Execution:
+    description = refresh.wait(arn)
+    return Execution(label, arn, description, refresh.history(arn))
 
 
 def _configure_personalize(refresh: LocalRefresh, scenario: Scenario) -> None:
@@ -134,8 +217,8 @@ def _configure_personalize(refresh: LocalRefresh, scenario: Scenario) -> None:
     emulator.set_duration("import", scenario.import_duration)
     emulator.set_duration("training", scenario.training_duration)
     emulator.set_duration("deployment", scenario.deployment_duration)
-    if scenario.fail_phase:
-        emulator.faults.fail_job(scenario.fail_phase, scenario.fail_reason)
+    if scenario.fail_phase and scenario.failure_reason:
+        emulator.faults.fail_job(scenario.fail_phase, scenario.failure_reason)
     if scenario.throttle:
         emulator.faults.raise_error(
             "CreateDatasetImportJob",
@@ -152,43 +235,3 @@ def _configure_personalize(refresh: LocalRefresh, scenario: Scenario) -> None:
         emulator.faults.raise_error(
             "UpdateCampaign", "ResourceInUseException", times=1, message="Campaign is being updated"
         )
-
-
-def _follow(refresh: LocalRefresh, label: str, arn: str, progress: Callable[[str], None]) -> Execution:
-    """Print the execution's steps as they happen (in simulated time) until it ends."""
-    client = refresh.aws.client("stepfunctions")
-    printed = 0
-    start = refresh.clock.start  # every time shown counts from the start of the rehearsal
-    deadline = time.perf_counter() + WAIT_LIMIT
-    while True:
-        description = client.describe_execution(executionArn=arn)
-        history = refresh.history(arn)
-        lines = narrate(history, start)
-        for line in lines[printed:]:
-            progress(f"  [{label}] {line}")
-        printed = len(lines)
-        if description["status"] != "RUNNING":
-            break
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"{arn} still RUNNING after {WAIT_LIMIT} s of wall time")
-        time.sleep(0.01)
-    description["input_base_date"] = _base_date(refresh, arn)
-    progress(f"  [{label}] ended {description['status']}")
-    return Execution(label, arn, description, history)
-
-
-def _base_date(refresh: LocalRefresh, arn: str) -> str | None:
-    for record in refresh.run_records():
-        if record.get("execution_arn") == arn:
-            return str(record["base_date"])
-        for attempt in record.get("previous_attempts", []):
-            if attempt.get("execution_arn") == arn:
-                return str(record["base_date"])
-    return None
-
-
-def _call_counts(refresh: LocalRefresh) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for call in refresh.emulator.calls:
-        counts[call.operation] = counts.get(call.operation, 0) + 1
-    return counts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,7 +77,11 @@ def test_defaults_apply_when_optional_fields_are_left_out(raw_config: dict[str, 
             "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
             "kms_key_arn: the key must be in the Personalize region",
         ),
+        (("job_name_prefix",), "nightly_refresh", "job_name_prefix: expected letters, digits and hyphens"),
+        (("job_name_prefix",), "p" * 21, "job_name_prefix: at most 20 characters, got 21"),
         (("polling", "training_seconds"), 1, "polling.training_seconds: Input should be greater than or equal to 10"),
+        (("polling", "import_seconds"), 7200, "polling.import_seconds: Input should be less than or equal to 3600"),
+        (("execution_timeout_hours",), 0, "execution_timeout_hours: Input should be greater than or equal to 1"),
         (("log_retention_days",), 7, "log_retention_days: Input should be 30, 60, 90, 180, 365 or 731"),
     ],
 )
@@ -106,28 +111,89 @@ def test_arns_must_share_one_account_and_region(raw_config: dict[str, Any]) -> N
         parse_config(raw_config)
 
 
+def test_a_role_in_another_account_is_refused(raw_config: dict[str, Any]) -> None:
+    raw_config["personalize_role_arn"] = "arn:aws:iam::210987654321:role/PersonalizeS3ReadAccess"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw_config)
+    assert str(raised.value) == (
+        "configuration: personalize_role_arn: the role must be in the account of the Personalize resources "
+        "(123456789012), got 210987654321: Personalize cannot use a role of another account"
+    )
+
+
+def test_errors_found_across_fields_name_the_field_they_are_about(raw_config: dict[str, Any]) -> None:
+    raw_config["kms_key_arn"] = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw_config)
+    assert str(raised.value).startswith("configuration: kms_key_arn: the key must be in the Personalize region")
+
+
 def test_duplicate_campaigns_are_refused(raw_config: dict[str, Any]) -> None:
     raw_config["campaigns"].append(dict(raw_config["campaigns"][0]))
     with pytest.raises(ConfigError, match="campaigns: each entry must be unique"):
         parse_config(raw_config)
 
 
-def test_a_prefix_that_makes_job_names_too_long_is_refused(raw_config: dict[str, Any]) -> None:
+def with_dataset_group(raw: dict[str, Any], group: str) -> dict[str, Any]:
+    raw["datasets"][0]["dataset_arn"] = f"arn:aws:personalize:ap-northeast-2:123456789012:dataset/{group}/INTERACTIONS"
+    return raw
+
+
+def test_a_prefix_that_makes_job_names_too_long_says_which_prefix_fits(raw_config: dict[str, Any]) -> None:
     raw_config["job_name_prefix"] = "p" * 20
-    raw_config["datasets"][0]["dataset_arn"] = (
-        "arn:aws:personalize:ap-northeast-2:123456789012:dataset/" + "g" * 30 + "/INTERACTIONS"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(with_dataset_group(raw_config, "g" * 30))
+    assert (
+        "job_name_prefix: import job names for dataset gggggggggggggggggggggggggggggg/interactions would be "
+        "76 characters, Personalize allows 63; a prefix of at most 7 characters fits"
+    ) in str(raised.value)
+
+    raw_config["job_name_prefix"] = "p" * 7
+    assert parse_config(raw_config).job_name_prefix == "ppppppp"
+
+
+def test_a_dataset_group_name_too_long_for_any_prefix_says_so(raw_config: dict[str, Any]) -> None:
+    raw_config["job_name_prefix"] = "p"
+    assert parse_config(with_dataset_group(raw_config, "g" * 36)).datasets[0].dataset_group == "g" * 36
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config(with_dataset_group(raw_config, "g" * 37))
+    message = str(raised.value)
+    assert (
+        "datasets.0.dataset_arn: the dataset group name 'ggggggggggggggggggggggggggggggggggggg' (37 characters)"
+        in message
     )
-    with pytest.raises(ConfigError, match=r"job_name_prefix: import job names .* would be 76 characters"):
-        parse_config(raw_config)
+    assert "leaves no room for any job_name_prefix" in message and "group names of up to 36 characters fit" in message
+    assert "shorter prefix" not in message
 
 
-def test_unreadable_file_is_reported(tmp_path: Any) -> None:
+def test_unreadable_file_is_reported_in_one_line_naming_it(tmp_path: Any) -> None:
     bad = tmp_path / "refresh.json"
-    bad.write_text("{not json")
-    with pytest.raises(ConfigError, match="is not valid JSON"):
-        load_config(bad)
-    with pytest.raises(ConfigError, match="configuration file not found"):
+    for content, expected in (
+        ("{not json", "refresh.json: not valid JSON: Expecting property name enclosed in double quotes"),
+        ("[]", "refresh.json: expected a JSON object at the top level"),
+        (b"\xff\xfe", "refresh.json: not UTF-8 text"),
+    ):
+        bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+        with pytest.raises(ConfigError) as raised:
+            load_config(bad)
+        assert str(raised.value).startswith(f"{tmp_path}/{expected}")
+        assert "\n" not in str(raised.value)
+    with pytest.raises(ConfigError, match=r"missing\.json: file not found$"):
         load_config(tmp_path / "missing.json")
+    with pytest.raises(ConfigError, match=r": cannot be read: Is a directory$"):
+        load_config(tmp_path)
+
+
+def test_each_problem_is_one_line_naming_the_file_and_the_field(raw_config: dict[str, Any]) -> None:
+    raw_config["time_zone"] = "Mars/Olympus"
+    raw_config["polling"]["import_seconds"] = 5
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw_config, source="config/my-shop.json")
+    assert str(raised.value).splitlines() == [
+        "config/my-shop.json: time_zone: expected an IANA time zone such as 'Asia/Seoul' or 'UTC', got 'Mars/Olympus'",
+        "config/my-shop.json: polling.import_seconds: Input should be greater than or equal to 10",
+    ]
 
 
 def test_cdk_synth_fails_naming_the_field(tmp_path: Any) -> None:
@@ -138,13 +204,20 @@ def test_cdk_synth_fails_naming_the_field(tmp_path: Any) -> None:
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=ROOT,
-        env={"CDK_CONTEXT_JSON": json.dumps({"config": str(bad)}), "PATH": "/usr/bin:/bin"},
+        # As the CDK CLI runs it from an activated virtual environment.
+        env={
+            "CDK_CONTEXT_JSON": json.dumps({"config": str(bad)}),
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        },
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode != 0
-    assert "time_zone: expected an IANA time zone" in result.stderr
+    assert (
+        result.stderr.strip()
+        == f"cdk synth: {bad}: time_zone: expected an IANA time zone such as 'Asia/Seoul' or 'UTC', got 'Nowhere/Land'"
+    )
 
 
 def test_phase_timeouts_have_defaults_and_bounds(raw_config: dict[str, Any]) -> None:
@@ -178,3 +251,17 @@ def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
     assert Phase(3600, 300).polls == 13
     assert largest_history(**one, datasets=2, campaigns=1) - base == 60 + EVENTS_PER_POLL * 13
     assert largest_history(**one, datasets=1, campaigns=2) - base == 80 + EVENTS_PER_POLL * (9 + 31)
+
+
+def test_the_readme_gives_the_history_budget_of_the_defaults(example_config: Any) -> None:
+    from infra.history_budget import Phase, largest_history
+
+    timeouts, polling = example_config.phase_timeouts.seconds(), example_config.polling
+    events = largest_history(
+        import_=Phase(timeouts["import_seconds"], polling.import_seconds),
+        training=Phase(timeouts["training_seconds"], polling.training_seconds),
+        deployment=Phase(timeouts["deployment_seconds"], polling.deployment_seconds),
+        datasets=1,
+        campaigns=1,
+    )
+    assert f"come to {events:,} events" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -1,42 +1,219 @@
-"""The rehearsal command end to end: synth, deploy locally, Glue event, report."""
+"""The rehearsal command end to end, on configurations other than the example: synth, local deployment,
+Glue event, report, exit code. One rehearsal per scenario, several things asserted on each."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import re
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from infra.config import parse_config
+from local_engine.lambda_router import LambdaRouter
 from rehearsal.__main__ import main
 from rehearsal.report import render
 from rehearsal.scenario import Scenario, rehearse
-from tests.conftest import example_raw
+from rehearsal.verdict import judge
+from tests.conftest import ROOT, example_raw
+
+TIMELINE_ROW = re.compile(r"^  \+\d+:\d\d:\d\d +(?:\d+:\d\d:\d\d +)?")
 
 
-def test_a_weekly_refresh_rehearses_with_simulated_durations(example_template: Any) -> None:
-    lines: list[str] = []
-    outcome = rehearse(
-        example_raw(),
-        Scenario(training_duration=timedelta(hours=6)),
-        progress=lines.append,
-        template=example_template.to_json(),
+def configuration_in(account: str, region: str, **changes: Any) -> dict[str, Any]:
+    """The example configuration moved to another account and region, with `changes` on top."""
+    text = json.dumps(example_raw()).replace("123456789012", account).replace("ap-northeast-2", region)
+    return {**json.loads(text), **changes}
+
+
+def written(tmp_path: Path, raw: dict[str, Any]) -> str:
+    path = tmp_path / "my-shop.json"
+    path.write_text(json.dumps(raw))
+    return str(path)
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def timeline_rows(report: str) -> list[str]:
+    return [line for line in report.splitlines() if TIMELINE_ROW.match(line)]
+
+
+def test_another_account_two_datasets_two_campaigns_throttled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = configuration_in("111122223333", "us-east-1", time_zone="America/New_York", job_name_prefix="nightly")
+
+    # short phases: fewer polls, a faster test; the retries and the report are the same
+    short = ["--import-minutes", "10", "--training-hours", "1", "--deployment-minutes", "5"]
+
+    code, out, err = run_main(["--config", written(tmp_path, raw), "--two", "--throttle", "--records", *short], capsys)
+
+    assert (code, err) == (0, "")
+    report = out[out.index("Rehearsal of a refresh") :]
+    lines = report.splitlines()
+    assert lines[0] == "Rehearsal of a refresh in account 111122223333, us-east-1: 2 datasets, 2 campaigns"
+    outcome = lines.index("Outcome")
+    assert outcome < 5, "the report leads with the outcome"
+    assert re.match(r"  shop-home-recommendations +refreshed +\w{8}, new \(was \w{8}\)$", lines[outcome + 2])
+    assert re.match(r"  shop-similar-items +refreshed +\w{8}, new \(was \w{8}\)$", lines[outcome + 3])
+    assert lines[outcome + 5].startswith("As the scenario expects: every campaign serves a newly trained version")
+    summary = lines[: lines.index("Run records, as stored in DynamoDB")]
+    assert summary[outcome + 7].startswith("Execution 1 of 1, Glue success event: SUCCEEDED after ")
+    assert len(summary) < 60
+
+    # base_date comes from the event time in the configured zone: not the example's date
+    assert (
+        "base date 20261128: the Glue event's time 2026-11-28 16:00:00 UTC is 2026-11-28 11:00 in America/New_York"
+        in report
+    )
+    # every retry is shown, with its reason, whether the Lambda's SDK or the state machine retried it
+    retried = r"(?:answered|failed with) {}: {}[^;]*; (?:the SDK in the Lambda retried it|retried after \d:\d\d:\d\d)$"
+    assert re.search(
+        r"  dataset interactions +CreateDatasetImportJob "
+        + retried.format("LimitExceededException", "More than 5 dataset import jobs are pending or in progress"),
+        report,
+        re.MULTILINE,
+    )
+    assert re.search(
+        r"  shop-\S+ +CreateSolutionVersion " + retried.format("LimitExceededException", "Rate exceeded"),
+        report,
+        re.MULTILINE,
+    )
+    assert re.search(
+        r"  shop-\S+ +UpdateCampaign " + retried.format("ResourceInUseException", "Campaign is being updated"),
+        report,
+        re.MULTILINE,
+    )
+    # phases and status changes per named dataset and campaign, with aligned columns
+    rows = timeline_rows(report)
+    assert len({TIMELINE_ROW.match(row).end() for row in rows}) == 1  # type: ignore[union-attr]
+    assert any(re.search(r"dataset items +import CREATE PENDING: nightly-shop-recs-items-20261128$", r) for r in rows)
+    assert any(re.search(r"\d:\d\d:\d\d  shop-similar-items +training ACTIVE$", row) for row in rows)
+    assert "their times overlap" in report
+    assert not any(name in report for name in ("Wait before polling", "Describe campaign")), "no plumbing states"
+    # the local deployment, the records and the report all in the configured account and region
+    assert '"execution_arn": "arn:aws:states:us-east-1:111122223333:execution:' in report
+    assert "123456789012" not in report and "ap-northeast-2" not in report
+
+
+def test_a_timed_out_execution_in_another_account_run_as_documented(tmp_path: Path) -> None:
+    raw = configuration_in("444455556666", "eu-west-1", time_zone="Europe/Berlin", execution_timeout_hours=2)
+
+    # `python -m rehearsal` outside make: no virtual environment on PATH, no variable set beforehand
+    result = subprocess.run(
+        [sys.executable, "-m", "rehearsal", "--config", written(tmp_path, raw), "--training-hours", "3"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
-    report = render(outcome)
+    assert result.stderr == "", "the project's Node: no end-of-life banner, nothing else on stderr"
+    assert result.returncode == 1
+    report = result.stdout
+    assert "Rehearsal of a refresh in account 444455556666, eu-west-1" in report
+    assert re.search(r"  shop-home-recommendations +TIMED OUT in TRAINING +\w{8}, unchanged", report)
+    assert "ExecutionTimedOut: The execution ran past the state machine's timeout" in report
+    assert (
+        "  - execution 1 (Glue success event) TIMED OUT after 2:00:00, the state machine's timeout "
+        "(execution_timeout_hours 2)" in report
+    )
+    assert "Execution 1 of 1, Glue success event: TIMED OUT after 2:00:00" in report
+    assert "is 2026-11-28 17:00 in Europe/Berlin" in report
+    assert "Personalize refresh timed out" in report
 
-    assert outcome.executions[-1].description["status"] == "SUCCEEDED"
-    assert any("Record training status -> ACTIVE" in line for line in lines), "progress is shown as it goes"
-    assert outcome.simulated >= timedelta(hours=7, minutes=30)
-    assert "== Final status: SUCCEEDED" in report
-    assert '"run_status": "SUCCEEDED"' in report
-    assert "(virtual clock)" in report
-    assert "shop-home-recommendations: serving" in report and "(new version)" in report
+
+def test_duplicate_delivery_then_rerun_is_deterministic(example_template: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the first delivery's claim is slow to start: the duplicate must still be the one skipped
+    invocations = itertools.count()
+    invoke = LambdaRouter._invoke
+
+    def first_invocation_late(router: LambdaRouter, *args: Any, **kwargs: Any) -> bytes:
+        if next(invocations) == 0:
+            time.sleep(0.5)  # wall time: the simulated clock does not move meanwhile
+        return invoke(router, *args, **kwargs)
+
+    monkeypatch.setattr(LambdaRouter, "_invoke", first_invocation_late)
+    short = {"import_duration": timedelta(minutes=10), "training_duration": timedelta(hours=1)}
+    scenario = Scenario(
+        fail_phase="import", duplicate=True, rerun=True, deployment_duration=timedelta(minutes=5), **short
+    )
+
+    outcome = rehearse(
+        parse_config(example_raw()), scenario, progress=lambda _: None, template=example_template.to_json()
+    )
+    verdict = judge(outcome)
+    report = render(outcome, verdict)
+
+    _, duplicate, rerun = outcome.executions
+    assert [e.label for e in outcome.executions] == ["Glue success event", "duplicate delivery", "operator's re-run"]
+    assert [e.description["status"] for e in outcome.executions] == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
+    assert json.loads(duplicate.description["output"])["run"]["duplicate"] is True
+    assert json.loads(rerun.description["input"]) == {"base_date": "20261129"}
+    assert verdict.problems == [] and verdict.exit_code == 0
+    # the default reason of a failed import is an import failure
+    ((_, message),) = outcome.alerts
+    assert "failed in phase IMPORT" in message and "Insufficient privileges for accessing data in S3" in message
+    assert "claimed nothing, a duplicate: shop-home-recommendations is already RUNNING" in report
+    assert "claimed base date 20261129, attempt 2 (attempt 1 ended FAILED)" in report
+    assert re.search(r"\+\d:\d\d:\d\d  \d:\d\d:\d\d  dataset interactions +import CREATE FAILED$", report, re.MULTILINE)
+    assert "import CREATE PENDING: refresh-shop-recs-interactions-20261129-02" in report
 
 
-def test_a_failed_phase_and_the_operators_rerun(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--rerun", "--reason", "Not enough interactions"]) == 0
-    output = capsys.readouterr().out
-    assert "Execution (Glue success event)" in output and "error TrainingFailed" in output
-    assert "Not enough interactions" in output, "the alert and the record carry Personalize's reason"
-    assert "Execution (manual re-run)" in output
-    assert output.rstrip().splitlines()[-2] == "== Final status: SUCCEEDED"
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--config", "{missing}"], "rehearsal: {missing}: file not found"),
+        (["--config", "{not_json}"], "rehearsal: {not_json}: not valid JSON: Expecting ',' delimiter"),
+        (["--config", "{bad_zone}"], "rehearsal: {bad_zone}: time_zone: expected an IANA time zone"),
+        (["--config", "{bad_role}"], "rehearsal: {bad_role}: personalize_role_arn: the role must be in the account"),
+        (["--training-hours", "-6"], "rehearsal: argument --training-hours: expected a number of hours above 0"),
+        (["--import-minutes", "soon"], "rehearsal: argument --import-minutes: expected a number of minutes above 0"),
+        (["--reason", "Not enough interactions"], "rehearsal: --reason is the reason a phase fails: it needs --fail"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_file_and_field(
+    argv: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {
+        "missing": tmp_path / "missing.json",
+        "not_json": tmp_path / "not-json.json",
+        "bad_zone": tmp_path / "bad-zone.json",
+        "bad_role": tmp_path / "bad-role.json",
+    }
+    files["not_json"].write_text('{"time_zone": "UTC" "glue_job_names": []}')
+    files["bad_zone"].write_text(json.dumps({**example_raw(), "time_zone": "Mars/Olympus"}))
+    bad_role = {**example_raw(), "personalize_role_arn": "arn:aws:iam::210987654321:role/PersonalizeS3ReadAccess"}
+    files["bad_role"].write_text(json.dumps(bad_role))
+    names = {key: str(path) for key, path in files.items()}
+
+    code, out, err = run_main([arg.format(**names) for arg in argv], capsys)
+
+    assert code == 2
+    assert out == ""
+    assert err.startswith(expected.format(**names))
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(["--help"], capsys)
+
+    assert code == 0
+    assert "exit codes:\n  0  the rehearsal behaved as the scenario expects" in out
+    assert "\n  1  it did not" in out and "timed out (always 1)" in out
+    assert "\n  2  bad arguments or configuration" in out
+    assert "--states" in out and "--records" in out
