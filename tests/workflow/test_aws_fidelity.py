@@ -118,3 +118,23 @@ def test_an_execution_with_any_valid_name_refreshes_the_campaign(refresh: LocalR
 
     assert execution["status"] == "SUCCEEDED"
     assert refresh.run_record(CAMPAIGN, BASE_DATE)["run_status"] == "SUCCEEDED"
+
+
+def test_a_failure_that_cannot_be_recorded_says_so_and_the_end_still_closes_the_record(
+    refresh: LocalRefresh,
+) -> None:
+    refresh.emulator.faults.fail_job("training", "Not enough interactions")
+    # DynamoDB refuses the failure write on every try the state machine makes (1 + 5 retries).
+    refresh.aws.faults.fail(
+        "dynamodb", "UpdateItem", "InternalServerError", times=6, body_contains="SET run_status = :failed"
+    )
+
+    execution = run_glue_event(refresh)
+
+    assert execution["status"] == "FAILED"
+    alerts = refresh.alerts()
+    (campaign_alert,) = [message for subject, message in alerts if "failed in phase TRAINING" in message]
+    assert "the run record could not be written (DynamoDB.InternalServerErrorException)" in campaign_alert
+    # The execution's end event closes what the state machine could not write: the record agrees with it.
+    record = refresh.run_record(CAMPAIGN, BASE_DATE)
+    assert (record["run_status"], record["failure_phase"]) == ("FAILED", "TRAINING")
