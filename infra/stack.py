@@ -41,7 +41,7 @@ class PersonalizeRefreshStack(Stack):
             encryption_key=key,
         )
 
-        UnrecordedEnds(
+        unrecorded_ends = UnrecordedEnds(
             self,
             "UnrecordedEnds",
             state_machine=workflow.state_machine,
@@ -54,3 +54,4 @@ class PersonalizeRefreshStack(Stack):
         CfnOutput(self, "RunTableName", value=runs.table.table_name)
         CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)
         CfnOutput(self, "DeadLetterQueueUrl", value=trigger.dead_letter_queue.queue_url)
+        CfnOutput(self, "UnrecordedEndsDeadLetterQueueUrl", value=unrecorded_ends.dead_letter_queue.queue_url)

@@ -97,9 +97,13 @@ class LocalDeployment:
     def topic_arn(self) -> str:
         return self.ref(self.one("AWS::SNS::Topic"))
 
+    def output(self, name: str) -> str:
+        """A stack output, as `cdk deploy` prints it (e.g. "DeadLetterQueueUrl")."""
+        return str(self._resolve(self.template["Outputs"][name]["Value"]))
+
     @property
     def dead_letter_queue_url(self) -> str:
-        return self.ref(self.one("AWS::SQS::Queue"))
+        return self.output("DeadLetterQueueUrl")
 
     # Creation ---------------------------------------------------------------------------------------
 

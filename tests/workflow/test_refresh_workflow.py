@@ -474,3 +474,37 @@ def test_a_throttled_poll_is_retried(refresh: LocalRefresh) -> None:
         if e["type"] == "TaskFailed"
     }
     assert errors == {"Personalize.LimitExceededException"}
+
+
+# Runs that overlap ---------------------------------------------------------------------------------
+
+
+def test_a_day_that_arrives_while_the_day_before_trains_waits_then_gives_up_recorded(refresh: LocalRefresh) -> None:
+    """Personalize refuses a second training of one solution (ResourceInUse): the later run backs off
+    for up to about 45 minutes, then is recorded FAILED and alerted; the earlier run is not disturbed."""
+    refresh.emulator.set_duration("training", timedelta(hours=6))
+    real_call = refresh.emulator.call
+    later: list[str] = []
+
+    def call(operation: str, params: Any) -> Any:
+        result = real_call(operation, params)
+        if operation == "CreateSolutionVersion" and not later:
+            # The next day's run is started while this training has just begun.
+            later.append(refresh.start_manual({"base_date": str(BASE_DATE + 1)}))
+        return result
+
+    refresh.emulator.call = call  # type: ignore[method-assign]
+
+    assert run_glue_event(refresh)["status"] == "SUCCEEDED"
+    assert refresh.wait(later[0])["status"] == "FAILED"
+
+    day_two = refresh.run_record(CAMPAIGN, BASE_DATE + 1)
+    assert (day_two["run_status"], day_two["failure_phase"], day_two["failure_error"]) == (
+        "FAILED",
+        "TRAINING",
+        "ResourceInUseException",
+    )
+    assert refresh.run_record(CAMPAIGN, BASE_DATE)["run_status"] == "SUCCEEDED"
+    versions = solution_versions(refresh, refresh.config.campaigns[0].solution_arn)
+    assert len(versions) == 2, "the seeded version and the first day's: never a second training at once"
+    assert [subject for subject, _ in refresh.alerts()] == ["Personalize refresh failed"]
