@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= ap-northeast-2
 
-.PHONY: demo test lint synth clean
+.PHONY: demo test lint synth clean soak reliability-report
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,13 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-checkov cdk.out .pytest_cache .ruff_cache
+
+# The long randomized soak (docs/RELIABILITY.md reports its figures) and that page's generator.
+SOAK_EXAMPLES ?= 60
+
+soak: $(STAMP)
+	$(BIN)/python -m reliability.soak --examples $(SOAK_EXAMPLES) --record
+	$(BIN)/python -m reliability.report
+
+reliability-report: $(STAMP)
+	$(BIN)/python -m reliability.report

@@ -137,11 +137,13 @@ def close(event: dict[str, Any], settings: Settings, records: RunRecords, sns: A
     end = ExecutionEnd(status, str(detail.get("error") or default_error), str(detail.get("cause") or default_reason))
     log = run_logger(__name__, execution_arn=execution_arn, base_date=request.base_date)
     names = [c.campaign_name for c in settings.campaigns]
-    phases = records.phases(names, request.base_date)
+    before = records.records_of_day(names, request.base_date)
     closed = records.close_unrecorded(names, request.base_date, execution_arn, end)
-    if closed:
+    if closed and _alerted_by_the_definition(detail):
+        log.warning("failure record written at the execution's end", extra={"error": end.error, "closed": closed})
+    elif closed:
         log.warning("execution ended unrecorded", extra={"status": status, "closed": closed})
-        campaigns = ", ".join(f"{name} (in {phases[name] or 'an unknown phase'})" for name in closed)
+        campaigns = ", ".join(f"{name} (in {before[name].get('phase') or 'an unknown phase'})" for name in closed)
         sns.publish(
             TopicArn=settings.alert_topic_arn,
             Subject=f"Personalize refresh {verb}",
@@ -151,9 +153,32 @@ def close(event: dict[str, Any], settings: Settings, records: RunRecords, sns: A
                 f"Recorded {end.run_status}: {campaigns}\n"
                 f"Error: {end.error}\nReason: {end.reason}\nExecution: {execution_arn}\n"
                 f'The day can run again now: start the state machine with {{"base_date": "{request.base_date}"}}.'
+                + "".join(_still_training(before[name]) for name in closed)
             ),
         )
     return {"closed": closed, "base_date": request.base_date, "run_status": end.run_status}
+
+
+def _still_training(record: dict[str, Any]) -> str:
+    """What to say of a solution version an ended execution left training: Personalize goes on (and bills)."""
+    version = record.get("solution_version_arn")
+    if record.get("phase") != "TRAINING" or not version:
+        return ""
+    return (
+        f"\nSolution version {version} may still be training: a re-run of the day picks it up. To stop it instead: "
+        f"aws personalize stop-solution-version-creation --solution-version-arn {version}"
+    )
+
+
+def _alerted_by_the_definition(detail: dict[str, Any]) -> bool:
+    """Whether the execution ended in one of the definition's own Fail states, each of which alerts first.
+
+    A Fail state may not raise a `States.*` error, so an execution FAILED under any other name went
+    through its failure path: it alerted (saying the record could not be written) and only the record
+    is left to close. TIMED_OUT, ABORTED and `States.*` ends (uncatchable errors, the history quota)
+    ran no failure path, nor did an end that names no error: nobody has been told yet."""
+    error = str(detail.get("error") or "")
+    return detail["status"] == "FAILED" and bool(error) and not error.startswith("States.")
 
 
 @cache

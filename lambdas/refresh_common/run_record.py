@@ -226,10 +226,9 @@ class RunRecords:
             closed.append(name)
         return closed
 
-    def phases(self, campaign_names: Sequence[str], base_date: str) -> dict[str, str]:
-        """The phase each campaign's record of the day is in (for an alert)."""
-        items = (self._get(name, base_date) or {} for name in campaign_names)
-        return {name: str(item.get("phase", "")) for name, item in zip(campaign_names, items, strict=True)}
+    def records_of_day(self, campaign_names: Sequence[str], base_date: str) -> dict[str, dict[str, Any]]:
+        """Each campaign's record of the day as it stands (empty when there is none), read for an alert."""
+        return {name: self._get(name, base_date) or {} for name in campaign_names}
 
     def _claimable(self, existing: dict[str, Any], execution_timeout: int) -> bool:
         if existing.get("run_status") in RERUNNABLE:

@@ -662,6 +662,47 @@ def test_close_keeps_the_executions_own_error_and_cause(settings: Settings, reco
     )
 
 
+def test_close_during_training_says_the_version_may_still_train_and_how_to_stop_it(
+    settings: Settings, records: RunRecords
+) -> None:
+    claim(settings, records, GLUE_EVENT)
+    version = f"{SOLUTION}/0a1b2c3d"
+    records.record_training_started(
+        "shop-home-recommendations", "20261129", EXECUTION, version_arn=version, status="CREATE IN_PROGRESS"
+    )
+    alerts = RecordedAlerts()
+
+    start_import.close(status_change("ABORTED"), settings, records, alerts)
+
+    (alert,) = alerts.published
+    assert "shop-home-recommendations (in TRAINING)" in alert["Message"]
+    assert f"stop-solution-version-creation --solution-version-arn {version}" in alert["Message"]
+
+
+@pytest.mark.parametrize(
+    ("error", "alerts_sent"),
+    [
+        ("TrainingFailed", 0),
+        ("RunRecordNotWritten", 0),
+        ("States.Runtime", 1),
+        ("States.DataLimitExceeded", 1),
+        (None, 1),
+    ],
+)
+def test_close_alerts_only_when_the_definition_has_not(
+    settings: Settings, records: RunRecords, table: Any, error: str | None, alerts_sent: int
+) -> None:
+    # The definition's own Fail states alert before they end (they may not raise States.*), even when
+    # the record write failed: the close then writes the record and stays quiet.
+    claim(settings, records, GLUE_EVENT)
+    alerts = RecordedAlerts()
+
+    start_import.close(status_change("FAILED", **({"error": error} if error else {})), settings, records, alerts)
+
+    assert record(table)["run_status"] == "FAILED"
+    assert len(alerts.published) == alerts_sent
+
+
 def test_close_leaves_a_recorded_run_and_other_executions_runs_alone(
     settings: Settings, records: RunRecords, table: Any
 ) -> None:
