@@ -39,6 +39,7 @@ _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<key>.*)$")
 _JOB_NAME_PREFIX = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-]*$")
+_METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,255}$")
 # A model-level message that starts by naming its field, e.g. "kms_key_arn: ...".
 _NAMES_ITS_FIELD = re.compile(r"^[a-z_][\w.]*(?: and [a-z_][\w.]*)?: ")
 
@@ -125,11 +126,57 @@ class Dataset(_Strict):
         return _DATASET_ARN.match(self.dataset_arn)["type"].lower()  # type: ignore[index]
 
 
+class TrainingPolicy(_Strict):
+    """How a refresh trains the campaign's solution: FULL every time, or UPDATE (new items only, on top
+    of the latest ACTIVE FULL version) with a FULL training every `full_every_days` days or every
+    `full_every_runs` trainings. UPDATE falls back to FULL, with the reason recorded, where Personalize
+    cannot update (a recipe other than aws-user-personalization or aws-hrnn-coldstart, no FULL version)."""
+
+    mode: Literal["FULL", "UPDATE"] = "FULL"
+    full_every_days: int | None = Field(None, ge=1, le=365)
+    full_every_runs: int | None = Field(None, ge=2, le=100)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingPolicy:
+        every = [name for name in ("full_every_days", "full_every_runs") if getattr(self, name) is not None]
+        if every and self.mode != "UPDATE":
+            raise ValueError(f"{every[0]}: only with mode UPDATE (a FULL training runs every time already)")
+        if len(every) > 1:
+            raise ValueError("full_every_days and full_every_runs: set one of them, not both")
+        return self
+
+
+class MetricRule(_Strict):
+    """One offline metric the new version must keep: it may not drop by more than `max_drop_percent`
+    against the version the campaign serves, nor fall below `min_value`."""
+
+    metric: Annotated[str, _matching(_METRIC_NAME, "a Personalize metric name such as 'precision_at_25'")]
+    max_drop_percent: float | None = Field(None, ge=0, le=100)
+    min_value: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> MetricRule:
+        if self.max_drop_percent is None and self.min_value is None:
+            raise ValueError(f"{self.metric}: give max_drop_percent, min_value or both")
+        return self
+
+
+class QualityGate(_Strict):
+    """Checked before a new version is deployed: a version that breaks a rule is not deployed (the run
+    is GATED and alerted). A new version that reports no metrics at all (an UPDATE version may not) is
+    deployed or held back as `without_metrics` says."""
+
+    rules: list[MetricRule] = Field(min_length=1)
+    without_metrics: Literal["deploy", "hold"] = "deploy"
+
+
 class Campaign(_Strict):
     """One campaign retrained from its solution and redeployed on every refresh."""
 
     campaign_arn: CampaignArn
     solution_arn: SolutionArn
+    training: TrainingPolicy = TrainingPolicy()
+    quality_gate: QualityGate | None = None
 
     @property
     def name(self) -> str:
@@ -267,6 +314,8 @@ class RefreshConfig(_Strict):
                     "campaign_arn": c.campaign_arn,
                     "solution_arn": c.solution_arn,
                     "solution_name": c.solution_name,
+                    "training": c.training.model_dump(),
+                    "quality_gate": c.quality_gate.model_dump() if c.quality_gate else None,
                 }
                 for c in self.campaigns
             ],

@@ -73,17 +73,25 @@ class TaskFunctions(Construct):
             ["personalize:CreateSolutionVersion", "personalize:ListSolutionVersions"],
             arns.solutions,
         )
-        self._allow(self.start_training, ["personalize:DescribeSolutionVersion"], arns.solution_versions)
+        self._allow(
+            self.start_training,
+            ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"],
+            arns.solution_versions,
+        )
+        # The training policy reads the solution's recipe; a quality gate's metrics are checked against the
+        # version the campaign serves before training.
+        self._allow(self.start_training, ["personalize:DescribeSolution"], arns.solutions)
+        self._allow(self.start_training, ["personalize:DescribeCampaign"], arns.campaigns)
         self._allow(self.start_training, ["dynamodb:UpdateItem"], [table.table_arn])
 
         self.deploy_version = self._function(DEPLOY_VERSION)
         self._allow(self.deploy_version, ["personalize:DescribeCampaign", "personalize:UpdateCampaign"], arns.campaigns)
+        self._allow(self.deploy_version, ["personalize:GetSolutionMetrics"], arns.solution_versions)
         self._allow(self.deploy_version, ["dynamodb:UpdateItem"], [table.table_arn])
 
         compliance.acknowledge_resources(self._roles[START_IMPORT], arns.import_jobs, compliance.JOB_NAME_PATTERN)
-        compliance.acknowledge_resources(
-            self._roles[START_TRAINING], arns.solution_versions, compliance.JOB_NAME_PATTERN
-        )
+        for spec in (START_TRAINING, DEPLOY_VERSION):
+            compliance.acknowledge_resources(self._roles[spec], arns.solution_versions, compliance.JOB_NAME_PATTERN)
 
     @property
     def all(self) -> list[lambda_.Function]:

@@ -1,19 +1,21 @@
-"""Deploy version: point one campaign at its newly trained solution version.
+"""Deploy version: point one campaign at its newly trained solution version, if it is good enough.
 
-The campaign keeps its current minProvisionedTPS and campaignConfig. An update already
-under way to the same version (an earlier attempt) is reused rather than repeated.
+The new version's metrics (and the serving version's) are kept in the run record; with a quality gate
+configured, a version that breaks one of its rules is held back: the run ends GATED and the campaign
+keeps the version it served. The campaign keeps its minProvisionedTPS and campaignConfig. An update
+already under way to the same version (an earlier attempt) is reused rather than repeated.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from refresh_common import clock, personalize
+from refresh_common import clock, decisions, personalize
 from refresh_common.errors import InvalidRunInput
 from refresh_common.logs import run_logger
 from refresh_common.run_record import RunRecords, run_table
 from refresh_common.settings import Settings, load_settings
-from refresh_common.task_input import campaign_task
+from refresh_common.task_input import CampaignTask, campaign_task
 
 _REUSABLE_UPDATE = personalize.IN_FLIGHT_STATUSES | {"ACTIVE"}
 
@@ -38,6 +40,15 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     if latest.get("solutionVersionArn") == version_arn and latest.get("status") in _REUSABLE_UPDATE:
         status = str(latest["status"])
         log.info("campaign update already under way", extra={"status": status})
+    elif (gate := _gate(client, records, task, version_arn, campaign)).choice == "hold":
+        log.warning("new version held back by the quality gate", extra={"reason": gate.reason})
+        return {
+            "solution_version_arn": version_arn,
+            "status": "GATED",
+            "gated": True,
+            "gate_reason": gate.reason,
+            "limit": clock.phase_limit(settings.phase_timeouts["deployment_seconds"]),
+        }
     else:
         update: dict[str, Any] = {
             "campaignArn": campaign["campaignArn"],
@@ -58,5 +69,32 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     return {
         "solution_version_arn": version_arn,
         "status": status,
+        "gated": False,
+        "gate_reason": "",
         "limit": clock.phase_limit(settings.phase_timeouts["deployment_seconds"]),
     }
+
+
+def _gate(
+    client: Any, records: RunRecords, task: CampaignTask, version_arn: str, campaign: dict[str, Any]
+) -> decisions.Decision:
+    """Read both versions' metrics, keep them in the record, and decide by the campaign's gate (none:
+    deploy). A held version's record is GATED from here on."""
+    serving_arn = campaign.get("solutionVersionArn")
+    new = _metrics(client, version_arn)
+    serving = _metrics(client, serving_arn) if serving_arn and serving_arn != version_arn else {}
+    gate = task.campaign.quality_gate
+    decision = decisions.quality_gate(gate, new, serving) if gate else None
+    records.record_gate(
+        task.campaign.campaign_name,
+        task.base_date,
+        task.execution_arn,
+        version_metrics=new,
+        serving_metrics=serving,
+        gate=decision,
+    )
+    return decision or decisions.Decision("deploy", "no quality gate configured")
+
+
+def _metrics(client: Any, version_arn: str) -> dict[str, float]:
+    return dict(client.get_solution_metrics(solutionVersionArn=version_arn).get("metrics") or {})

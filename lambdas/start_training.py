@@ -1,6 +1,8 @@
-"""Start training: create the day's solution version (trainingMode FULL) for one campaign's solution.
+"""Start training: create the day's solution version for one campaign's solution.
 
-A re-run reuses the version an earlier attempt created under the same deterministic name,
+The training mode (FULL or UPDATE) is decided from the campaign's policy, the solution's recipe and its
+versions; a quality gate's metrics are checked against the serving version's before hours of training
+are spent. A re-run reuses the version an earlier attempt created under the same deterministic name,
 unless that version failed or was stopped.
 """
 
@@ -11,8 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from refresh_common import clock, personalize
-from refresh_common.errors import NameAttemptsExhausted
+from refresh_common import clock, decisions, personalize
+from refresh_common.errors import NameAttemptsExhausted, QualityGateMisconfigured
 from refresh_common.logs import run_logger
 from refresh_common.naming import solution_version_names
 from refresh_common.run_record import RunRecords, run_table
@@ -36,25 +38,60 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def start_training(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
     task = campaign_task(event, settings)
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
-    name, arn, status = _create_or_reuse(client, settings, task.campaign, task.base_date)
+    _check_gate_metrics(client, task.campaign)
+    mode = _training_mode(client, task.campaign)
+    name, arn, status = _create_or_reuse(client, settings, task.campaign, task.base_date, mode.choice)
     records.record_training_started(
-        task.campaign.campaign_name, task.base_date, task.execution_arn, version_arn=arn, status=status
+        task.campaign.campaign_name,
+        task.base_date,
+        task.execution_arn,
+        version_arn=arn,
+        status=status,
+        mode=mode,
     )
-    log.info("training started", extra={"solution_version_arn": arn, "status": status})
+    log.info("training started", extra={"solution_version_arn": arn, "status": status, "mode": mode.choice})
     return {
         "solution_version_arn": arn,
         "solution_version_name": name,
         "status": status,
+        "training_mode": mode.choice,
         "limit": clock.phase_limit(settings.phase_timeouts["training_seconds"]),
     }
 
 
+def _training_mode(client: Any, campaign: CampaignSettings) -> decisions.Decision:
+    if campaign.training.mode == "FULL":
+        return decisions.training_mode(campaign.training, "", [], datetime.now(UTC))
+    recipe = client.describe_solution(solutionArn=campaign.solution_arn)["solution"]["recipeArn"]
+    versions = [
+        summary
+        for page in client.get_paginator("list_solution_versions").paginate(solutionArn=campaign.solution_arn)
+        for summary in page["solutionVersions"]
+    ]
+    return decisions.training_mode(campaign.training, recipe, versions, datetime.now(UTC))
+
+
+def _check_gate_metrics(client: Any, campaign: CampaignSettings) -> None:
+    """Refuse, before training, a gate on metrics the serving version does not report (names differ by
+    recipe). A serving version with no metrics at all (an UPDATE version) proves nothing either way."""
+    if campaign.quality_gate is None:
+        return
+    serving = client.describe_campaign(campaignArn=campaign.campaign_arn)["campaign"]["solutionVersionArn"]
+    reported = client.get_solution_metrics(solutionVersionArn=serving).get("metrics") or {}
+    missing = [rule.metric for rule in campaign.quality_gate.rules if rule.metric not in reported]
+    if reported and missing:
+        raise QualityGateMisconfigured(
+            f"quality_gate of {campaign.campaign_name}: the solution's versions do not report "
+            f"{', '.join(missing)}; they report {', '.join(sorted(reported))}"
+        )
+
+
 def _create_or_reuse(
-    client: Any, settings: Settings, campaign: CampaignSettings, base_date: str
+    client: Any, settings: Settings, campaign: CampaignSettings, base_date: str, mode: str
 ) -> tuple[str, str, str]:
     for name in solution_version_names(settings.job_name_prefix, base_date):
         try:
-            arn = client.create_solution_version(name=name, solutionArn=campaign.solution_arn, trainingMode="FULL")[
+            arn = client.create_solution_version(name=name, solutionArn=campaign.solution_arn, trainingMode=mode)[
                 "solutionVersionArn"
             ]
             return name, arn, "CREATE PENDING"

@@ -25,3 +25,7 @@ class PersonalizeUnavailable(RuntimeError):
 class RunRecordBusy(RuntimeError):
     """The claim's transaction was cancelled by a conflict or a throttle, not by another claim; the state
     machine retries the claim."""
+
+
+class QualityGateMisconfigured(ValueError):
+    """The quality gate names a metric the solution's versions do not report (names differ by recipe)."""

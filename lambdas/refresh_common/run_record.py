@@ -7,7 +7,8 @@ that claimed it, and a re-run keeps the attempts before it in `previous_attempts
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -16,6 +17,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from . import clock
+from .decisions import Decision
 from .errors import RunNotOwned, RunRecordBusy
 from .inputs import RunRequest
 from .settings import CampaignSettings
@@ -24,6 +26,8 @@ RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
 # An execution that ended without its own Catch running: the record is closed from Step Functions'
 # status change event (see close_unrecorded).
 TIMED_OUT, ABORTED = "TIMED_OUT", "ABORTED"
+# The quality gate held the new version back: the campaign keeps the version it served.
+GATED = "GATED"
 # Final statuses after which the day may run again at once.
 RERUNNABLE = frozenset({FAILED, TIMED_OUT, ABORTED})
 # An attempt that stayed RUNNING past the state machine's timeout: it timed out or was stopped
@@ -169,8 +173,16 @@ class RunRecords:
             )
 
     def record_training_started(
-        self, campaign_name: str, base_date: str, execution_arn: str, *, version_arn: str, status: str
+        self,
+        campaign_name: str,
+        base_date: str,
+        execution_arn: str,
+        *,
+        version_arn: str,
+        status: str,
+        mode: Decision | None = None,
     ) -> None:
+        decided = {"training_mode": mode.choice, "training_mode_reason": mode.reason} if mode else {}
         self._update(
             campaign_name,
             base_date,
@@ -179,7 +191,30 @@ class RunRecords:
             solution_version_arn=version_arn,
             solution_version_status=status,
             solution_version_datetime=int(self._now()),
+            **decided,
         )
+
+    def record_gate(
+        self,
+        campaign_name: str,
+        base_date: str,
+        execution_arn: str,
+        *,
+        version_metrics: Mapping[str, float],
+        serving_metrics: Mapping[str, float],
+        gate: Decision | None,
+    ) -> None:
+        """Keep the new version's metrics (and the serving version's) and, with a gate, its decision; a
+        version held back ends the run GATED."""
+        values: dict[str, Any] = {
+            "solution_version_metrics": _numbers(version_metrics),
+            "serving_version_metrics": _numbers(serving_metrics),
+        }
+        if gate is not None:
+            values["quality_gate"] = {"decision": gate.choice, "reason": gate.reason}
+        if gate is not None and gate.choice == "hold":
+            values |= {"run_status": GATED, "phase": "DONE", "ended_at": self._iso()}
+        self._update(campaign_name, base_date, execution_arn, **values)
 
     def record_deployment_started(
         self, campaign_name: str, base_date: str, execution_arn: str, *, version_arn: str, status: str
@@ -304,3 +339,8 @@ class RunRecords:
 
     def _iso(self, epoch: float | None = None) -> str:
         return clock.iso(self._now() if epoch is None else epoch)
+
+
+def _numbers(metrics: Mapping[str, float]) -> dict[str, Decimal]:
+    """Metrics as DynamoDB takes numbers."""
+    return {name: Decimal(str(value)) for name, value in metrics.items()}

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidSettings
 
@@ -25,11 +26,33 @@ class DatasetSettings:
 
 
 @dataclass(frozen=True)
+class TrainingPolicy:
+    mode: str = "FULL"  # FULL or UPDATE
+    full_every_days: int | None = None
+    full_every_runs: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    metric: str
+    max_drop_percent: float | None = None
+    min_value: float | None = None
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    rules: tuple[MetricRule, ...]
+    without_metrics: str = "deploy"  # or "hold"
+
+
+@dataclass(frozen=True)
 class CampaignSettings:
     campaign_name: str
     campaign_arn: str
     solution_arn: str
     solution_name: str
+    training: TrainingPolicy = TrainingPolicy()
+    quality_gate: QualityGate | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +89,20 @@ class Settings:
         raise InvalidSettings(f"campaign {name!r} is not configured for this stack")
 
 
+def _campaign(raw: dict[str, Any]) -> CampaignSettings:
+    gate = raw.get("quality_gate")
+    return CampaignSettings(
+        campaign_name=raw["campaign_name"],
+        campaign_arn=raw["campaign_arn"],
+        solution_arn=raw["solution_arn"],
+        solution_name=raw["solution_name"],
+        training=TrainingPolicy(**raw.get("training", {})),
+        quality_gate=(
+            QualityGate(tuple(MetricRule(**rule) for rule in gate["rules"]), gate["without_metrics"]) if gate else None
+        ),
+    )
+
+
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     try:
         raw = json.loads(environ[SETTINGS_VARIABLE])
@@ -76,7 +113,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
             job_name_prefix=raw["job_name_prefix"],
             personalize_role_arn=raw["personalize_role_arn"],
             datasets=tuple(DatasetSettings(**d) for d in raw["datasets"]),
-            campaigns=tuple(CampaignSettings(**c) for c in raw["campaigns"]),
+            campaigns=tuple(_campaign(c) for c in raw["campaigns"]),
             polling={k: int(raw["polling"][k]) for k in PHASE_KEYS},
             phase_timeouts={k: int(raw["phase_timeouts"][k]) for k in PHASE_KEYS},
             execution_timeout_seconds=int(raw["execution_timeout_seconds"]),

@@ -222,7 +222,9 @@ def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_
     assert recorded[":status"] == {"S.$": "$.describe.campaign.LatestCampaignUpdate.Status"}
     assert state(example_template, "Record deployment status")["ResultPath"] == "$.deployment.seen"
     finished = state(example_template, "Deployment finished?")
-    assert {c["Variable"] for c in finished["Choices"]} == {"$.deployment.seen.status"}
+    # The quality gate's answer first: a held-back version never reaches the campaign.
+    assert finished["Choices"][0] == {"Variable": "$.deployment.gated", "BooleanEquals": True, "Next": "Alert model held back"}
+    assert {c["Variable"] for c in finished["Choices"][1:]} == {"$.deployment.seen.status"}
     assert "Campaign.Status" not in json.dumps(definition(example_template))
     changed = state(example_template, "Deployment status changed?")
     assert changed["Choices"][0] == {
@@ -391,7 +393,13 @@ def test_start_training_role_is_exact(example_template: Template) -> None:
             "Effect": "Allow",
             "Resource": SOLUTION,
         },
-        {"Action": "personalize:DescribeSolutionVersion", "Effect": "Allow", "Resource": f"{SOLUTION}/*"},
+        {
+            "Action": ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"],
+            "Effect": "Allow",
+            "Resource": f"{SOLUTION}/*",
+        },
+        {"Action": "personalize:DescribeSolution", "Effect": "Allow", "Resource": SOLUTION},
+        {"Action": "personalize:DescribeCampaign", "Effect": "Allow", "Resource": CAMPAIGN},
         {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
     ]
 
@@ -410,6 +418,7 @@ def test_deploy_version_role_is_exact(example_template: Template) -> None:
             "Effect": "Allow",
             "Resource": CAMPAIGN,
         },
+        {"Action": "personalize:GetSolutionMetrics", "Effect": "Allow", "Resource": f"{SOLUTION}/*"},
         {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
     ]
 

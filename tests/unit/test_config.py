@@ -83,6 +83,38 @@ def test_defaults_apply_when_optional_fields_are_left_out(raw_config: dict[str, 
         (("polling", "import_seconds"), 7200, "polling.import_seconds: Input should be less than or equal to 3600"),
         (("execution_timeout_hours",), 0, "execution_timeout_hours: Input should be greater than or equal to 1"),
         (("log_retention_days",), 7, "log_retention_days: Input should be 30, 60, 90, 180, 365 or 731"),
+        (("campaigns", 0, "training"), {"mode": "INCREMENTAL"}, "campaigns.0.training.mode: Input should be 'FULL'"),
+        (
+            ("campaigns", 0, "training"),
+            {"mode": "FULL", "full_every_days": 7},
+            "campaigns.0.training: full_every_days: only with mode UPDATE",
+        ),
+        (
+            ("campaigns", 0, "training"),
+            {"mode": "UPDATE", "full_every_days": 7, "full_every_runs": 3},
+            "campaigns.0.training: full_every_days and full_every_runs: set one of them, not both",
+        ),
+        (
+            ("campaigns", 0, "training"),
+            {"mode": "UPDATE", "full_every_runs": 1},
+            "campaigns.0.training.full_every_runs: Input should be greater than or equal to 2",
+        ),
+        (("campaigns", 0, "quality_gate"), {"rules": []}, "campaigns.0.quality_gate.rules: List should have at least 1"),
+        (
+            ("campaigns", 0, "quality_gate"),
+            {"rules": [{"metric": "NDCG@25", "max_drop_percent": 2}]},
+            "campaigns.0.quality_gate.rules.0.metric: expected a Personalize metric name",
+        ),
+        (
+            ("campaigns", 0, "quality_gate"),
+            {"rules": [{"metric": "coverage"}]},
+            "campaigns.0.quality_gate.rules.0: coverage: give max_drop_percent, min_value or both",
+        ),
+        (
+            ("campaigns", 0, "quality_gate"),
+            {"rules": [{"metric": "coverage", "min_value": 0.1}], "without_metrics": "skip"},
+            "campaigns.0.quality_gate.without_metrics: Input should be 'deploy' or 'hold'",
+        ),
     ],
 )
 def test_each_bad_field_is_named(raw_config: dict[str, Any], path: tuple[Any, ...], value: Any, expected: str) -> None:

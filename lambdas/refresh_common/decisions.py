@@ -1,0 +1,101 @@
+"""The refresh's decisions, as pure functions of what Personalize and the configuration say.
+
+Which training mode a run uses, and whether a new solution version may replace the one its campaign
+serves. Each decision carries its reason, which the run record keeps and the alert quotes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .errors import QualityGateMisconfigured
+from .settings import QualityGate, TrainingPolicy
+
+# "The UPDATE option can only be used when ... the input solution was trained with the
+# User-Personalization recipe or the legacy HRNN-Coldstart recipe" (API reference, CreateSolutionVersion,
+# trainingMode). User-Personalization-v2 is another recipe and has no UPDATE.
+UPDATE_RECIPES = frozenset(
+    {"arn:aws:personalize:::recipe/aws-user-personalization", "arn:aws:personalize:::recipe/aws-hrnn-coldstart"}
+)
+# A weekly FULL training is due when the last one is a week old give or take this much: the moment a run
+# reaches training moves with how long its import took.
+FULL_DUE_TOLERANCE = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Decision:
+    choice: str
+    reason: str
+
+
+def training_mode(
+    policy: TrainingPolicy, recipe_arn: str, versions: Sequence[Mapping[str, Any]], now: datetime
+) -> Decision:
+    """FULL or UPDATE for the next training, from the policy, the solution's recipe and its versions
+    (ListSolutionVersions summaries: status, trainingMode, creationDateTime)."""
+    if policy.mode == "FULL":
+        return Decision("FULL", "the campaign's training policy is FULL")
+    if recipe_arn not in UPDATE_RECIPES:
+        return Decision("FULL", f"the solution's recipe {recipe_arn} cannot UPDATE (only User-Personalization can)")
+    active = [v for v in versions if v.get("status") == "ACTIVE"]
+    fulls = [v for v in active if v.get("trainingMode", "FULL") == "FULL"]
+    if not fulls:
+        return Decision("FULL", "the solution has no ACTIVE FULL version to UPDATE")
+    last_full = max(fulls, key=lambda v: v["creationDateTime"])
+    since = last_full["creationDateTime"]
+    if policy.full_every_days is not None:
+        age = now - since
+        if age + FULL_DUE_TOLERANCE >= timedelta(days=policy.full_every_days):
+            return Decision(
+                "FULL",
+                f"the last FULL version is {_days(age)} old: a FULL training every {policy.full_every_days} days",
+            )
+    if policy.full_every_runs is not None:
+        updates = sum(1 for v in active if v.get("trainingMode") == "UPDATE" and v["creationDateTime"] > since)
+        if updates + 1 >= policy.full_every_runs:
+            return Decision(
+                "FULL",
+                f"{updates} UPDATE versions since the last FULL one: a FULL training every "
+                f"{policy.full_every_runs} trainings",
+            )
+    return Decision("UPDATE", f"UPDATE on top of the FULL version {last_full['solutionVersionArn']}")
+
+
+def quality_gate(gate: QualityGate, new: Mapping[str, float], serving: Mapping[str, float]) -> Decision:
+    """"deploy" or "hold" a new version, by the gate's rules, from its metrics and the serving version's.
+
+    A metric the new version does not report while it reports others is a configuration error (metric
+    names differ by recipe), raised rather than decided. A version that reports no metrics at all (an
+    UPDATE version may not have any) is decided by `without_metrics`. A drop is measured against the
+    serving version; when that one lacks the metric, only the floor applies."""
+    if not new:
+        verb = "deployed" if gate.without_metrics == "deploy" else "held back"
+        return Decision(gate.without_metrics, f"the new version reports no metrics; {verb} (without_metrics)")
+    missing = [rule.metric for rule in gate.rules if rule.metric not in new]
+    if missing:
+        raise QualityGateMisconfigured(
+            f"quality_gate: the solution's versions do not report {', '.join(missing)}; "
+            f"they report {', '.join(sorted(new))}"
+        )
+    broken, kept = [], []
+    for rule in gate.rules:
+        value, baseline = new[rule.metric], serving.get(rule.metric)
+        if rule.min_value is not None and value < rule.min_value:
+            broken.append(f"{rule.metric} {value:.4g} is under its floor {rule.min_value:.4g}")
+        elif rule.max_drop_percent is not None and baseline:
+            drop = (baseline - value) / baseline * 100
+            (broken if drop > rule.max_drop_percent else kept).append(
+                f"{rule.metric} {baseline:.4g} -> {value:.4g} ({-drop:+.1f} %, at most -{rule.max_drop_percent:g} %)"
+            )
+        else:
+            kept.append(f"{rule.metric} {value:.4g}")
+    if broken:
+        return Decision("hold", "; ".join(broken))
+    return Decision("deploy", "; ".join(kept))
+
+
+def _days(age: timedelta) -> str:
+    return f"{age.total_seconds() / 86400:.1f} days"
