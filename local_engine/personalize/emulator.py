@@ -29,6 +29,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from .errors import PersonalizeError, in_use, invalid_input, not_found
 from .faults import Faults
+from .imports import DataRead, ObjectStore, read_import_data
 from .lifecycle import (
     ACTIVE,
     CREATE_IN_PROGRESS,
@@ -123,6 +124,10 @@ class ImportJob:
     created: datetime.datetime
     timeline: Timeline
     seq: int
+    # Whether the job's outcome is known: an injected fault decides it at
+    # once, its data when its work would be done (see _settle_imports).
+    settled: bool = False
+    data_read: DataRead | None = None
 
 
 @dataclass
@@ -229,10 +234,12 @@ class PersonalizeEmulator:
         *,
         account_id: str = "123456789012",
         region: str = "us-east-1",
+        object_store: ObjectStore | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
         self._clock = now
+        self._object_store = object_store
         self._lock = threading.RLock()
         self._durations = Durations()
         self._validator = ModelValidator()
@@ -278,6 +285,31 @@ class PersonalizeEmulator:
     def count(self, operation: str) -> int:
         with self._lock:
             return sum(1 for c in self._calls if c.operation == operation)
+
+    @property
+    def object_store(self) -> ObjectStore | None:
+        """Where import jobs read their data; None: they do not read it."""
+        with self._lock:
+            return self._object_store
+
+    def use_object_store(self, store: ObjectStore | None) -> None:
+        """Read import data from ``store`` from now on (None: stop reading).
+        An import job reads its data location when its work would be done,
+        at the first call that sees it done, and fails if the data breaks
+        one of AWS's import quotas (see ``imports.read_import_data``). A
+        store that does not know the bucket leaves the job to go ACTIVE, as
+        does an emulator with no store."""
+        with self._lock:
+            self._catch_up()
+            self._object_store = store
+
+    def data_read(self, dataset_import_job_arn: str) -> DataRead | None:
+        """What the import job read (objects, bytes, CSV records), or None
+        while it has not read or when it read nothing: an injected fault
+        decided it, no store was set, or the store did not know the bucket."""
+        with self._lock:
+            self._catch_up()
+            return _existing(self._import_jobs, dataset_import_job_arn).data_read
 
     def next_automatic_training(self, solution_arn: str) -> datetime.datetime | None:
         """When the solution's automatic training next looks for new data (and
@@ -432,6 +464,7 @@ class PersonalizeEmulator:
             created=now,
             timeline=Timeline.scheduled(now, self._durations.pending, self._durations.import_, failure),
             seq=next(self._seq),
+            settled=failure is not None,
         )
         return {"datasetImportJobArn": arn}
 
@@ -478,6 +511,27 @@ class PersonalizeEmulator:
                 "importMode": job.import_mode,
             }
         )
+
+    def _settle_imports(self, now: datetime.datetime) -> None:
+        """Decide every import job whose work is done by ``now`` by the data
+        it finds. A job reads its location while it runs; the emulator reads
+        it at the first call after the job's scheduled end, so objects a test
+        puts before advancing the clock past that end are what the job sees."""
+        for job in self._import_jobs.values():
+            if job.settled or job.timeline.end > now:
+                continue
+            job.settled = True
+            if self._object_store is None:
+                continue
+            dataset_type = self._datasets[job.dataset_arn].dataset_type
+            outcome = read_import_data(
+                self._object_store, job.data_location, mode=job.import_mode, dataset_type=dataset_type
+            )
+            if outcome is None:
+                continue
+            job.data_read = outcome.read
+            if outcome.failure is not None:
+                job.timeline.fail_at_end(outcome.failure)
 
     def _has_imported_data(self, dataset: Dataset, now: datetime.datetime) -> bool:
         return dataset.seeded_with_data or any(
@@ -740,11 +794,13 @@ class PersonalizeEmulator:
     # ----- automatic training ------------------------------------------------
 
     def _catch_up(self) -> datetime.datetime:
-        """Start every automatic training due by now; returns now. Every
-        public entry point calls this first (under the lock), so what
-        Personalize would have started meanwhile exists before anything else
-        is read or changed."""
+        """Decide the import jobs done by now and start every automatic
+        training due by now; returns now. Every public entry point calls
+        this first (under the lock), so what Personalize would have done
+        meanwhile has happened before anything else is read or changed."""
         now = self._time()
+        # Before automatic training looks for newly imported data.
+        self._settle_imports(now)
         for solution in self._solutions.values():
             while solution.next_automatic_training is not None and solution.next_automatic_training <= now:
                 due = solution.next_automatic_training
