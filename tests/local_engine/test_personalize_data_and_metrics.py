@@ -1,4 +1,5 @@
-"""The Personalize emulator's import jobs reading their data."""
+"""The Personalize emulator's import jobs reading their data, and the offline
+metrics it reports per recipe and training mode."""
 
 from __future__ import annotations
 
@@ -23,7 +24,19 @@ USERS = f"{PREFIX}:dataset/shop/USERS"
 GROUP_ARN = f"{PREFIX}:dataset-group/shop"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/PersonalizeImport"
 FOLDER = "s3://shop-data/interactions/2024-03-01/"
+RECIPE = "arn:aws:personalize:::recipe/"
 JOB_DONE = datetime.timedelta(seconds=60) + datetime.timedelta(hours=1)
+TRAINED = datetime.timedelta(seconds=60) + datetime.timedelta(hours=6)
+ITEM_METRICS = {
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+}
 
 
 class ManualClock:
@@ -319,3 +332,102 @@ def test_serve_lends_moto_s3_only_to_an_emulator_without_a_store() -> None:
             assert equipped.object_store is own_store
     assert bare.object_store is None
     assert equipped.object_store is own_store
+
+
+# ----- metrics per recipe and training mode ------------------------------------------
+
+
+@pytest.fixture
+def emulator() -> PersonalizeEmulator:
+    return PersonalizeEmulator(lambda: START, account_id=ACCOUNT, region=REGION)
+
+
+def served_metrics(emulator: PersonalizeEmulator, recipe: str, **options: Any) -> dict[str, float]:
+    solution = emulator.add_solution(f"{PREFIX}:solution/{recipe}", recipe_arn=f"{RECIPE}{recipe}", **options)
+    version = emulator.add_campaign(f"{PREFIX}:campaign/{recipe}", solution_arn=solution)
+    return dict(emulator.call("GetSolutionMetrics", {"solutionVersionArn": version})["metrics"])
+
+
+@pytest.mark.parametrize(
+    ("recipe", "names"),
+    [
+        ("aws-user-personalization", ITEM_METRICS),
+        ("aws-user-personalization-v2", ITEM_METRICS),
+        ("aws-personalized-ranking", ITEM_METRICS),
+        ("aws-sims", ITEM_METRICS),
+        ("aws-similar-items", ITEM_METRICS),
+        ("aws-popularity-count", ITEM_METRICS),
+        (
+            "aws-next-best-action",
+            {
+                "coverage",
+                "normalized_discounted_cumulative_gain_at_5",
+                "normalized_discounted_cumulative_gain_at_10",
+                "normalized_discounted_cumulative_gain_at_25",
+                "precision",
+                "recall",
+            },
+        ),
+        ("aws-item-affinity", {"coverage"}),
+    ],
+)
+def test_metric_names_follow_the_recipe(emulator: PersonalizeEmulator, recipe: str, names: set[str]) -> None:
+    metrics = served_metrics(emulator, recipe)
+    assert metrics.keys() == names
+    assert all(0 < value < 1 for value in metrics.values())
+
+
+def test_exploration_covers_more_than_similar_items_and_popularity_least(emulator: PersonalizeEmulator) -> None:
+    exploring = served_metrics(emulator, "aws-user-personalization")["coverage"]
+    similar = served_metrics(emulator, "aws-similar-items")["coverage"]
+    popular = served_metrics(emulator, "aws-popularity-count")["coverage"]
+    assert exploring > similar > popular
+
+
+def test_optimization_objective_adds_average_rewards(emulator: PersonalizeEmulator) -> None:
+    objective = {"itemAttribute": "PRICE", "objectiveSensitivity": "MEDIUM"}
+    metrics = served_metrics(emulator, "aws-user-personalization", optimization_objective=objective)
+
+    assert metrics.keys() == ITEM_METRICS | {"average_rewards_at_k"}
+    described = emulator.call("DescribeSolution", {"solutionArn": f"{PREFIX}:solution/aws-user-personalization"})
+    assert described["solution"]["solutionConfig"] == {"optimizationObjective": objective}
+
+
+def test_update_version_has_no_metrics_unless_set() -> None:
+    clock = ManualClock(START)
+    emulator = PersonalizeEmulator(clock.now, account_id=ACCOUNT, region=REGION)
+    solution = emulator.add_solution(f"{PREFIX}:solution/legacy", recipe_arn=f"{RECIPE}aws-user-personalization")
+    full = emulator.add_campaign(f"{PREFIX}:campaign/legacy", solution_arn=solution)
+    emulator.set_metrics("update-2", {"coverage": 0.5})
+
+    updates = []
+    for name in ("update-1", "update-2"):
+        request = {"solutionArn": solution, "trainingMode": "UPDATE", "name": name}
+        updates.append(emulator.call("CreateSolutionVersion", request)["solutionVersionArn"])
+        clock.advance(TRAINED)
+
+    def metrics(arn: str) -> dict[str, float]:
+        return dict(emulator.call("GetSolutionMetrics", {"solutionVersionArn": arn})["metrics"])
+
+    assert metrics(updates[0]) == {}
+    assert metrics(updates[1]) == {"coverage": 0.5}
+    assert metrics(full).keys() == ITEM_METRICS
+
+
+def test_metrics_of_lets_a_test_declare_a_version_worse(emulator: PersonalizeEmulator) -> None:
+    clock = ManualClock(START)
+    emulator = PersonalizeEmulator(clock.now, account_id=ACCOUNT, region=REGION)
+    solution = emulator.add_solution(f"{PREFIX}:solution/shop")
+    served_version = emulator.add_campaign(f"{PREFIX}:campaign/shop", solution_arn=solution)
+    served = emulator.metrics_of(served_version)
+    emulator.set_metrics("weekly-2", {name: value * 0.9 for name, value in served.items()})
+
+    candidate = emulator.call("CreateSolutionVersion", {"solutionArn": solution, "name": "weekly-2"})
+    clock.advance(TRAINED)
+    reported = emulator.call("GetSolutionMetrics", {"solutionVersionArn": candidate["solutionVersionArn"]})["metrics"]
+
+    key = "normalized_discounted_cumulative_gain_at_25"
+    assert reported[key] < served[key]
+    assert emulator.call("GetSolutionMetrics", {"solutionVersionArn": served_version})["metrics"] == served
+    # Reading metrics_of is not an API call.
+    assert emulator.count("GetSolutionMetrics") == 2
