@@ -29,6 +29,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from .errors import PersonalizeError, in_use, invalid_input, not_found
 from .faults import Faults
+from .imports import DataRead, ObjectStore, read_import_data
 from .lifecycle import (
     ACTIVE,
     CREATE_IN_PROGRESS,
@@ -36,6 +37,7 @@ from .lifecycle import (
     Durations,
     Timeline,
 )
+from .metrics import derived_metrics
 from .validation import ModelValidator
 
 T = TypeVar("T")
@@ -102,6 +104,7 @@ class Solution:
     auto_training_days: int
     dataset_group_arn: str | None
     created: datetime.datetime
+    optimization_objective: dict[str, Any] | None = None
     version_arns: list[str] = field(default_factory=list)
     # When automatic training next looks for new data (None: it is off).
     next_automatic_training: datetime.datetime | None = None
@@ -123,6 +126,10 @@ class ImportJob:
     created: datetime.datetime
     timeline: Timeline
     seq: int
+    # Whether the job's outcome is known: an injected fault decides it at
+    # once, its data when its work would be done (see _settle_imports).
+    settled: bool = False
+    data_read: DataRead | None = None
 
 
 @dataclass
@@ -229,10 +236,12 @@ class PersonalizeEmulator:
         *,
         account_id: str = "123456789012",
         region: str = "us-east-1",
+        object_store: ObjectStore | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
         self._clock = now
+        self._object_store = object_store
         self._lock = threading.RLock()
         self._durations = Durations()
         self._validator = ModelValidator()
@@ -264,9 +273,20 @@ class PersonalizeEmulator:
     def set_metrics(self, solution_version: str, metrics: Mapping[str, float]) -> None:
         """Make GetSolutionMetrics return ``metrics`` for a solution version,
         given by ARN or by the ``name`` it was (or will be) created with.
-        Without this, metrics are derived deterministically from the ARN."""
+        Without this, metrics are derived from the solution's recipe and
+        configuration, seeded by the ARN (see ``metrics.derived_metrics``),
+        and an UPDATE version has none."""
         with self._lock:
             self._metrics[solution_version] = dict(metrics)
+
+    def metrics_of(self, solution_version_arn: str) -> dict[str, float]:
+        """What GetSolutionMetrics returns for the version once it is ACTIVE,
+        without logging a call: the base from which a test declares another
+        version better or worse, e.g.
+        ``set_metrics("weekly-2", {k: v * 0.9 for k, v in metrics_of(served).items()})``."""
+        with self._lock:
+            self._catch_up()
+            return self._metrics_for(self._version(solution_version_arn))
 
     @property
     def calls(self) -> list[Call]:
@@ -278,6 +298,31 @@ class PersonalizeEmulator:
     def count(self, operation: str) -> int:
         with self._lock:
             return sum(1 for c in self._calls if c.operation == operation)
+
+    @property
+    def object_store(self) -> ObjectStore | None:
+        """Where import jobs read their data; None: they do not read it."""
+        with self._lock:
+            return self._object_store
+
+    def use_object_store(self, store: ObjectStore | None) -> None:
+        """Read import data from ``store`` from now on (None: stop reading).
+        An import job reads its data location when its work would be done,
+        at the first call that sees it done, and fails if the data breaks
+        one of AWS's import quotas (see ``imports.read_import_data``). A
+        store that does not know the bucket leaves the job to go ACTIVE, as
+        does an emulator with no store."""
+        with self._lock:
+            self._catch_up()
+            self._object_store = store
+
+    def data_read(self, dataset_import_job_arn: str) -> DataRead | None:
+        """What the import job read (objects, bytes, CSV records), or None
+        while it has not read or when it read nothing: an injected fault
+        decided it, no store was set, or the store did not know the bucket."""
+        with self._lock:
+            self._catch_up()
+            return _existing(self._import_jobs, dataset_import_job_arn).data_read
 
     def next_automatic_training(self, solution_arn: str) -> datetime.datetime | None:
         """When the solution's automatic training next looks for new data (and
@@ -315,6 +360,7 @@ class PersonalizeEmulator:
         perform_auto_training: bool = False,
         auto_training_days: int = DEFAULT_AUTO_TRAINING_DAYS,
         dataset_group_arn: str | None = None,
+        optimization_objective: Mapping[str, Any] | None = None,
     ) -> str:
         """Register an ACTIVE solution with no versions yet.
 
@@ -329,6 +375,10 @@ class PersonalizeEmulator:
         when ``dataset_group_arn`` is not given) that went ACTIVE since that
         version was created. Data seeded with ``add_dataset`` counts as older
         than any version; real-time events are not emulated.
+
+        ``optimization_objective`` (solutionConfig.optimizationObjective,
+        e.g. ``{"itemAttribute": "PRICE"}``) adds average_rewards_at_k to the
+        versions' metrics.
         """
         if isinstance(auto_training_days, bool) or auto_training_days not in _AUTO_TRAINING_DAYS_RANGE:
             raise ValueError(f"auto_training_days must be 1 to 30 (rate(N days)), not {auto_training_days!r}")
@@ -342,6 +392,7 @@ class PersonalizeEmulator:
                 auto_training_days=auto_training_days,
                 dataset_group_arn=dataset_group_arn,
                 created=self._time(),
+                optimization_objective=dict(optimization_objective) if optimization_objective else None,
             )
             if perform_auto_training:
                 solution.next_automatic_training = solution.first_automatic_training
@@ -432,6 +483,7 @@ class PersonalizeEmulator:
             created=now,
             timeline=Timeline.scheduled(now, self._durations.pending, self._durations.import_, failure),
             seq=next(self._seq),
+            settled=failure is not None,
         )
         return {"datasetImportJobArn": arn}
 
@@ -478,6 +530,27 @@ class PersonalizeEmulator:
                 "importMode": job.import_mode,
             }
         )
+
+    def _settle_imports(self, now: datetime.datetime) -> None:
+        """Decide every import job whose work is done by ``now`` by the data
+        it finds. A job reads its location while it runs; the emulator reads
+        it at the first call after the job's scheduled end, so objects a test
+        puts before advancing the clock past that end are what the job sees."""
+        for job in self._import_jobs.values():
+            if job.settled or job.timeline.end > now:
+                continue
+            job.settled = True
+            if self._object_store is None:
+                continue
+            dataset_type = self._datasets[job.dataset_arn].dataset_type
+            outcome = read_import_data(
+                self._object_store, job.data_location, mode=job.import_mode, dataset_type=dataset_type
+            )
+            if outcome is None:
+                continue
+            job.data_read = outcome.read
+            if outcome.failure is not None:
+                job.timeline.fail_at_end(outcome.failure)
 
     def _has_imported_data(self, dataset: Dataset, now: datetime.datetime) -> bool:
         return dataset.seeded_with_data or any(
@@ -595,19 +668,37 @@ class PersonalizeEmulator:
             raise in_use(f"Solution version {version.arn} is {status}; metrics are not available yet.")
         if status != ACTIVE:
             raise invalid_input(f"Solution version {version.arn} is {status} and has no metrics.")
+        return {"solutionVersionArn": version.arn, "metrics": self._metrics_for(version)}
+
+    def _metrics_for(self, version: SolutionVersion) -> dict[str, float]:
         metrics = self._metrics.get(version.arn)
         if metrics is None and version.name is not None:
             metrics = self._metrics.get(version.name)
-        return {"solutionVersionArn": version.arn, "metrics": dict(metrics or _derived_metrics(version.arn))}
+        if metrics is not None:
+            return dict(metrics)
+        if version.training_mode == "UPDATE":
+            # Offline metrics come from training on 90% of the users and
+            # testing on the rest ("Evaluating an Amazon Personalize solution
+            # version with metrics"); an UPDATE "is not a full retraining"
+            # (API reference, CreateSolutionVersion trainingMode). AWS does
+            # not say what GetSolutionMetrics returns for it, so the emulator
+            # takes the case a quality gate must survive: no metrics at all.
+            return {}
+        solution = self._solutions[version.solution_arn]
+        return derived_metrics(
+            version.arn, solution.recipe_arn, optimization_objective=solution.optimization_objective is not None
+        )
 
     def _describe_solution(self, p: Params, now: datetime.datetime) -> Response:
         solution = self._solution(p["solutionArn"])
         versions = [self._versions[a] for a in solution.version_arns]
         latest = _newest_first(versions)[0] if versions else None
-        config = None
+        config: dict[str, Any] = {}
         if solution.perform_auto_training:
             rate = f"rate({solution.auto_training_days} days)"
-            config = {"autoTrainingConfig": {"schedulingExpression": rate}}
+            config["autoTrainingConfig"] = {"schedulingExpression": rate}
+        if solution.optimization_objective is not None:
+            config["optimizationObjective"] = copy.deepcopy(solution.optimization_objective)
         return {
             "solution": _without_none(
                 {
@@ -618,7 +709,7 @@ class PersonalizeEmulator:
                     "performAutoTraining": solution.perform_auto_training,
                     "recipeArn": solution.recipe_arn,
                     "datasetGroupArn": solution.dataset_group_arn,
-                    "solutionConfig": config,
+                    "solutionConfig": config or None,
                     "status": ACTIVE,
                     "creationDateTime": solution.created,
                     "lastUpdatedDateTime": solution.created,
@@ -740,11 +831,13 @@ class PersonalizeEmulator:
     # ----- automatic training ------------------------------------------------
 
     def _catch_up(self) -> datetime.datetime:
-        """Start every automatic training due by now; returns now. Every
-        public entry point calls this first (under the lock), so what
-        Personalize would have started meanwhile exists before anything else
-        is read or changed."""
+        """Decide the import jobs done by now and start every automatic
+        training due by now; returns now. Every public entry point calls
+        this first (under the lock), so what Personalize would have done
+        meanwhile has happened before anything else is read or changed."""
         now = self._time()
+        # Before automatic training looks for newly imported data.
+        self._settle_imports(now)
         for solution in self._solutions.values():
             while solution.next_automatic_training is not None and solution.next_automatic_training <= now:
                 due = solution.next_automatic_training
@@ -921,25 +1014,6 @@ def _update_summary(update: CampaignUpdate, now: datetime.datetime) -> Response:
             "lastUpdatedDateTime": updated,
         }
     )
-
-
-def _derived_metrics(version_arn: str) -> dict[str, float]:
-    """Plausible, stable offline metrics seeded by the ARN, keeping the usual
-    shape: precision falls and NDCG rises as k grows."""
-    digest = hashlib.sha256(version_arn.encode()).digest()
-    u = [b / 255 for b in digest[:4]]
-    ndcg_25 = 0.25 + 0.2 * u[0]
-    precision_5 = 0.04 + 0.08 * u[1]
-    return {
-        "coverage": round(0.1 + 0.4 * u[2], 4),
-        "mean_reciprocal_rank_at_25": round(0.12 + 0.2 * u[3], 4),
-        "normalized_discounted_cumulative_gain_at_5": round(ndcg_25 * 0.8, 4),
-        "normalized_discounted_cumulative_gain_at_10": round(ndcg_25 * 0.9, 4),
-        "normalized_discounted_cumulative_gain_at_25": round(ndcg_25, 4),
-        "precision_at_5": round(precision_5, 4),
-        "precision_at_10": round(precision_5 * 0.85, 4),
-        "precision_at_25": round(precision_5 * 0.65, 4),
-    }
 
 
 def _encode_token(offset: int, scope: str) -> str:

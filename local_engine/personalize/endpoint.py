@@ -7,6 +7,9 @@ builds for ``aws-sdk:personalize:*`` tasks) to
 action (``DescribeCampaign`` -> ``describe_campaign``) on the response class.
 ``serve`` adds one such method per emulated operation for the duration of the
 context and removes them afterwards; moto's own schema methods are untouched.
+For the same duration, an emulator given no object store of its own reads
+import data from moto's S3 (``MotoS3``), so a test that puts CSV objects in a
+moto bucket gets imports that behave by them.
 
 Making the interpreter itself behave like real Step Functions (PascalCase
 parameters and responses, ``Personalize.<Code>`` error names) is
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
@@ -25,9 +28,11 @@ from unittest import mock
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import camelcase_to_underscores
 from moto.personalize.responses import PersonalizeResponse
+from moto.s3.models import FakeKey, s3_backends
 
 from .emulator import PersonalizeEmulator
 from .errors import PersonalizeError
+from .imports import StoredObject
 
 
 @contextmanager
@@ -36,9 +41,13 @@ def serve(emulator: PersonalizeEmulator) -> Iterator[PersonalizeEmulator]:
 
     Use inside an active ``moto.mock_aws()``. Requests from any account or
     region reach the same emulator. Nesting ``serve`` calls lets the innermost
-    emulator win until it exits.
+    emulator win until it exits. Unless it has its own object store, the
+    emulator reads import data from moto's S3 until the context exits.
     """
     with ExitStack() as stack:
+        if emulator.object_store is None:
+            emulator.use_object_store(MotoS3())
+            stack.callback(emulator.use_object_store, None)
         for operation in emulator.operations:
             stack.enter_context(
                 mock.patch.object(
@@ -49,6 +58,29 @@ def serve(emulator: PersonalizeEmulator) -> Iterator[PersonalizeEmulator]:
                 )
             )
         yield emulator
+
+
+class MotoS3:
+    """moto's S3 as an ``imports.ObjectStore``: the buckets of every account
+    and partition, which share one namespace as real S3 buckets do. Import
+    jobs read it directly, as Personalize reads S3 with its service role;
+    bucket policies and the role's permissions are not checked."""
+
+    def list_objects(self, bucket: str, prefix: str) -> Sequence[StoredObject] | None:
+        located = s3_backends.bucket_accounts.get(bucket)
+        if located is None:
+            return None
+        partition, account_id = located
+        backend = s3_backends[account_id][partition]
+        fake_bucket = backend.buckets.get(bucket)
+        if fake_bucket is None:
+            return None
+        keys, _, _, _ = backend.list_objects(fake_bucket, prefix or None, None, None, None)
+        return [StoredObject(key.name, key.size, _reader(key)) for key in keys]
+
+
+def _reader(key: FakeKey) -> Callable[[], bytes]:
+    return lambda: bytes(key.value)
 
 
 def _handler(emulator: PersonalizeEmulator, operation: str) -> Callable[[PersonalizeResponse], str]:

@@ -79,6 +79,18 @@ class Timeline:
                 return t
         return None
 
+    @property
+    def end(self) -> datetime.datetime:
+        """When the last scheduled transition happens."""
+        return self.transitions[-1][0]
+
+    def fail_at_end(self, failure: Failure) -> None:
+        """Turn a scheduled success into a failure at the same moment: for a
+        job whose outcome is only known once its work is done."""
+        when, _ = self.transitions[-1]
+        self.transitions[-1] = (when, CREATE_FAILED)
+        self.failure = failure
+
     def stop(self, now: datetime.datetime, stopping: datetime.timedelta) -> None:
         """Cancel the remaining schedule. Per the StopSolutionVersionCreation
         docs a pending version goes straight to CREATE STOPPED while one in
