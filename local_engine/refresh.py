@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from .aws import LocalAws
 from .clock import VirtualClock
 from .deployment import LAMBDAS_DIR, LocalDeployment
 from .eventbridge import deliver_to_state_machines
-from .personalize import PersonalizeEmulator, PersonalizeError
+from .personalize import DEFAULT_RECIPE_ARN, PersonalizeEmulator, PersonalizeError
 from .personalize.endpoint import serve
 from .strictness import HISTORY_EVENT_QUOTA
 
@@ -71,9 +71,11 @@ class LocalRefresh:
         *,
         start: datetime = DEFAULT_START,
         history_event_quota: int = HISTORY_EVENT_QUOTA,
+        recipes: Mapping[str, str] | None = None,
     ) -> None:
         self.template = template
         self.config = config
+        self._recipes = dict(recipes or {})  # solution ARN -> recipe ARN, where not the emulator's default
         self.clock = VirtualClock(start)
         self.emulator = PersonalizeEmulator(self.clock.now, account_id=config.account, region=config.region)
         self.personalize_calls: list[PersonalizeCall] = []
@@ -215,7 +217,9 @@ class LocalRefresh:
             self.emulator.add_dataset(dataset.dataset_arn)
         versions = {}
         for campaign in self.config.campaigns:
-            self.emulator.add_solution(campaign.solution_arn)
+            self.emulator.add_solution(
+                campaign.solution_arn, recipe_arn=self._recipes.get(campaign.solution_arn, DEFAULT_RECIPE_ARN)
+            )
             versions[campaign.name] = self.emulator.add_campaign(
                 campaign.campaign_arn, solution_arn=campaign.solution_arn, min_provisioned_tps=2
             )

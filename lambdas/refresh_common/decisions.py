@@ -65,7 +65,7 @@ def training_mode(
 
 
 def quality_gate(gate: QualityGate, new: Mapping[str, float], serving: Mapping[str, float]) -> Decision:
-    """"deploy" or "hold" a new version, by the gate's rules, from its metrics and the serving version's.
+    """ "deploy" or "hold" a new version, by the gate's rules, from its metrics and the serving version's.
 
     A metric the new version does not report while it reports others is a configuration error (metric
     names differ by recipe), raised rather than decided. A version that reports no metrics at all (an
@@ -80,7 +80,8 @@ def quality_gate(gate: QualityGate, new: Mapping[str, float], serving: Mapping[s
             f"quality_gate: the solution's versions do not report {', '.join(missing)}; "
             f"they report {', '.join(sorted(new))}"
         )
-    broken, kept = [], []
+    broken: list[str] = []
+    kept: list[str] = []
     for rule in gate.rules:
         value, baseline = new[rule.metric], serving.get(rule.metric)
         if rule.min_value is not None and value < rule.min_value:

@@ -8,8 +8,8 @@ that claimed it, and a re-run keeps the attempts before it in `previous_attempts
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from typing import Any
 

@@ -223,7 +223,11 @@ def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_
     assert state(example_template, "Record deployment status")["ResultPath"] == "$.deployment.seen"
     finished = state(example_template, "Deployment finished?")
     # The quality gate's answer first: a held-back version never reaches the campaign.
-    assert finished["Choices"][0] == {"Variable": "$.deployment.gated", "BooleanEquals": True, "Next": "Alert model held back"}
+    assert finished["Choices"][0] == {
+        "Variable": "$.deployment.gated",
+        "BooleanEquals": True,
+        "Next": "Alert model held back",
+    }
     assert {c["Variable"] for c in finished["Choices"][1:]} == {"$.deployment.seen.status"}
     assert "Campaign.Status" not in json.dumps(definition(example_template))
     changed = state(example_template, "Deployment status changed?")

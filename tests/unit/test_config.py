@@ -99,7 +99,11 @@ def test_defaults_apply_when_optional_fields_are_left_out(raw_config: dict[str, 
             {"mode": "UPDATE", "full_every_runs": 1},
             "campaigns.0.training.full_every_runs: Input should be greater than or equal to 2",
         ),
-        (("campaigns", 0, "quality_gate"), {"rules": []}, "campaigns.0.quality_gate.rules: List should have at least 1"),
+        (
+            ("campaigns", 0, "quality_gate"),
+            {"rules": []},
+            "campaigns.0.quality_gate.rules: List should have at least 1",
+        ),
         (
             ("campaigns", 0, "quality_gate"),
             {"rules": [{"metric": "NDCG@25", "max_drop_percent": 2}]},

@@ -1,0 +1,145 @@
+"""Workflow tests of the refresh's decisions: the training mode and the quality gate, each recorded with
+its reason, on the local engine with the real handlers and the Personalize emulator."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infra.config import RefreshConfig, parse_config
+from local_engine.refresh import LocalRefresh
+from local_engine.synth import synthesize
+from tests.conftest import example_raw
+
+CAMPAIGN = "shop-home-recommendations"
+BASE_DATE = 20261129
+NEW_VERSION_NAME = "refresh-20261129"
+NDCG = "normalized_discounted_cumulative_gain_at_25"
+USER_PERSONALIZATION = "arn:aws:personalize:::recipe/aws-user-personalization"
+
+
+def _gated_update_daily() -> dict[str, Any]:
+    raw = copy.deepcopy(example_raw())
+    raw["campaigns"][0]["training"] = {"mode": "UPDATE", "full_every_days": 7}
+    raw["campaigns"][0]["quality_gate"] = {"rules": [{"metric": NDCG, "max_drop_percent": 2}]}
+    return raw
+
+
+@pytest.fixture(scope="module")
+def config() -> RefreshConfig:
+    return parse_config(_gated_update_daily())
+
+
+@pytest.fixture(scope="module")
+def template(config: RefreshConfig) -> dict[str, Any]:
+    return synthesize(config).to_json()
+
+
+@pytest.fixture
+def refresh(template: dict[str, Any], config: RefreshConfig) -> Iterator[LocalRefresh]:
+    """The example's solution on the User-Personalization-v2 recipe, which cannot UPDATE."""
+    with LocalRefresh(template, config) as local:
+        yield local
+
+
+@pytest.fixture
+def updatable(template: dict[str, Any], config: RefreshConfig) -> Iterator[LocalRefresh]:
+    """The same, on the User-Personalization recipe, which can."""
+    with LocalRefresh(template, config, recipes={config.campaigns[0].solution_arn: USER_PERSONALIZATION}) as local:
+        yield local
+
+
+def run(refresh: LocalRefresh) -> dict[str, Any]:
+    (arn,) = refresh.put_glue_event()
+    return refresh.wait(arn)
+
+
+def created_versions(refresh: LocalRefresh) -> list[dict[str, Any]]:
+    return [call.params for call in refresh.personalize_calls if call.operation == "CreateSolutionVersion"]
+
+
+def updates(refresh: LocalRefresh) -> int:
+    return sum(1 for call in refresh.personalize_calls if call.operation == "UpdateCampaign")
+
+
+def test_a_version_worse_than_the_served_one_is_held_back_gated_and_alerted(refresh: LocalRefresh) -> None:
+    served = refresh.serving_version(CAMPAIGN)
+    served_metrics = refresh.emulator.metrics_of(served)
+    refresh.emulator.set_metrics(NEW_VERSION_NAME, {**served_metrics, NDCG: served_metrics[NDCG] * 0.9})
+
+    execution = run(refresh)
+
+    assert execution["status"] == "SUCCEEDED"  # holding a worse model back is the pipeline working
+    record = refresh.run_record(CAMPAIGN, BASE_DATE)
+    assert (record["run_status"], record["phase"], record["quality_gate"]["decision"]) == ("GATED", "DONE", "hold")
+    assert "(-10.0 %, at most -2 %)" in record["quality_gate"]["reason"]
+    assert record["solution_version_metrics"][NDCG] == pytest.approx(served_metrics[NDCG] * 0.9)
+    assert record["serving_version_metrics"][NDCG] == pytest.approx(served_metrics[NDCG])
+    assert refresh.serving_version(CAMPAIGN) == served
+    assert updates(refresh) == 0
+    ((subject, message),) = refresh.alerts()
+    assert subject == "Personalize refresh held back a new version"
+    assert record["quality_gate"]["reason"] in message and record["solution_version_arn"] in message
+
+
+def test_a_version_within_the_gate_is_deployed_and_both_metrics_kept(refresh: LocalRefresh) -> None:
+    served_metrics = refresh.emulator.metrics_of(refresh.serving_version(CAMPAIGN))
+    refresh.emulator.set_metrics(NEW_VERSION_NAME, {**served_metrics, NDCG: served_metrics[NDCG] * 0.99})
+
+    assert run(refresh)["status"] == "SUCCEEDED"
+
+    record = refresh.run_record(CAMPAIGN, BASE_DATE)
+    assert (record["run_status"], record["quality_gate"]["decision"]) == ("SUCCEEDED", "deploy")
+    assert refresh.serving_version(CAMPAIGN) == record["solution_version_arn"]
+    assert refresh.alerts() == []
+
+
+def test_update_on_a_recipe_that_cannot_falls_back_to_full_with_the_reason(refresh: LocalRefresh) -> None:
+    assert run(refresh)["status"] == "SUCCEEDED"
+
+    (created,) = created_versions(refresh)
+    assert created["trainingMode"] == "FULL"
+    record = refresh.run_record(CAMPAIGN, BASE_DATE)
+    assert record["training_mode"] == "FULL"
+    assert "aws-user-personalization-v2 cannot UPDATE" in record["training_mode_reason"]
+
+
+def test_update_trains_on_top_of_the_full_version_and_deploys_without_metrics_by_rule(
+    updatable: LocalRefresh,
+) -> None:
+    served = updatable.serving_version(CAMPAIGN)
+
+    assert run(updatable)["status"] == "SUCCEEDED"
+
+    (created,) = created_versions(updatable)
+    assert created["trainingMode"] == "UPDATE"
+    record = updatable.run_record(CAMPAIGN, BASE_DATE)
+    assert (record["training_mode"], record["training_mode_reason"]) == (
+        "UPDATE",
+        f"UPDATE on top of the FULL version {served}",
+    )
+    # An UPDATE version reports no metrics: deployed, as without_metrics says by default.
+    assert record["solution_version_metrics"] == {}
+    assert record["quality_gate"]["decision"] == "deploy"
+    assert updatable.serving_version(CAMPAIGN) == record["solution_version_arn"] != served
+
+
+def test_a_gate_on_a_metric_the_solution_does_not_report_fails_before_training(refresh: LocalRefresh) -> None:
+    refresh.emulator.set_metrics(refresh.serving_version(CAMPAIGN), {"coverage": 0.3, "precision": 0.1})
+
+    execution = run(refresh)
+
+    assert execution["status"] == "FAILED"
+    assert created_versions(refresh) == []
+    record = refresh.run_record(CAMPAIGN, BASE_DATE)
+    assert (record["run_status"], record["failure_phase"], record["failure_error"]) == (
+        "FAILED",
+        "TRAINING",
+        "QualityGateMisconfigured",
+    )
+    assert f"do not report {NDCG}; they report coverage, precision" in record["failure_reason"]
+    ((subject, _),) = refresh.alerts()
+    assert subject == "Personalize refresh failed"
