@@ -226,6 +226,9 @@ class RefreshConfig(_Strict):
     job_name_prefix: JobNamePrefix = "refresh"
     polling: Polling = Polling()
     phase_timeouts: PhaseTimeouts = PhaseTimeouts()
+    # What a run does when Personalize's own automation is on for a campaign (automatic training of its
+    # solution, or a campaign that follows the solution's latest version): refuse to run, or warn and run.
+    automation_guard: Literal["refuse", "warn"] = "refuse"
     execution_timeout_hours: int = Field(36, ge=1, le=24 * 7)
     log_retention_days: Literal[30, 60, 90, 180, 365, 731] = 365
 
@@ -297,6 +300,7 @@ class RefreshConfig(_Strict):
             "polling": self.polling.model_dump(),
             "phase_timeouts": self.phase_timeouts.seconds(),
             "execution_timeout_seconds": self.execution_timeout_seconds,
+            "automation_guard": self.automation_guard,
             "personalize_role_arn": self.personalize_role_arn,
             "datasets": [
                 {

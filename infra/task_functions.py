@@ -63,6 +63,9 @@ class TaskFunctions(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
             )
         )
+        # Personalize's own automation is read at the start of every run (automation_guard).
+        self._allow(self.start_import, ["personalize:DescribeSolution"], arns.solutions)
+        self._allow(self.start_import, ["personalize:DescribeCampaign"], arns.campaigns)
         self._allow(
             self.start_import, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [table.table_arn]
         )

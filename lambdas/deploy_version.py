@@ -40,6 +40,16 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     if latest.get("solutionVersionArn") == version_arn and latest.get("status") in _REUSABLE_UPDATE:
         status = str(latest["status"])
         log.info("campaign update already under way", extra={"status": status})
+    elif (campaign.get("campaignConfig") or {}).get("syncWithLatestSolutionVersion"):
+        # The campaign follows its solution's latest version (let through by automation_guard "warn"): it
+        # refuses an explicit version, takes SOLUTION/$LATEST, and no gate can hold a version back from it.
+        client.update_campaign(
+            campaignArn=campaign["campaignArn"],
+            solutionVersionArn=f"{task.campaign.solution_arn}/$LATEST",
+            minProvisionedTPS=campaign["minProvisionedTPS"],
+        )
+        status = "CREATE PENDING"
+        log.warning("the campaign follows its solution's latest version: deployed unchecked")
     elif (gate := _gate(client, records, task, version_arn, campaign)).choice == "hold":
         log.warning("new version held back by the quality gate", extra={"reason": gate.reason})
         return {

@@ -18,7 +18,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from refresh_common import clock, personalize
-from refresh_common.errors import InvalidRunInput, NameAttemptsExhausted
+from refresh_common.automation import automation_warnings
+from refresh_common.errors import AutomationConflict, InvalidRunInput, NameAttemptsExhausted
 from refresh_common.inputs import parse_run_input
 from refresh_common.logs import run_logger
 from refresh_common.naming import import_job_arn, import_job_names
@@ -34,7 +35,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return claim(event, settings, records)
     if action == "import":
         with personalize.unavailable_as_retryable():
-            return start_imports(event, settings, records, personalize.client(settings.region))
+            client = personalize.client(settings.region)
+            guard_automation(event, settings, records, client, _sns())
+            return start_imports(event, settings, records, client)
     if action == "close":
         return close(event, settings, records, _sns())
     raise InvalidRunInput(f"unknown action {action!r}; expected 'claim', 'import' or 'close'")
@@ -64,6 +67,33 @@ def claim(event: dict[str, Any], settings: Settings, records: RunRecords) -> dic
         "polling": settings.polling,
         "skipped": result.skipped,
     }
+
+
+def guard_automation(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any, sns: Any) -> None:
+    """Before any job: refuse to run beside Personalize's own automation, or record and alert a warning
+    (once per run: only the write that first records the warnings alerts)."""
+    run = event["run"]
+    base_date, execution_arn = run["base_date"], run["execution_arn"]
+    names = [c["campaign_name"] for c in run["campaigns"]]
+    warnings = automation_warnings(client, [settings.campaign(name) for name in names])
+    if not warnings:
+        return
+    if settings.automation_guard == "refuse":
+        raise AutomationConflict(
+            "Personalize's own automation is on (automation_guard is refuse): " + "; ".join(warnings)
+        )
+    log = run_logger(__name__, execution_arn=execution_arn, base_date=base_date)
+    log.warning("running beside Personalize's own automation", extra={"warnings": warnings})
+    if records.record_warnings(names, base_date, execution_arn, warnings):
+        sns.publish(
+            TopicArn=settings.alert_topic_arn,
+            Subject="Personalize refresh runs beside Personalize's own automation",
+            Message=(
+                f"The Personalize refresh for base date {base_date} runs anyway (automation_guard is warn):\n"
+                + "\n".join(f"- {warning}" for warning in warnings)
+                + f"\nExecution: {execution_arn}"
+            ),
+        )
 
 
 def start_imports(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from .aws import LocalAws
 from .clock import VirtualClock
 from .deployment import LAMBDAS_DIR, LocalDeployment
 from .eventbridge import deliver_to_state_machines
-from .personalize import DEFAULT_RECIPE_ARN, PersonalizeEmulator, PersonalizeError
+from .personalize import PersonalizeEmulator, PersonalizeError
 from .personalize.endpoint import serve
 from .strictness import HISTORY_EVENT_QUOTA
 
@@ -71,11 +71,16 @@ class LocalRefresh:
         *,
         start: datetime = DEFAULT_START,
         history_event_quota: int = HISTORY_EVENT_QUOTA,
-        recipes: Mapping[str, str] | None = None,
+        solutions: Mapping[str, Mapping[str, Any]] | None = None,
+        campaigns: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        """`solutions` and `campaigns` give, by ARN, how the user's own solutions and campaigns differ from
+        the emulator's defaults (`add_solution` and `add_campaign` keywords: a recipe, automatic training,
+        a campaign config)."""
         self.template = template
         self.config = config
-        self._recipes = dict(recipes or {})  # solution ARN -> recipe ARN, where not the emulator's default
+        self._solutions = dict(solutions or {})
+        self._campaigns = dict(campaigns or {})
         self.clock = VirtualClock(start)
         self.emulator = PersonalizeEmulator(self.clock.now, account_id=config.account, region=config.region)
         self.personalize_calls: list[PersonalizeCall] = []
@@ -217,11 +222,11 @@ class LocalRefresh:
             self.emulator.add_dataset(dataset.dataset_arn)
         versions = {}
         for campaign in self.config.campaigns:
-            self.emulator.add_solution(
-                campaign.solution_arn, recipe_arn=self._recipes.get(campaign.solution_arn, DEFAULT_RECIPE_ARN)
-            )
+            self.emulator.add_solution(campaign.solution_arn, **self._solutions.get(campaign.solution_arn, {}))
             versions[campaign.name] = self.emulator.add_campaign(
-                campaign.campaign_arn, solution_arn=campaign.solution_arn, min_provisioned_tps=2
+                campaign.campaign_arn,
+                solution_arn=campaign.solution_arn,
+                **({"min_provisioned_tps": 2} | dict(self._campaigns.get(campaign.campaign_arn, {}))),
             )
         return versions
 

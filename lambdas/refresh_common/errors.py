@@ -29,3 +29,8 @@ class RunRecordBusy(RuntimeError):
 
 class QualityGateMisconfigured(ValueError):
     """The quality gate names a metric the solution's versions do not report (names differ by recipe)."""
+
+
+class AutomationConflict(RuntimeError):
+    """Personalize's own automation is on for a campaign (automatic training, or a campaign that follows
+    its solution's latest version) and the configuration says to refuse to run beside it."""

@@ -148,6 +148,29 @@ class RunRecords:
             raise
         return Claim(claimed, skipped)
 
+    def record_warnings(
+        self, campaign_names: Sequence[str], base_date: str, execution_arn: str, warnings: Sequence[str]
+    ) -> bool:
+        """Keep the run's warnings on each record; False when they were already there (a repeated call)."""
+        first = False
+        for name in campaign_names:
+            try:
+                self._table.update_item(
+                    Key={"campaign_name": name, "base_date": int(base_date)},
+                    UpdateExpression="SET warnings = :warnings, updated_at = :now",
+                    ConditionExpression="execution_arn = :execution_arn AND attribute_not_exists(warnings)",
+                    ExpressionAttributeValues={
+                        ":warnings": list(warnings),
+                        ":now": self._iso(),
+                        ":execution_arn": execution_arn,
+                    },
+                )
+                first = True
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        return first
+
     def record_import_started(
         self, campaign_names: Sequence[str], base_date: str, execution_arn: str, jobs: Sequence[ImportJobStarted]
     ) -> None:

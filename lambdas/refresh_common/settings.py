@@ -70,8 +70,10 @@ class Settings:
     phase_timeouts: dict[str, int]
     # The state machine's own timeout: a run RUNNING for longer has ended unrecorded.
     execution_timeout_seconds: int
-    # Where the function that closes unrecorded runs sends its alert (only that function has one).
+    # Where the function that claims, imports and closes runs sends its own alerts (only that one has one).
     alert_topic_arn: str | None = None
+    # "refuse" or "warn" when Personalize's own automation is on for a campaign.
+    automation_guard: str = "refuse"
 
     @property
     def region(self) -> str:
@@ -118,6 +120,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
             phase_timeouts={k: int(raw["phase_timeouts"][k]) for k in PHASE_KEYS},
             execution_timeout_seconds=int(raw["execution_timeout_seconds"]),
             alert_topic_arn=environ.get(ALERT_TOPIC_VARIABLE) or None,
+            automation_guard=raw.get("automation_guard", "refuse"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidSettings(

@@ -369,6 +369,9 @@ def test_start_import_role_is_exact(example_template: Template) -> None:
             "Condition": {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
             "Resource": "arn:aws:iam::123456789012:role/PersonalizeS3ReadAccess",
         },
+        # Personalize's own automation, read at the start of every run.
+        {"Action": "personalize:DescribeSolution", "Effect": "Allow", "Resource": SOLUTION},
+        {"Action": "personalize:DescribeCampaign", "Effect": "Allow", "Resource": CAMPAIGN},
         {
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             "Effect": "Allow",

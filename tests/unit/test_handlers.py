@@ -22,6 +22,7 @@ from infra.config import RefreshConfig
 from refresh_common import clock, task_input
 from refresh_common import personalize as personalize_client
 from refresh_common.errors import (
+    AutomationConflict,
     InvalidRunInput,
     NameAttemptsExhausted,
     PersonalizeUnavailable,
@@ -276,6 +277,38 @@ def test_the_attempt_history_stays_small_however_often_a_day_is_run(
 
 def import_event(settings: Settings, records: RunRecords) -> dict[str, Any]:
     return {"action": "import", "run": claim(settings, records, GLUE_EVENT)}
+
+
+class AutomatedPersonalize:
+    """A solution that trains by itself, and a campaign that does not follow it."""
+
+    def describe_solution(self, solutionArn: str) -> dict[str, Any]:
+        return {"solution": {"solutionArn": solutionArn, "performAutoTraining": True}}
+
+    def describe_campaign(self, campaignArn: str) -> dict[str, Any]:
+        return {"campaign": {"campaignArn": campaignArn, "campaignConfig": {"itemExplorationConfig": {}}}}
+
+
+def test_automation_is_refused_by_default_naming_the_fix(settings: Settings, records: RunRecords) -> None:
+    with pytest.raises(
+        AutomationConflict, match=r"trains by itself \(rate\(7 days\)\): aws personalize update-solution"
+    ):
+        start_import.guard_automation(import_event(settings, records), settings, records, AutomatedPersonalize(), None)
+
+
+def test_with_warn_automation_is_recorded_and_alerted_once_however_often_the_step_runs(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    settings = replace(settings, automation_guard="warn", alert_topic_arn="arn:aws:sns:ap-northeast-2:1:alerts")
+    event, alerts = import_event(settings, records), RecordedAlerts()
+
+    for _ in range(2):  # a Lambda retried by the state machine
+        start_import.guard_automation(event, settings, records, AutomatedPersonalize(), alerts)
+
+    (alert,) = alerts.published
+    assert "runs anyway (automation_guard is warn)" in alert["Message"]
+    (warning,) = record(table)["warnings"]
+    assert warning.startswith("solution shop-user-personalization trains by itself")
 
 
 def expected_create(job_name: str = JOB_NAME) -> dict[str, Any]:

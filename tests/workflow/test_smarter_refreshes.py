@@ -48,7 +48,8 @@ def refresh(template: dict[str, Any], config: RefreshConfig) -> Iterator[LocalRe
 @pytest.fixture
 def updatable(template: dict[str, Any], config: RefreshConfig) -> Iterator[LocalRefresh]:
     """The same, on the User-Personalization recipe, which can."""
-    with LocalRefresh(template, config, recipes={config.campaigns[0].solution_arn: USER_PERSONALIZATION}) as local:
+    solutions = {config.campaigns[0].solution_arn: {"recipe_arn": USER_PERSONALIZATION}}
+    with LocalRefresh(template, config, solutions=solutions) as local:
         yield local
 
 
@@ -143,3 +144,63 @@ def test_a_gate_on_a_metric_the_solution_does_not_report_fails_before_training(r
     assert f"do not report {NDCG}; they report coverage, precision" in record["failure_reason"]
     ((subject, _),) = refresh.alerts()
     assert subject == "Personalize refresh failed"
+
+
+# Personalize's own automation ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def warn_config() -> RefreshConfig:
+    return parse_config({**_gated_update_daily(), "automation_guard": "warn"})
+
+
+@pytest.fixture(scope="module")
+def warn_template(warn_config: RefreshConfig) -> dict[str, Any]:
+    return synthesize(warn_config).to_json()
+
+
+def automated(config: RefreshConfig) -> dict[str, Any]:
+    """A solution that trains by itself every 3 days, and a campaign that follows its latest version."""
+    campaign = config.campaigns[0]
+    return {
+        "solutions": {campaign.solution_arn: {"perform_auto_training": True, "auto_training_days": 3}},
+        "campaigns": {campaign.campaign_arn: {"campaign_config": {"syncWithLatestSolutionVersion": True}}},
+    }
+
+
+def test_a_run_beside_personalize_automation_is_refused_by_default_with_the_fix(
+    template: dict[str, Any], config: RefreshConfig
+) -> None:
+    with LocalRefresh(template, config, **automated(config)) as refresh:
+        execution = run(refresh)
+
+        assert execution["status"] == "FAILED"
+        assert [c.operation for c in refresh.personalize_calls if c.operation.startswith("Create")] == []
+        record = refresh.run_record(CAMPAIGN, BASE_DATE)
+        assert (record["run_status"], record["failure_error"]) == ("FAILED", "AutomationConflict")
+        campaign = config.campaigns[0]
+        assert "trains by itself (rate(3 days))" in record["failure_reason"]
+        assert (
+            f"update-solution --solution-arn {campaign.solution_arn} --no-perform-auto-training"
+            in (record["failure_reason"])
+        )
+        assert "--campaign-config syncWithLatestSolutionVersion=false" in record["failure_reason"]
+        ((subject, message),) = refresh.alerts()
+        assert subject == "Personalize refresh failed" and "AutomationConflict" in message
+
+
+def test_with_warn_the_run_goes_on_recorded_and_alerted_and_deploys_the_latest_version(
+    warn_template: dict[str, Any], warn_config: RefreshConfig
+) -> None:
+    with LocalRefresh(warn_template, warn_config, **automated(warn_config)) as refresh:
+        execution = run(refresh)
+
+        assert execution["status"] == "SUCCEEDED"
+        record = refresh.run_record(CAMPAIGN, BASE_DATE)
+        assert len(record["warnings"]) == 2
+        # The campaign follows its solution: it takes SOLUTION/$LATEST, never an explicit version.
+        (update,) = [c.params for c in refresh.personalize_calls if c.operation == "UpdateCampaign"]
+        assert update["solutionVersionArn"] == f"{warn_config.campaigns[0].solution_arn}/$LATEST"
+        assert refresh.serving_version(CAMPAIGN) == record["solution_version_arn"]
+        subjects = [subject for subject, _ in refresh.alerts()]
+        assert subjects == ["Personalize refresh runs beside Personalize's own automation"]
