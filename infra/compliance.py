@@ -14,6 +14,10 @@ XRAY_AND_LOG_DELIVERY = (
     "(*LogDelivery*, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) support no resource-level "
     "permissions: '*' is the narrowest resource IAM accepts for them."
 )
+LIST_ACTIONS = (
+    "personalize:ListDatasetImportJobs supports no resource-level permissions: '*' is the narrowest resource "
+    "IAM accepts for it; it only lists import jobs, to tell whether a dataset has had an ACTIVE one."
+)
 JOB_NAME_PATTERN = (
     "Personalize job ARNs are only known once a refresh names them; the pattern is limited to this "
     "deployment's deterministic job-name prefix (or the configured solution's versions), so the role "

@@ -12,6 +12,7 @@ from .config import RefreshConfig
 class PersonalizeArns:
     def __init__(self, config: RefreshConfig) -> None:
         partition = config.datasets[0].dataset_arn.split(":")[1]
+        self.partition = partition
         base = f"arn:{partition}:personalize:{config.region}:{config.account}"
         self.datasets = [d.dataset_arn for d in config.datasets]
         self.import_jobs = [

@@ -63,11 +63,24 @@ class TaskFunctions(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
             )
         )
+        # Before importing: earlier imports (INCREMENTAL needs one), and what each data location holds.
+        self._allow(self.start_import, ["personalize:ListDatasetImportJobs"], ["*"])
+        compliance.acknowledge_resources(self._roles[START_IMPORT], ["*"], compliance.LIST_ACTIONS)
+        for bucket, prefixes in _data_prefixes(config).items():
+            self.start_import.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[f"arn:{arns.partition}:s3:::{bucket}"],
+                    conditions={"StringLike": {"s3:prefix": prefixes}},
+                )
+            )
         # Personalize's own automation is read at the start of every run (automation_guard).
         self._allow(self.start_import, ["personalize:DescribeSolution"], arns.solutions)
         self._allow(self.start_import, ["personalize:DescribeCampaign"], arns.campaigns)
         self._allow(
-            self.start_import, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [table.table_arn]
+            self.start_import,
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+            [table.table_arn],
         )
 
         self.start_training = self._function(START_TRAINING)
@@ -160,3 +173,12 @@ class TaskFunctions(Construct):
     @staticmethod
     def _allow(function: lambda_.Function, actions: list[str], resources: list[str]) -> None:
         function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+
+def _data_prefixes(config: RefreshConfig) -> dict[str, list[str]]:
+    """Each data bucket and the key prefixes of its data locations, any base date ('*')."""
+    prefixes: dict[str, list[str]] = {}
+    for dataset in config.datasets:
+        bucket, _, key = dataset.data_location.removeprefix("s3://").partition("/")
+        prefixes.setdefault(bucket, []).append(key.replace("{base_date}", "*"))
+    return prefixes

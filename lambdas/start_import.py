@@ -19,11 +19,13 @@ from botocore.exceptions import ClientError
 
 from refresh_common import clock, personalize
 from refresh_common.automation import automation_warnings
+from refresh_common.data import DataUnreadable, snapshot
+from refresh_common.decisions import ImportPlan, import_plan
 from refresh_common.errors import AutomationConflict, InvalidRunInput, NameAttemptsExhausted
 from refresh_common.inputs import parse_run_input
 from refresh_common.logs import run_logger
 from refresh_common.naming import import_job_arn, import_job_names
-from refresh_common.run_record import ExecutionEnd, ImportJobStarted, RunRecords, run_table
+from refresh_common.run_record import ExecutionEnd, History, ImportJobStarted, RunRecords, run_table
 from refresh_common.settings import DatasetSettings, Settings, load_settings
 
 
@@ -37,7 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         with personalize.unavailable_as_retryable():
             client = personalize.client(settings.region)
             guard_automation(event, settings, records, client, _sns())
-            return start_imports(event, settings, records, client)
+            return start_imports(event, settings, records, client, _s3())
     if action == "close":
         return close(event, settings, records, _sns())
     raise InvalidRunInput(f"unknown action {action!r}; expected 'claim', 'import' or 'close'")
@@ -58,6 +60,7 @@ def claim(event: dict[str, Any], settings: Settings, records: RunRecords) -> dic
         "duplicate": result.duplicate,
         "base_date": request.base_date,
         "trigger": request.trigger,
+        "force": request.force,
         "execution_arn": execution_arn,
         "campaigns": [
             {"campaign_name": c.campaign_name, "campaign_arn": c.campaign_arn}
@@ -96,16 +99,39 @@ def guard_automation(event: dict[str, Any], settings: Settings, records: RunReco
         )
 
 
-def start_imports(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
+def start_imports(
+    event: dict[str, Any], settings: Settings, records: RunRecords, client: Any, s3: Any = None
+) -> dict[str, Any]:
+    """Plan each dataset (import, how, or skip: see decisions.import_plan), start the imports, and end
+    SKIPPED the campaigns whose data did not change. Without `s3` the data is not read: every dataset
+    is imported as configured."""
     run = event["run"]
-    base_date, execution_arn = run["base_date"], run["execution_arn"]
+    base_date, execution_arn, force = run["base_date"], run["execution_arn"], bool(run.get("force", False))
     log = run_logger(__name__, execution_arn=execution_arn, base_date=base_date)
-    jobs = [_start_import(client, settings, dataset, base_date) for dataset in settings.datasets]
+    names = [c["campaign_name"] for c in run["campaigns"]]
+    history = records.last_imports([c.campaign_name for c in settings.campaigns], base_date) if s3 else History()
+    plans = [_plan(client, s3, dataset, base_date, history, force) for dataset in settings.datasets]
+    jobs = [
+        _start_import(client, settings, dataset, base_date, plan.mode)
+        for dataset, plan in zip(settings.datasets, plans, strict=True)
+        if plan.action == "import"
+    ]
+    skipped = _skipped_campaigns(client, settings, names, plans, history, force)
     limit = clock.phase_limit(settings.phase_timeouts["import_seconds"])
-    records.record_import_started([c["campaign_name"] for c in run["campaigns"]], base_date, execution_arn, jobs)
-    for job in jobs:
-        log.info("import job started", extra={"job_arn": job.job_arn, "status": job.status})
+    if skipped:
+        records.record_skipped(skipped, base_date, execution_arn, jobs, plans)
+    records.record_import_started([n for n in names if n not in skipped], base_date, execution_arn, jobs, plans)
+    for plan in plans:
+        log.info("dataset planned", extra={"dataset": plan.dataset_name, "action": plan.action, "reason": plan.reason})
     return {
+        "campaigns": [
+            {
+                "campaign_name": c["campaign_name"],
+                "campaign_arn": c["campaign_arn"],
+                "skip": c["campaign_name"] in skipped,
+            }
+            for c in run["campaigns"]
+        ],
         "import_jobs": [
             {
                 "primary": index == 0,
@@ -116,11 +142,55 @@ def start_imports(event: dict[str, Any], settings: Settings, records: RunRecords
                 **limit,
             }
             for index, job in enumerate(jobs)
-        ]
+        ],
     }
 
 
-def _start_import(client: Any, settings: Settings, dataset: DatasetSettings, base_date: str) -> ImportJobStarted:
+def _plan(client: Any, s3: Any, dataset: DatasetSettings, base_date: str, history: History, force: bool) -> ImportPlan:
+    data = None
+    if s3 is not None:
+        try:
+            data = snapshot(s3, dataset.data_location.replace("{base_date}", base_date))
+        except DataUnreadable:
+            data = None  # Personalize will say what is wrong with the location, if anything
+    has_active = dataset.import_mode == "INCREMENTAL" and _has_active_import(client, dataset)
+    return import_plan(
+        dataset.name,
+        dataset.import_mode,
+        data,
+        imported=history.imported.get(dataset.name),
+        has_active_import=has_active,
+        force=force,
+    )
+
+
+def _has_active_import(client: Any, dataset: DatasetSettings) -> bool:
+    pages = client.get_paginator("list_dataset_import_jobs").paginate(datasetArn=dataset.dataset_arn)
+    return any(job.get("status") == "ACTIVE" for page in pages for job in page["datasetImportJobs"])
+
+
+def _skipped_campaigns(
+    client: Any, settings: Settings, names: list[str], plans: list[ImportPlan], history: History, force: bool
+) -> list[str]:
+    """Campaigns every dataset of whose dataset group holds what the campaign's last completed run saw."""
+    if force or not any(plan.action == "skip" for plan in plans):
+        return []
+    fingerprints = {plan.dataset_name: plan.data.fingerprint for plan in plans if plan.data is not None}
+    skipped = []
+    for name in names:
+        campaign = settings.campaign(name)
+        group_arn = client.describe_solution(solutionArn=campaign.solution_arn)["solution"].get("datasetGroupArn")
+        group = str(group_arn).rsplit("/", 1)[-1] if group_arn else None
+        depends = [d.name for d in settings.datasets if group is None or d.dataset_group == group]
+        seen = history.completed.get(name, {})
+        if depends and all(d in fingerprints and seen.get(d) == fingerprints[d] for d in depends):
+            skipped.append(name)
+    return skipped
+
+
+def _start_import(
+    client: Any, settings: Settings, dataset: DatasetSettings, base_date: str, mode: str
+) -> ImportJobStarted:
     """Create the day's import job, or reuse the one an earlier attempt created under the same name."""
     for job_name in import_job_names(settings.job_name_prefix, dataset.dataset_group, dataset.name, base_date):
         arn = import_job_arn(dataset.dataset_arn, job_name)
@@ -130,7 +200,7 @@ def _start_import(client: Any, settings: Settings, dataset: DatasetSettings, bas
                 datasetArn=dataset.dataset_arn,
                 dataSource={"dataLocation": dataset.data_location.replace("{base_date}", base_date)},
                 roleArn=settings.personalize_role_arn,
-                importMode=dataset.import_mode,
+                importMode=mode,
             )
             return ImportJobStarted(dataset.name, job_name, arn, "CREATE PENDING")
         except ClientError as exc:
@@ -209,6 +279,11 @@ def _alerted_by_the_definition(detail: dict[str, Any]) -> bool:
     ran no failure path, nor did an end that names no error: nobody has been told yet."""
     error = str(detail.get("error") or "")
     return detail["status"] == "FAILED" and bool(error) and not error.startswith("States.")
+
+
+@cache
+def _s3() -> Any:
+    return boto3.client("s3")
 
 
 @cache

@@ -104,6 +104,8 @@ NO_RUN = Expected(executions=("FAILED/InvalidRunInput",), record=NO_RECORD, aske
 RUNTIME_EXIT = "Runtime exited with error"
 
 _API = "Personalize API, called by a task Lambda"
+# The first DescribeCampaign of a run is the automation guard's, at its start; the Deploy version
+# Lambda's is the second, and the state machine's polls follow.
 _POLL = "Personalize API, polled by the state machine"
 _JOBS = "Personalize jobs"
 _LAMBDA = "Task Lambdas"
@@ -236,14 +238,14 @@ FAULTS: tuple[Fault, ...] = (
         _API,
         "DescribeCampaign before the update: ResourceNotFoundException (the campaign was deleted)",
         failed("DEPLOYMENT", "ResourceNotFoundException", asked=UNTIL_TRAINING),
-        (ApiError("DescribeCampaign", "ResourceNotFoundException"),),
+        (ApiError("DescribeCampaign", "ResourceNotFoundException", at_call=2),),
     ),
     Fault(
         "describe-campaign-throttled",
         _API,
         "DescribeCampaign before the update: ThrottlingException",
         SUCCEEDED,
-        (ApiError("DescribeCampaign", "ThrottlingException"),),
+        (ApiError("DescribeCampaign", "ThrottlingException", at_call=2),),
     ),
     Fault(
         "update-in-use",
@@ -315,7 +317,7 @@ FAULTS: tuple[Fault, ...] = (
         _POLL,
         "DescribeCampaign while the update runs: InternalFailure (HTTP 500) five times in a row",
         failed("DEPLOYMENT", "Personalize.PersonalizeException", asked=Asked(), serving="new"),
-        (ApiError("DescribeCampaign", "InternalFailure", times=5, at_call=2),),
+        (ApiError("DescribeCampaign", "InternalFailure", times=5, at_call=3),),
         note="the update Personalize accepted still completes: the campaign serves the new version of a FAILED run",
     ),
     # Personalize's own jobs ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""The refresh's decisions, as pure functions of what Personalize and the configuration say.
+"""The refresh's decisions, as pure functions of what S3, Personalize and the configuration say.
 
-Which training mode a run uses, and whether a new solution version may replace the one its campaign
-serves. Each decision carries its reason, which the run record keeps and the alert quotes.
+Whether each dataset is imported (and how) or skipped, which training mode a run uses, and whether a new
+solution version may replace the one its campaign serves. Each decision carries its reason, which the
+run record keeps and the alert quotes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import QualityGateMisconfigured
+from .data import DataSnapshot
+from .errors import ImportRefused, QualityGateMisconfigured
 from .settings import QualityGate, TrainingPolicy
 
 # "The UPDATE option can only be used when ... the input solution was trained with the
@@ -23,12 +25,67 @@ UPDATE_RECIPES = frozenset(
 # A weekly FULL training is due when the last one is a week old give or take this much: the moment a run
 # reaches training moves with how long its import took.
 FULL_DUE_TOLERANCE = timedelta(hours=12)
+# "Maximum size of data to import ... FULL import mode: 100 GB; INCREMENTAL import mode: 1 GB" (Amazon
+# Personalize endpoints and quotas). Taken as 10**9 bytes, the stricter reading.
+FULL_IMPORT_MAX_BYTES = 100 * 10**9
+INCREMENTAL_IMPORT_MAX_BYTES = 1 * 10**9
 
 
 @dataclass(frozen=True)
 class Decision:
     choice: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """What a run does with one dataset: "import" it in `mode`, or "skip" it; why; what S3 held."""
+
+    dataset_name: str
+    action: str
+    mode: str
+    reason: str
+    data: DataSnapshot | None
+
+
+def import_plan(
+    dataset_name: str,
+    configured_mode: str,
+    data: DataSnapshot | None,
+    *,
+    imported: str | None,
+    has_active_import: bool,
+    force: bool,
+) -> ImportPlan:
+    """Skip a dataset whose data has the fingerprint of its last ACTIVE (or skipped) import, `imported`;
+    otherwise import it in the configured mode where Personalize allows it. Refused, before any job:
+    an empty location, data over the FULL limit, and INCREMENTAL data over its 1 GB limit (falling back
+    to FULL would replace the whole dataset with what is likely only the new records)."""
+
+    def plan(action: str, mode: str, reason: str) -> ImportPlan:
+        return ImportPlan(dataset_name, action, mode, reason, data)
+
+    incremental = configured_mode == "INCREMENTAL"
+    fallback = "no earlier ACTIVE import into the dataset, which INCREMENTAL needs: FULL"
+    if data is None:
+        if incremental and not has_active_import:
+            return plan("import", "FULL", fallback)
+        return plan("import", configured_mode, f"{configured_mode} as configured; the data location was not read")
+    if not force and imported == data.fingerprint:
+        return plan("skip", "", f"data unchanged since the last import ({_size(data)})")
+    if data.objects == 0:
+        raise ImportRefused(f"{dataset_name}: no data under the location: nothing to import")
+    if data.bytes > FULL_IMPORT_MAX_BYTES:
+        raise ImportRefused(f"{dataset_name}: {_size(data)} is over Personalize's 100 GB limit for an import job")
+    if incremental and not has_active_import:
+        return plan("import", "FULL", fallback)
+    if incremental and data.bytes > INCREMENTAL_IMPORT_MAX_BYTES:
+        raise ImportRefused(
+            f"{dataset_name}: {_size(data)} is over Personalize's 1 GB limit for an INCREMENTAL import "
+            "(a FULL import would replace the whole dataset with it)"
+        )
+    forced = " (forced)" if force and imported == data.fingerprint else ""
+    return plan("import", configured_mode, f"{configured_mode} as configured{forced} ({_size(data)})")
 
 
 def training_mode(
@@ -96,6 +153,10 @@ def quality_gate(gate: QualityGate, new: Mapping[str, float], serving: Mapping[s
     if broken:
         return Decision("hold", "; ".join(broken))
     return Decision("deploy", "; ".join(kept))
+
+
+def _size(data: DataSnapshot) -> str:
+    return f"{data.objects} objects, {data.bytes / 10**6:,.1f} MB"
 
 
 def _days(age: timedelta) -> str:

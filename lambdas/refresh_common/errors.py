@@ -34,3 +34,7 @@ class QualityGateMisconfigured(ValueError):
 class AutomationConflict(RuntimeError):
     """Personalize's own automation is on for a campaign (automatic training, or a campaign that follows
     its solution's latest version) and the configuration says to refuse to run beside it."""
+
+
+class ImportRefused(ValueError):
+    """What the data location holds cannot be imported as configured (empty, or over a size limit)."""

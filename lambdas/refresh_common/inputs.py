@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from .errors import InvalidRunInput
 
 GLUE_FIELDS = frozenset({"trigger", "job_name", "job_run_id", "event_time"})
-MANUAL_FIELDS = frozenset({"trigger", "base_date"})
+MANUAL_FIELDS = frozenset({"trigger", "base_date", "force"})
 BASE_DATE = re.compile(r"^\d{8}$")
 _JOB_RUN_ID = re.compile(r"^jr_[A-Za-z0-9_-]{1,252}$")
 _EVENT_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
@@ -30,6 +30,7 @@ class RunRequest:
     glue_job_name: str | None = None
     glue_job_run_id: str | None = None
     event_time: str | None = None
+    force: bool = False  # import and train even where the data did not change
 
 
 def parse_run_input(payload: Any, *, glue_job_names: tuple[str, ...], time_zone: str) -> RunRequest:
@@ -71,7 +72,10 @@ def _manual_request(payload: dict[str, Any]) -> RunRequest:
         raise InvalidRunInput(f"base_date {base_date!r} is not a calendar date") from None
     if not 2000 <= day.year <= 2100:
         raise InvalidRunInput(f"base_date {base_date!r} is out of range (years 2000-2100)")
-    return RunRequest(base_date, "manual")
+    force = payload.get("force", False)
+    if not isinstance(force, bool):
+        raise InvalidRunInput(f"force must be true or false, got {force!r}")
+    return RunRequest(base_date, "manual", force=force)
 
 
 def _only(payload: dict[str, Any], allowed: frozenset[str], *, required: frozenset[str]) -> None:

@@ -14,10 +14,11 @@ from functools import cache
 from typing import Any
 
 import boto3
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from . import clock
-from .decisions import Decision
+from .decisions import Decision, ImportPlan
 from .errors import RunNotOwned, RunRecordBusy
 from .inputs import RunRequest
 from .settings import CampaignSettings
@@ -28,6 +29,12 @@ RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
 TIMED_OUT, ABORTED = "TIMED_OUT", "ABORTED"
 # The quality gate held the new version back: the campaign keeps the version it served.
 GATED = "GATED"
+# Nothing to do: the data the campaign depends on did not change since its last completed run.
+SKIPPED = "SKIPPED"
+# Runs whose campaign is up to date with the data they saw.
+COMPLETED = frozenset({SUCCEEDED, GATED, SKIPPED})
+# Records read back, newest first, when looking for the last import of a dataset.
+HISTORY_DEPTH = 30
 # Final statuses after which the day may run again at once.
 RERUNNABLE = frozenset({FAILED, TIMED_OUT, ABORTED})
 # An attempt that stayed RUNNING past the state machine's timeout: it timed out or was stopped
@@ -81,6 +88,16 @@ class ExecutionEnd:
         return {"TIMED_OUT": TIMED_OUT, "ABORTED": ABORTED}.get(self.status, FAILED)
 
 
+@dataclass
+class History:
+    """What earlier runs imported: per dataset, the fingerprint of its latest import (ACTIVE or skipped)
+    and its day; per campaign, the fingerprints its latest completed run saw."""
+
+    imported: dict[str, str] = field(default_factory=dict)
+    imported_on: dict[str, int] = field(default_factory=dict)
+    completed: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class ImportJobStarted:
     dataset_name: str
@@ -115,8 +132,9 @@ class RunRecords:
         """Claim the base date for every campaign not already running or refreshed, atomically.
 
         A campaign whose run for this date is RUNNING or SUCCEEDED is skipped (a duplicate
-        event); one whose run FAILED is claimed again, and so is one still RUNNING after
-        `execution_timeout` seconds, since its execution has ended without recording it. A record
+        event); one whose run FAILED is claimed again (one SKIPPED too, when the run is forced), and
+        so is one still RUNNING after `execution_timeout` seconds, since its execution has ended
+        without recording it. A record
         this execution already claimed (an earlier try of this call) stays claimed. All claims land
         together or none do; a transaction cancelled by a conflict or throttle raises RunRecordBusy.
         """
@@ -127,7 +145,7 @@ class RunRecords:
                 # This execution's own claim, written by an earlier try of this same call.
                 claimed.append(campaign.campaign_name)
                 continue
-            if existing and not self._claimable(existing, execution_timeout):
+            if existing and not self._claimable(existing, execution_timeout, force=request.force):
                 skipped[campaign.campaign_name] = str(existing.get("run_status"))
                 continue
             writes.append(self._claim_write(request, campaign, execution_arn, existing))
@@ -172,28 +190,90 @@ class RunRecords:
         return first
 
     def record_import_started(
-        self, campaign_names: Sequence[str], base_date: str, execution_arn: str, jobs: Sequence[ImportJobStarted]
+        self,
+        campaign_names: Sequence[str],
+        base_date: str,
+        execution_arn: str,
+        jobs: Sequence[ImportJobStarted],
+        plans: Sequence[ImportPlan] = (),
     ) -> None:
-        primary = jobs[0]
+        primary = (
+            {
+                "dataset_import_job_arn": jobs[0].job_arn,
+                "dataset_import_job_status": jobs[0].status,
+                "dataset_import_job_datetime": int(self._now()),
+            }
+            if jobs
+            else {}
+        )
         for name in campaign_names:
             self._update(
                 name,
                 base_date,
                 execution_arn,
                 phase="IMPORT",
-                dataset_import_job_arn=primary.job_arn,
-                dataset_import_job_status=primary.status,
-                dataset_import_job_datetime=int(self._now()),
-                dataset_import_jobs={
-                    job.dataset_name: {
-                        "job_name": job.job_name,
-                        "arn": job.job_arn,
-                        "status": job.status,
-                        "updated_at": self._iso(),
-                    }
-                    for job in jobs
-                },
+                dataset_import_jobs=self._imports(jobs, plans),
+                **primary,
             )
+
+    def record_skipped(
+        self,
+        campaign_names: Sequence[str],
+        base_date: str,
+        execution_arn: str,
+        jobs: Sequence[ImportJobStarted],
+        plans: Sequence[ImportPlan],
+    ) -> None:
+        """Campaigns whose data did not change end SKIPPED at once, with the reason."""
+        skipped = "; ".join(f"{plan.dataset_name}: {plan.reason}" for plan in plans if plan.action == "skip")
+        for name in campaign_names:
+            self._update(
+                name,
+                base_date,
+                execution_arn,
+                run_status=SKIPPED,
+                phase="DONE",
+                skip_reason=skipped,
+                dataset_import_jobs=self._imports(jobs, plans),
+                ended_at=self._iso(),
+            )
+
+    def last_imports(self, campaign_names: Sequence[str], before: str) -> History:
+        """The fingerprints of the latest imports of each dataset before `before`, over every campaign's
+        records, and of each campaign's latest completed run."""
+        history = History()
+        for name in campaign_names:
+            items = self._table.query(
+                KeyConditionExpression=Key("campaign_name").eq(name) & Key("base_date").lt(int(before)),
+                ScanIndexForward=False,
+                Limit=HISTORY_DEPTH,
+                ProjectionExpression="base_date, run_status, dataset_import_jobs",
+            )["Items"]
+            for item in items:  # newest first
+                fingerprints = {
+                    dataset: str(job["fingerprint"])
+                    for dataset, job in (item.get("dataset_import_jobs") or {}).items()
+                    if job.get("fingerprint") and job.get("status") in ("ACTIVE", SKIPPED)
+                }
+                day = int(item["base_date"])
+                for dataset, fingerprint in fingerprints.items():
+                    if day > history.imported_on.get(dataset, 0):
+                        history.imported[dataset], history.imported_on[dataset] = fingerprint, day
+                if item.get("run_status") in COMPLETED and name not in history.completed:
+                    history.completed[name] = fingerprints
+        return history
+
+    def _imports(self, jobs: Sequence[ImportJobStarted], plans: Sequence[ImportPlan]) -> dict[str, Any]:
+        """Each dataset's import job, or why it was skipped, with what its data location held."""
+        entries: dict[str, dict[str, Any]] = {
+            job.dataset_name: {"job_name": job.job_name, "arn": job.job_arn, "status": job.status} for job in jobs
+        }
+        for plan in plans:
+            entry = entries.setdefault(plan.dataset_name, {"status": SKIPPED})
+            entry |= {"decision": plan.action, "import_mode": plan.mode, "reason": plan.reason}
+            if plan.data is not None:
+                entry |= {"objects": plan.data.objects, "bytes": plan.data.bytes, "fingerprint": plan.data.fingerprint}
+        return {name: entry | {"updated_at": self._iso()} for name, entry in entries.items()}
 
     def record_training_started(
         self,
@@ -288,8 +368,8 @@ class RunRecords:
         """Each campaign's record of the day as it stands (empty when there is none), read for an alert."""
         return {name: self._get(name, base_date) or {} for name in campaign_names}
 
-    def _claimable(self, existing: dict[str, Any], execution_timeout: int) -> bool:
-        if existing.get("run_status") in RERUNNABLE:
+    def _claimable(self, existing: dict[str, Any], execution_timeout: int, *, force: bool) -> bool:
+        if existing.get("run_status") in RERUNNABLE or (force and existing.get("run_status") == SKIPPED):
             return True
         started = int(existing.get("started_datetime", self._now()))
         return existing.get("run_status") == RUNNING and started + execution_timeout < self._now()

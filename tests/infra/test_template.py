@@ -369,11 +369,19 @@ def test_start_import_role_is_exact(example_template: Template) -> None:
             "Condition": {"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
             "Resource": "arn:aws:iam::123456789012:role/PersonalizeS3ReadAccess",
         },
+        # Before importing: earlier imports, and what the data location holds (any day, this prefix only).
+        {"Action": "personalize:ListDatasetImportJobs", "Effect": "Allow", "Resource": "*"},
+        {
+            "Action": "s3:ListBucket",
+            "Condition": {"StringLike": {"s3:prefix": ["interactions/base_date=*/"]}},
+            "Effect": "Allow",
+            "Resource": "arn:aws:s3:::shop-behaviour-history-123456789012",
+        },
         # Personalize's own automation, read at the start of every run.
         {"Action": "personalize:DescribeSolution", "Effect": "Allow", "Resource": SOLUTION},
         {"Action": "personalize:DescribeCampaign", "Effect": "Allow", "Resource": CAMPAIGN},
         {
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
             "Effect": "Allow",
             "Resource": table,
         },

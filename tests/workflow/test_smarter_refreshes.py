@@ -204,3 +204,116 @@ def test_with_warn_the_run_goes_on_recorded_and_alerted_and_deploys_the_latest_v
         assert refresh.serving_version(CAMPAIGN) == record["solution_version_arn"]
         subjects = [subject for subject, _ in refresh.alerts()]
         assert subjects == ["Personalize refresh runs beside Personalize's own automation"]
+
+
+# What changed in the data ------------------------------------------------------------------------
+
+BUCKET = "shop-behaviour-history-123456789012"
+NEXT_DAY = "20261130"
+
+
+def put_interactions(refresh: LocalRefresh, base_date: str | int, rows: int, *, seed: int = 0) -> None:
+    s3 = refresh.aws.client("s3")
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
+    body = "USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(
+        f"u{i % 97},i{(i * 7 + seed) % 501},{1764300000 + i}\n" for i in range(rows)
+    )
+    s3.put_object(Bucket=BUCKET, Key=f"interactions/base_date={base_date}/part-00000.csv", Body=body.encode())
+
+
+def start(refresh: LocalRefresh, **payload: Any) -> dict[str, Any]:
+    return refresh.wait(refresh.start_manual(payload))
+
+
+def imports_created(refresh: LocalRefresh) -> list[dict[str, Any]]:
+    return [call.params for call in refresh.personalize_calls if call.operation == "CreateDatasetImportJob"]
+
+
+def test_a_day_whose_data_did_not_change_is_skipped_and_force_overrides_it(refresh: LocalRefresh) -> None:
+    put_interactions(refresh, BASE_DATE, 1_500)
+    put_interactions(refresh, NEXT_DAY, 1_500)  # the same objects under the next day's prefix
+    refresh.emulator.set_metrics(NEW_VERSION_NAME, refresh.emulator.metrics_of(refresh.serving_version(CAMPAIGN)))
+    assert run(refresh)["status"] == "SUCCEEDED"
+    first = refresh.run_record(CAMPAIGN, BASE_DATE)
+    entry = first["dataset_import_jobs"]["interactions"]
+    assert (entry["decision"], entry["import_mode"], entry["objects"]) == ("import", "FULL", 1)
+    served = refresh.serving_version(CAMPAIGN)
+
+    assert start(refresh, base_date=NEXT_DAY)["status"] == "SUCCEEDED"
+
+    skipped = refresh.run_record(CAMPAIGN, int(NEXT_DAY))
+    assert (skipped["run_status"], skipped["phase"]) == ("SKIPPED", "DONE")
+    assert skipped["skip_reason"].startswith("interactions: data unchanged since the last import (1 objects")
+    assert skipped["dataset_import_jobs"]["interactions"]["fingerprint"] == entry["fingerprint"]
+    assert len(imports_created(refresh)) == 1 and len(created_versions(refresh)) == 1
+    assert refresh.serving_version(CAMPAIGN) == served
+    assert refresh.alerts() == []
+
+    assert start(refresh, base_date=NEXT_DAY, force=True)["status"] == "SUCCEEDED"
+
+    forced = refresh.run_record(CAMPAIGN, int(NEXT_DAY))
+    assert forced["run_status"] in ("SUCCEEDED", "GATED")
+    assert "(forced)" in forced["dataset_import_jobs"]["interactions"]["reason"]
+    assert len(imports_created(refresh)) == 2 and len(created_versions(refresh)) == 2
+
+
+def test_changed_data_is_imported_and_trained(refresh: LocalRefresh) -> None:
+    put_interactions(refresh, BASE_DATE, 1_500)
+    put_interactions(refresh, NEXT_DAY, 1_600, seed=3)
+    run(refresh)
+
+    start(refresh, base_date=NEXT_DAY)
+
+    record = refresh.run_record(CAMPAIGN, int(NEXT_DAY))
+    assert record["run_status"] != "SKIPPED"
+    assert record["dataset_import_jobs"]["interactions"]["decision"] == "import"
+    assert len(imports_created(refresh)) == 2
+
+
+def test_an_empty_data_location_is_refused_before_any_job(refresh: LocalRefresh) -> None:
+    s3 = refresh.aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
+
+    assert run(refresh)["status"] == "FAILED"
+
+    record = refresh.run_record(CAMPAIGN, BASE_DATE)
+    assert (record["run_status"], record["failure_phase"], record["failure_error"]) == (
+        "FAILED",
+        "IMPORT",
+        "ImportRefused",
+    )
+    assert "interactions: no data under the location" in record["failure_reason"]
+    assert imports_created(refresh) == []
+
+
+@pytest.fixture(scope="module")
+def incremental_config() -> RefreshConfig:
+    raw = copy.deepcopy(example_raw())
+    raw["datasets"][0]["import_mode"] = "INCREMENTAL"
+    return parse_config(raw)
+
+
+@pytest.fixture(scope="module")
+def incremental_template(incremental_config: RefreshConfig) -> dict[str, Any]:
+    return synthesize(incremental_config).to_json()
+
+
+def test_incremental_starts_with_a_full_import_then_appends(
+    incremental_template: dict[str, Any], incremental_config: RefreshConfig
+) -> None:
+    with LocalRefresh(incremental_template, incremental_config) as refresh:
+        put_interactions(refresh, BASE_DATE, 1_500)
+        put_interactions(refresh, NEXT_DAY, 1_200, seed=5)
+
+        run(refresh)
+        start(refresh, base_date=NEXT_DAY)
+
+        first, second = imports_created(refresh)
+        assert (first["importMode"], second["importMode"]) == ("FULL", "INCREMENTAL")
+        reasons = [
+            refresh.run_record(CAMPAIGN, day)["dataset_import_jobs"]["interactions"]["reason"]
+            for day in (BASE_DATE, int(NEXT_DAY))
+        ]
+        assert reasons[0] == "no earlier ACTIVE import into the dataset, which INCREMENTAL needs: FULL"
+        assert reasons[1].startswith("INCREMENTAL as configured (1 objects")
