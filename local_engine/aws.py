@@ -276,6 +276,7 @@ class LocalAws:
         """Block (wall time) until the execution has ended and its end event was delivered; its description."""
         sfn = self.client("stepfunctions")
         deadline = time_module.monotonic() + timeout_s
+        self.status_events.wait_announced(execution_arn, timeout_s)
         while True:
             description = sfn.describe_execution(executionArn=execution_arn)
             if description["status"] != "RUNNING" and self.status_events.announced(execution_arn):
