@@ -14,7 +14,8 @@ bends that interpreter to the :class:`~local_engine.clock.VirtualClock`:
 * an unnamed StartExecution gets a UUID name, as on AWS (moto uses "None",
   so a second unnamed start of the same state machine would fail).
 
-It also installs caches for work the interpreter repeats (moto_caches.py),
+It also installs caches for work the interpreter repeats (moto_caches.py), a
+faster path through moto's response serializer (fast_responses.py),
 AWS's strictness (strictness.py), the aws-sdk adapter, the
 Lambda router, fault injection for moto's services (service_faults.py) and the
 execution status events AWS publishes (execution_events.py), and undoes all of
@@ -64,6 +65,7 @@ from moto.stepfunctions.parser.backend import execution_worker
 
 from local_engine.clock import VirtualClock
 from local_engine.execution_events import ExecutionStatusEvents
+from local_engine.fast_responses import FastResponses
 from local_engine.lambda_router import LambdaRouter
 from local_engine.moto_caches import MotoCaches
 from local_engine.patching import ModuleShim, PatchSet
@@ -225,6 +227,7 @@ class LocalAws:
         self.sdk_adapter = AwsSdkAdapter()
         self.moto_patches = MotoPatches(clock)
         self.caches = MotoCaches()
+        self.fast_responses = FastResponses()
         self.strictness = StrictStepFunctions(history_event_quota=history_event_quota)
         self.faults = ServiceFaults()
         self.status_events = ExecutionStatusEvents()
@@ -236,6 +239,7 @@ class LocalAws:
         try:
             self.moto_patches.install()
             self.caches.install()
+            self.fast_responses.install()
             self.strictness.install()
             self.sdk_adapter.install()
             self.router.install()
@@ -255,6 +259,7 @@ class LocalAws:
         self.router.uninstall()
         self.sdk_adapter.uninstall()
         self.strictness.uninstall()
+        self.fast_responses.uninstall()
         self.caches.uninstall()
         self.moto_patches.uninstall()
         if self._mock is not None:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.serialize import ResponseSerializer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.program import program
@@ -276,13 +277,14 @@ def test_exit_removes_every_patch() -> None:
             "definition parse": AmazonStateLanguageParser.__dict__["parse"],
             "jsonpath parse": json_path.parse,
             "task clients": boto_client.boto3,
+            "response values": ResponseSerializer.get_value,
         }
 
     before = snapshot()
     with LocalAws(VirtualClock(T0)) as aws:
         during = snapshot()
         assert aws.router.installed and aws.sdk_adapter.installed and aws.moto_patches.installed
-        assert aws.caches.installed
+        assert aws.caches.installed and aws.fast_responses.installed
     after = snapshot()
 
     assert all(during[name] is not before[name] for name in before)
