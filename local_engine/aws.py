@@ -15,7 +15,8 @@ bends that interpreter to the :class:`~local_engine.clock.VirtualClock`:
   so a second unnamed start of the same state machine would fail).
 
 It also installs caches for work the interpreter repeats (moto_caches.py), a
-faster path through moto's response serializer (fast_responses.py),
+faster path through moto's response serializer (fast_responses.py) and its
+copies of state data (fast_copy.py),
 AWS's strictness (strictness.py), the aws-sdk adapter, the
 Lambda router, fault injection for moto's services (service_faults.py) and the
 execution status events AWS publishes (execution_events.py), and undoes all of
@@ -65,6 +66,7 @@ from moto.stepfunctions.parser.backend import execution_worker
 
 from local_engine.clock import VirtualClock
 from local_engine.execution_events import ExecutionStatusEvents
+from local_engine.fast_copy import FastCopies
 from local_engine.fast_responses import FastResponses
 from local_engine.lambda_router import LambdaRouter
 from local_engine.moto_caches import MotoCaches
@@ -228,6 +230,7 @@ class LocalAws:
         self.moto_patches = MotoPatches(clock)
         self.caches = MotoCaches()
         self.fast_responses = FastResponses()
+        self.fast_copies = FastCopies()
         self.strictness = StrictStepFunctions(history_event_quota=history_event_quota)
         self.faults = ServiceFaults()
         self.status_events = ExecutionStatusEvents()
@@ -240,6 +243,7 @@ class LocalAws:
             self.moto_patches.install()
             self.caches.install()
             self.fast_responses.install()
+            self.fast_copies.install()
             self.strictness.install()
             self.sdk_adapter.install()
             self.router.install()
@@ -259,6 +263,7 @@ class LocalAws:
         self.router.uninstall()
         self.sdk_adapter.uninstall()
         self.strictness.uninstall()
+        self.fast_copies.uninstall()
         self.fast_responses.uninstall()
         self.caches.uninstall()
         self.moto_patches.uninstall()

@@ -20,6 +20,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.asl.eval import states
 from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
@@ -278,13 +279,14 @@ def test_exit_removes_every_patch() -> None:
             "jsonpath parse": json_path.parse,
             "task clients": boto_client.boto3,
             "response values": ResponseSerializer.get_value,
+            "state copies": states.copy,
         }
 
     before = snapshot()
     with LocalAws(VirtualClock(T0)) as aws:
         during = snapshot()
         assert aws.router.installed and aws.sdk_adapter.installed and aws.moto_patches.installed
-        assert aws.caches.installed and aws.fast_responses.installed
+        assert aws.caches.installed and aws.fast_responses.installed and aws.fast_copies.installed
     after = snapshot()
 
     assert all(during[name] is not before[name] for name in before)
