@@ -58,15 +58,18 @@ def json_deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
     copied = memo.get(id(value))
     if copied is not None:
         return copied
+    # Scalars, most of any JSON value, are taken as they are without a call per scalar.
     if kind is dict:
         copied = memo[id(value)] = {}
         for key, item in value.items():
-            copied[json_deepcopy(key, memo)] = json_deepcopy(item, memo)
+            if type(key) not in _ATOMIC:
+                key = json_deepcopy(key, memo)
+            copied[key] = item if type(item) in _ATOMIC else json_deepcopy(item, memo)
         return copied
     if kind is list:
         copied = memo[id(value)] = []
         for item in value:
-            copied.append(json_deepcopy(item, memo))
+            copied.append(item if type(item) in _ATOMIC else json_deepcopy(item, memo))
         return copied
     return copy.deepcopy(value, memo)
 
