@@ -14,7 +14,10 @@ bends that interpreter to the :class:`~local_engine.clock.VirtualClock`:
 * an unnamed StartExecution gets a UUID name, as on AWS (moto uses "None",
   so a second unnamed start of the same state machine would fail).
 
-It also installs AWS's strictness (strictness.py), the aws-sdk adapter, the
+It also installs caches for work the interpreter repeats (moto_caches.py), a
+faster path through moto's response serializer (fast_responses.py) and its
+copies of state data (fast_copy.py),
+AWS's strictness (strictness.py), the aws-sdk adapter, the
 Lambda router, fault injection for moto's services (service_faults.py) and the
 execution status events AWS publishes (execution_events.py), and undoes all of
 it on exit.
@@ -63,8 +66,11 @@ from moto.stepfunctions.parser.backend import execution_worker
 
 from local_engine.clock import VirtualClock
 from local_engine.execution_events import ExecutionStatusEvents
+from local_engine.fast_copy import FastCopies
+from local_engine.fast_responses import FastResponses
 from local_engine.lambda_router import LambdaRouter
-from local_engine.patching import PatchSet
+from local_engine.moto_caches import MotoCaches
+from local_engine.patching import ModuleShim, PatchSet
 from local_engine.sdk_adapter import AwsSdkAdapter, iso8601_millis
 from local_engine.service_faults import ServiceFaults
 from local_engine.strictness import HISTORY_EVENT_QUOTA, StrictStepFunctions
@@ -105,18 +111,6 @@ _TIME_MODULES: tuple[ModuleType, ...] = (
     retrier_decl,
     state_task_service_callback,
 )
-
-
-class _ModuleShim:
-    """Stands in for a stdlib module inside one moto module: a few names
-    replaced, everything else forwarded to the real module."""
-
-    def __init__(self, real: ModuleType, **overrides: Any) -> None:
-        self._real = real
-        self.__dict__.update(overrides)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
 
 
 def _clock_datetime_class(clock: VirtualClock) -> type[datetime_module.datetime]:
@@ -178,9 +172,9 @@ def _unnamed_executions_get_a_uuid(real_start: Any) -> Any:
 
 
 def _simulated_time_patches(clock: VirtualClock) -> list[Any]:
-    threading_shim = _ModuleShim(threading_module, Thread=clock.Thread, Event=clock.Event)
-    datetime_shim = _ModuleShim(datetime_module, datetime=_clock_datetime_class(clock))
-    time_shim = _ModuleShim(time_module, time=clock.time, sleep=clock.sleep)
+    threading_shim = ModuleShim(threading_module, Thread=clock.Thread, Event=clock.Event)
+    datetime_shim = ModuleShim(datetime_module, datetime=_clock_datetime_class(clock))
+    time_shim = ModuleShim(time_module, time=clock.time, sleep=clock.sleep)
 
     def naive_utcnow() -> datetime_module.datetime:
         return clock.now().replace(tzinfo=None)
@@ -234,6 +228,9 @@ class LocalAws:
         self.router = LambdaRouter()
         self.sdk_adapter = AwsSdkAdapter()
         self.moto_patches = MotoPatches(clock)
+        self.caches = MotoCaches()
+        self.fast_responses = FastResponses()
+        self.fast_copies = FastCopies()
         self.strictness = StrictStepFunctions(history_event_quota=history_event_quota)
         self.faults = ServiceFaults()
         self.status_events = ExecutionStatusEvents()
@@ -244,6 +241,9 @@ class LocalAws:
         self._mock.start()
         try:
             self.moto_patches.install()
+            self.caches.install()
+            self.fast_responses.install()
+            self.fast_copies.install()
             self.strictness.install()
             self.sdk_adapter.install()
             self.router.install()
@@ -263,6 +263,9 @@ class LocalAws:
         self.router.uninstall()
         self.sdk_adapter.uninstall()
         self.strictness.uninstall()
+        self.fast_copies.uninstall()
+        self.fast_responses.uninstall()
+        self.caches.uninstall()
         self.moto_patches.uninstall()
         if self._mock is not None:
             self._mock.stop()
@@ -276,6 +279,7 @@ class LocalAws:
         """Block (wall time) until the execution has ended and its end event was delivered; its description."""
         sfn = self.client("stepfunctions")
         deadline = time_module.monotonic() + timeout_s
+        self.status_events.wait_announced(execution_arn, timeout_s)
         while True:
             description = sfn.describe_execution(executionArn=execution_arn)
             if description["status"] != "RUNNING" and self.status_events.announced(execution_arn):

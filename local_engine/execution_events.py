@@ -7,7 +7,7 @@ none. :class:`ExecutionStatusEvents` publishes one, shaped as AWS documents it, 
 execution ends, so the rules of the synthesized stack see it and deliver it to their targets.
 
 A test that reads the run table right after an execution ends must not race the delivery, so the
-harness waits for :meth:`announced` too (see ``LocalAws.wait_for_execution``).
+harness waits for the announcement (:meth:`wait_announced`, see ``LocalAws.wait_for_execution``).
 """
 
 from __future__ import annotations
@@ -55,11 +55,20 @@ class ExecutionStatusEvents(PatchSet):
     def __init__(self) -> None:
         super().__init__()
         self._announced: set[str] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition(threading.Lock())
 
     def announced(self, execution_arn: str) -> bool:
         with self._lock:
             return execution_arn in self._announced
+
+    def wait_announced(self, execution_arn: str, timeout_s: float) -> bool:
+        """Block (wall time) until the execution's end has been announced, or `timeout_s` has passed.
+
+        A waiter that polled the service instead would take the interpreter's lock away from the
+        very threads it waits for, many times per state transition.
+        """
+        with self._lock:
+            return self._lock.wait_for(lambda: execution_arn in self._announced, timeout=timeout_s)
 
     def _patches_to_apply(self) -> list[Any]:
         communication = backend_execution.BaseExecutionWorkerCommunication
@@ -84,5 +93,6 @@ class ExecutionStatusEvents(PatchSet):
             finally:
                 with events._lock:
                     events._announced.add(execution.exec_arn)
+                    events._lock.notify_all()
 
         return [mock.patch.object(communication, "terminated", terminated)]

@@ -1,9 +1,22 @@
 """The one shape every change to moto takes here: a set of `mock.patch` objects started together
-and stopped in reverse, usable as a context manager."""
+and stopped in reverse, usable as a context manager; and the stand-in module some of them put in."""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
+
+
+class ModuleShim:
+    """Stands in for a module inside one moto module: a few names replaced, everything else
+    forwarded to the real module."""
+
+    def __init__(self, real: ModuleType, **overrides: Any) -> None:
+        self._real = real
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
 
 class PatchSet:

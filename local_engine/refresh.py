@@ -151,6 +151,7 @@ class LocalRefresh:
         (it may close the run record); its description."""
         client = self.client("stepfunctions")
         deadline = time.monotonic() + WAIT_LIMIT
+        self.aws.status_events.wait_announced(execution_arn, WAIT_LIMIT)
         while (description := client.describe_execution(executionArn=execution_arn))[
             "status"
         ] == "RUNNING" or not self.aws.status_events.announced(execution_arn):

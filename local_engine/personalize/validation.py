@@ -58,6 +58,13 @@ def _matcher(pattern: str) -> Callable[[str], Any]:
     return _compile(pattern)
 
 
+@functools.lru_cache(maxsize=4096)
+def _matches(pattern: str, value: str) -> bool:
+    """Whether `value` matches `pattern` whole; kept, because a poll sends the same ARNs every time and
+    patterns such as the ARNs' ``arn:([a-z\\d-]+):personalize:.*:.*:.+`` take long to backtrack."""
+    return _matcher(pattern)(value) is not None
+
+
 class ModelValidator:
     """Validates operation input against a botocore service model."""
 
@@ -157,7 +164,7 @@ def _check_string(shape: Shape, value: Any, path: str, problems: list[str]) -> N
         return
     _check_size(shape, value, len(value), path, problems)
     pattern = shape.metadata.get("pattern")
-    if pattern and not _matcher(pattern)(value):
+    if pattern and not _matches(pattern, value):
         problems.append(_violation(shape, value, path, f"satisfy regular expression pattern: {pattern}"))
 
 

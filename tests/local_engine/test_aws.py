@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.serialize import ResponseSerializer
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.program import program
@@ -19,7 +20,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.asl.eval import states
 from moto.stepfunctions.parser.asl.eval.event import event_manager
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.backend import execution_worker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -271,12 +275,18 @@ def test_exit_removes_every_patch() -> None:
             "start_execution": StepFunctionsParserBackend.start_execution,
             "sdk": StateTaskServiceAwsSdk.__dict__.get("_normalise_parameters"),
             "lambda": LambdaSimpleBackend.invoke,
+            "definition parse": AmazonStateLanguageParser.__dict__["parse"],
+            "jsonpath parse": json_path.parse,
+            "task clients": boto_client.boto3,
+            "response values": ResponseSerializer.get_value,
+            "state copies": states.copy,
         }
 
     before = snapshot()
     with LocalAws(VirtualClock(T0)) as aws:
         during = snapshot()
         assert aws.router.installed and aws.sdk_adapter.installed and aws.moto_patches.installed
+        assert aws.caches.installed and aws.fast_responses.installed and aws.fast_copies.installed
     after = snapshot()
 
     assert all(during[name] is not before[name] for name in before)
