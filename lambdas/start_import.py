@@ -63,6 +63,7 @@ def claim(event: dict[str, Any], settings: Settings, records: RunRecords) -> dic
         ],
         "polling": settings.polling,
         "skipped": result.skipped,
+        "skipped_campaign_names": sorted(result.skipped),
     }
 
 
