@@ -25,6 +25,7 @@ from moto.dynamodb.models import table as moto_table
 from moto.utilities.arns import parse_arn
 
 from infra.config import RefreshConfig
+from infra.constants import EVENT_SOURCE
 
 from .aws import LocalAws
 from .clock import VirtualClock
@@ -203,6 +204,10 @@ class LocalRefresh:
         topic_arn = parse_arn(self.deployment.topic_arn)
         topic = sns_backends[topic_arn.account][topic_arn.region].topics[self.deployment.topic_arn]
         return [(subject or "", message) for _, message, subject, *_ in topic.sent_notifications]
+
+    def stage_events(self) -> list[dict[str, Any]]:
+        """Every stage event the refresh put on the default bus, in order, as a consumer's rule receives it."""
+        return [e for e in self.deliveries.events if e["source"] == EVENT_SOURCE and e["event-bus"] == "default"]
 
     def serving_version(self, campaign_name: str) -> str:
         campaign = next(c for c in self.config.campaigns if c.name == campaign_name)
