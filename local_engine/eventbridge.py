@@ -130,7 +130,7 @@ def deliver_to_state_machines() -> Iterator[Deliveries]:
         return results
 
     events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
-    events_models.EventsBackend.put_events = put_events  # type: ignore[method-assign]
+    events_models.EventsBackend.put_events = put_events  # type: ignore[method-assign,assignment]
     try:
         yield deliveries
     finally:
