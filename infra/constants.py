@@ -15,6 +15,10 @@ SETTINGS_VARIABLE = "REFRESH_SETTINGS"
 TABLE_VARIABLE = "RUN_TABLE_NAME"
 ALERT_TOPIC_VARIABLE = "ALERT_TOPIC_ARN"
 
+# The stage events the state machine puts on the default bus: the contract consumers' rules match.
+EVENT_SOURCE = "personalize-refresh"
+EVENT_DETAIL_TYPE = "Personalize Refresh Stage Change"
+
 LAMBDA_MEMORY = 256  # MB
 LAMBDA_TIMEOUT = 60  # seconds; the state machine's Lambda tasks time out at 120
 EVENT_MAX_AGE = 24 * 3600  # seconds an unstarted refresh event is retried before it goes to the DLQ

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from . import compliance
 from .config import RefreshConfig
-from .constants import DEFINITION_FILE, LOG_RETENTION
+from .constants import DEFINITION_FILE, EVENT_DETAIL_TYPE, EVENT_SOURCE, LOG_RETENTION
 from .personalize_arns import PersonalizeArns
 from .run_table import run_table_key_statement
 from .task_functions import TaskFunctions
@@ -71,6 +71,7 @@ class RefreshWorkflow(Construct):
         role.add_to_policy(iam.PolicyStatement(actions=["personalize:DescribeCampaign"], resources=arns.campaigns))
         role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table_arn]))
         role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
+        role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[default_bus_arn(self)]))
         if encryption_key:
             # The alert topic is encrypted with the run table's key.
             role.add_to_policy(run_table_key_statement(encryption_key))
@@ -86,6 +87,8 @@ class RefreshWorkflow(Construct):
                 "DeployVersionFunctionArn": functions.deploy_version.function_arn,
                 "RunTableName": table.table_name,
                 "AlertTopicArn": topic.topic_arn,
+                "EventSource": EVENT_SOURCE,
+                "EventDetailType": EVENT_DETAIL_TYPE,
             },
             role=role,
             tracing_enabled=True,
@@ -93,6 +96,11 @@ class RefreshWorkflow(Construct):
         )
         compliance.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", compliance.XRAY_AND_LOG_DELIVERY)
         compliance.acknowledge_resources(role, arns.import_jobs + arns.solution_versions, compliance.JOB_NAME_PATTERN)
+
+
+def default_bus_arn(scope: Construct) -> str:
+    """The stage events go to the default bus of the stack's own account and region, and nowhere else."""
+    return Stack.of(scope).format_arn(service="events", resource="event-bus", resource_name="default")
 
 
 def _definition(config: RefreshConfig) -> str:

@@ -8,6 +8,7 @@ already under way to the same version (an earlier attempt) is reused rather than
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from refresh_common import clock, decisions, personalize
@@ -39,6 +40,7 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     latest = campaign.get("latestCampaignUpdate") or {}
     if latest.get("solutionVersionArn") == version_arn and latest.get("status") in _REUSABLE_UPDATE:
         status = str(latest["status"])
+        gate = _Gate(decisions.Decision("deploy", "an earlier attempt's update to this version is under way"), {}, {})
         log.info("campaign update already under way", extra={"status": status})
     elif (campaign.get("campaignConfig") or {}).get("syncWithLatestSolutionVersion"):
         # The campaign follows its solution's latest version (let through by automation_guard "warn"): it
@@ -49,16 +51,11 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
             minProvisionedTPS=campaign["minProvisionedTPS"],
         )
         status = "CREATE PENDING"
+        gate = _Gate(decisions.Decision("deploy", "the campaign follows its solution's latest version"), {}, {})
         log.warning("the campaign follows its solution's latest version: deployed unchecked")
-    elif (gate := _gate(client, records, task, version_arn, campaign)).choice == "hold":
-        log.warning("new version held back by the quality gate", extra={"reason": gate.reason})
-        return {
-            "solution_version_arn": version_arn,
-            "status": "GATED",
-            "gated": True,
-            "gate_reason": gate.reason,
-            "limit": clock.phase_limit(settings.phase_timeouts["deployment_seconds"]),
-        }
+    elif (gate := _gate(client, records, task, version_arn, campaign)).decision.choice == "hold":
+        log.warning("new version held back by the quality gate", extra={"reason": gate.decision.reason})
+        return _result(settings, version_arn, "GATED", gate)
     else:
         update: dict[str, Any] = {
             "campaignArn": campaign["campaignArn"],
@@ -76,18 +73,32 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     records.record_deployment_started(
         task.campaign.campaign_name, task.base_date, task.execution_arn, version_arn=version_arn, status=status
     )
+    return _result(settings, version_arn, status, gate)
+
+
+@dataclass(frozen=True)
+class _Gate:
+    decision: decisions.Decision
+    metrics: dict[str, float]  # the new version's
+    serving_metrics: dict[str, float]  # the version the campaign served
+
+
+def _result(settings: Settings, version_arn: str, status: str, gate: _Gate) -> dict[str, Any]:
+    """What the state machine keeps: the status to poll from, and the gate's decision with its figures for the
+    stage events."""
     return {
         "solution_version_arn": version_arn,
         "status": status,
-        "gated": False,
-        "gate_reason": "",
+        "gated": gate.decision.choice == "hold",
+        "gate_decision": gate.decision.choice,
+        "gate_reason": gate.decision.reason,
+        "metrics": gate.metrics,
+        "serving_metrics": gate.serving_metrics,
         "limit": clock.phase_limit(settings.phase_timeouts["deployment_seconds"]),
     }
 
 
-def _gate(
-    client: Any, records: RunRecords, task: CampaignTask, version_arn: str, campaign: dict[str, Any]
-) -> decisions.Decision:
+def _gate(client: Any, records: RunRecords, task: CampaignTask, version_arn: str, campaign: dict[str, Any]) -> _Gate:
     """Read both versions' metrics, keep them in the record, and decide by the campaign's gate (none:
     deploy). A held version's record is GATED from here on."""
     serving_arn = campaign.get("solutionVersionArn")
@@ -103,7 +114,7 @@ def _gate(
         serving_metrics=serving,
         gate=decision,
     )
-    return decision or decisions.Decision("deploy", "no quality gate configured")
+    return _Gate(decision or decisions.Decision("deploy", "no quality gate configured"), new, serving)
 
 
 def _metrics(client: Any, version_arn: str) -> dict[str, float]:

@@ -69,6 +69,7 @@ def claim(event: dict[str, Any], settings: Settings, records: RunRecords) -> dic
         ],
         "polling": settings.polling,
         "skipped": result.skipped,
+        "skipped_campaign_names": sorted(result.skipped),
     }
 
 
@@ -117,9 +118,10 @@ def start_imports(
         if plan.action == "import"
     ]
     skipped = _skipped_campaigns(client, settings, names, plans, history, force)
+    skip_reason = "; ".join(f"{plan.dataset_name}: {plan.reason}" for plan in plans if plan.action == "skip")
     limit = clock.phase_limit(settings.phase_timeouts["import_seconds"])
     if skipped:
-        records.record_skipped(skipped, base_date, execution_arn, jobs, plans)
+        records.record_skipped(skipped, base_date, execution_arn, jobs, plans, skip_reason)
     records.record_import_started([n for n in names if n not in skipped], base_date, execution_arn, jobs, plans)
     for plan in plans:
         log.info("dataset planned", extra={"dataset": plan.dataset_name, "action": plan.action, "reason": plan.reason})
@@ -129,6 +131,7 @@ def start_imports(
                 "campaign_name": c["campaign_name"],
                 "campaign_arn": c["campaign_arn"],
                 "skip": c["campaign_name"] in skipped,
+                "skip_reason": skip_reason if c["campaign_name"] in skipped else "",
             }
             for c in run["campaigns"]
         ],

@@ -55,6 +55,7 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
         "solution_version_name": name,
         "status": status,
         "training_mode": mode.choice,
+        "training_mode_reason": mode.reason,
         "limit": clock.phase_limit(settings.phase_timeouts["training_seconds"]),
     }
 

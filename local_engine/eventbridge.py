@@ -4,7 +4,8 @@ moto's EventBridge matches a rule's pattern but has no Step Functions or Lambda 
 and its input transformer leaves string values unquoted. This module adds the delivery:
 the rule's own pattern decides, the target's InputTransformer shapes the input the way
 EventBridge does, the execution starts as the target's role would start it, and a
-function is invoked asynchronously, as EventBridge invokes one.
+function is invoked asynchronously, as EventBridge invokes one. Every event a bus accepted is
+kept too, in order, as EventBridge would deliver it to a rule's target (``Deliveries.events``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,19 @@ class Deliveries:
     def __init__(self) -> None:
         self.started: list[tuple[str, str, dict[str, Any]]] = []
         self.invoked: list[tuple[str, str, dict[str, Any]]] = []  # (rule name, function ARN, event)
+        self.events: list[dict[str, Any]] = []  # every event a bus accepted, shaped as a target receives it
+
+
+def delivered_event(entry: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """A PutEvents entry as EventBridge hands it to a rule's target (the fields a pattern can match)."""
+    return {
+        "id": event_id,
+        "source": entry.get("Source"),
+        "detail-type": entry.get("DetailType"),
+        "event-bus": entry.get("EventBusName") or "default",
+        "resources": list(entry.get("Resources") or []),
+        "detail": json.loads(entry.get("Detail") or "{}"),
+    }
 
 
 def transform_input(target: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
@@ -105,8 +119,20 @@ def deliver_to_state_machines() -> Iterator[Deliveries]:
                 finally:
                     rule.targets = states_targets
 
+    original_put_events = events_models.EventsBackend.put_events
+
+    def put_events(backend: Any, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        results = original_put_events(backend, entries)
+        with _lock:
+            for entry, result in zip(entries, results, strict=True):
+                if "EventId" in result:
+                    deliveries.events.append(delivered_event(entry, result["EventId"]))
+        return results
+
     events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
+    events_models.EventsBackend.put_events = put_events  # type: ignore[method-assign,assignment]
     try:
         yield deliveries
     finally:
         events_models.Rule.send_to_targets = original  # type: ignore[method-assign]
+        events_models.EventsBackend.put_events = original_put_events  # type: ignore[method-assign]

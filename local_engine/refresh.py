@@ -210,6 +210,14 @@ class LocalRefresh:
         topic = sns_backends[topic_arn.account][topic_arn.region].topics[self.deployment.topic_arn]
         return [(subject or "", message) for _, message, subject, *_ in topic.sent_notifications]
 
+    def stage_events(self) -> list[dict[str, Any]]:
+        """Every stage event the refresh put on the default bus, in order, as a consumer's rule receives it."""
+        # Imported here: infra.constants loads the CDK (and its Node) which a rehearsal starts only once it
+        # has chosen the project's Node.
+        from infra.constants import EVENT_SOURCE
+
+        return [e for e in self.deliveries.events if e["source"] == EVENT_SOURCE and e["event-bus"] == "default"]
+
     def serving_version(self, campaign_name: str) -> str:
         campaign = next(c for c in self.config.campaigns if c.name == campaign_name)
         described = self.client("personalize").describe_campaign(campaignArn=campaign.campaign_arn)

@@ -5,7 +5,9 @@ with an error, before moto does anything, exactly as the service would put it on
 JSON body ``{"__type": code, "message": ...}`` with the HTTP status the code has on AWS. botocore
 then turns it into the same exception a real answer would give (a modeled class, or a plain
 ``ClientError`` for a code the model does not define), and the Step Functions integrations name
-it as on AWS (see strictness.py). The Personalize emulator has faults of its own
+it as on AWS (see strictness.py). ``ServiceFaults.answer`` gives a successful answer of its own
+instead, for a call that succeeds on the wire and still reports a failure (PutEvents answers 200
+with ``FailedEntryCount`` above 0). The Personalize emulator has faults of its own
 (``emulator.faults``).
 """
 
@@ -41,6 +43,7 @@ class _Fault:
     status: int
     remaining: int
     body_contains: str | None
+    answer: dict[str, Any] | None = None  # a 200 answer with this body instead of an error
 
 
 class ServiceFaults(PatchSet):
@@ -71,6 +74,15 @@ class ServiceFaults(PatchSet):
         with self._lock:
             self._faults.append(fault)
 
+    def answer(
+        self, service: str, operation: str, body: dict[str, Any], *, times: int = 1, body_contains: str | None = None
+    ) -> None:
+        """The next ``times`` calls of ``operation`` answer HTTP 200 with ``body``, before moto does anything."""
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._faults.append(_Fault(service, operation, "Answered", 200, times, body_contains, body))
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -98,6 +110,8 @@ class ServiceFaults(PatchSet):
             fault = faults._take(str(response.service_name), response._get_action(), body)
             if fault is None:
                 return real_call_action(response)
+            if fault.answer is not None:
+                return 200, {"status": 200, "x-amzn-RequestId": str(uuid.uuid4())}, json.dumps(fault.answer)
             body = json.dumps({"__type": fault.code, "message": f"Injected {fault.code} for {fault.operation}"})
             headers = {"status": fault.status, "x-amzn-ErrorType": fault.code, "x-amzn-RequestId": str(uuid.uuid4())}
             return fault.status, headers, body

@@ -18,8 +18,10 @@ real refresh, so each rule here follows AWS's documentation (Step Functions deve
   when the quota is reached (AWS's documentation names no error for this end; ``States.Runtime``
   is the uncatchable end it most resembles). The limit is a parameter so that tests can reach
   it in seconds; its default is AWS's.
-* **Error names of the optimized integrations.** ``DynamoDB.<Exception>`` and
-  ``Lambda.<Exception>`` with AWS's spelling (see :func:`optimized_error_name`).
+* **Error names of the optimized integrations.** ``DynamoDB.<Exception>``, ``Lambda.<Exception>``
+  and ``EventBridge.<Exception>`` with AWS's spelling (see :func:`optimized_error_name`). moto
+  turns an error answer to ``events:putEvents`` into ``States.Runtime``, which would end the
+  execution uncaught; on AWS it is a task failure that Retry and Catch receive.
 * **Timestamps in Choice rules** are RFC 3339, fractional seconds and offsets allowed, as AWS's
   Choice documentation says ("2016-03-14T01:59:00.123Z" is one); moto reads only whole seconds
   and silently judges every other timestamp rule false, so a deadline would never pass.
@@ -35,6 +37,7 @@ from datetime import datetime
 from typing import Any
 from unittest import mock
 
+from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.api import (
     ExecutionFailedEventDetails,
     HistoryEventType,
@@ -61,6 +64,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_dynamodb,
+    state_task_service_events,
     state_task_service_lambda,
 )
 from moto.stepfunctions.parser.asl.eval import environment
@@ -86,6 +90,7 @@ UNCATCHABLE = frozenset({StatesErrorNameType.StatesRuntime, StatesErrorNameType.
 _OPTIMIZED_INTEGRATIONS = {
     "dynamodb": ("DynamoDB", "AmazonDynamoDBException"),
     "lambda": ("Lambda", "AWSLambdaException"),
+    "events": ("EventBridge", "AmazonEventBridgeException"),
 }
 
 
@@ -232,6 +237,32 @@ def _named_like_aws(service_name: str, original: Any) -> Any:
     return staticmethod(_error_cause_from_client_error)
 
 
+def _events_errors_named_like_aws(original: Any) -> Any:
+    """moto names no error answer of the events integration (EventBridge.FailedEntry aside): it
+    becomes States.Runtime. AWS reports it as a task failure named like the other optimized
+    integrations' errors."""
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        error = optimized_error_name("events", ex.response["Error"]["Code"])
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto declares every key required
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error,
+                    cause=ex.response["Error"].get("Message", ""),
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
+        )
+
+    return _from_error
+
+
 # -- StopExecution ------------------------------------------------------------------------------------
 
 
@@ -283,6 +314,7 @@ class StrictStepFunctions(PatchSet):
         env_class = environment.Environment
         dynamodb_task = state_task_service_dynamodb.StateTaskServiceDynamoDB
         lambda_task = state_task_service_lambda.StateTaskServiceLambda
+        events_task = state_task_service_events.StateTaskServiceEvents
         execution = backend_execution.Execution
         communication = backend_execution.BaseExecutionWorkerCommunication
         return [
@@ -314,4 +346,5 @@ class StrictStepFunctions(PatchSet):
                 "_error_cause_from_client_error",
                 _named_like_aws("lambda", lambda_task._error_cause_from_client_error),
             ),
+            mock.patch.object(events_task, "_from_error", _events_errors_named_like_aws(events_task._from_error)),
         ]

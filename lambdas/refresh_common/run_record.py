@@ -223,9 +223,9 @@ class RunRecords:
         execution_arn: str,
         jobs: Sequence[ImportJobStarted],
         plans: Sequence[ImportPlan],
+        reason: str,
     ) -> None:
         """Campaigns whose data did not change end SKIPPED at once, with the reason."""
-        skipped = "; ".join(f"{plan.dataset_name}: {plan.reason}" for plan in plans if plan.action == "skip")
         for name in campaign_names:
             self._update(
                 name,
@@ -233,7 +233,7 @@ class RunRecords:
                 execution_arn,
                 run_status=SKIPPED,
                 phase="DONE",
-                skip_reason=skipped,
+                skip_reason=reason,
                 dataset_import_jobs=self._imports(jobs, plans),
                 ended_at=self._iso(),
             )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.constants import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from local_engine.sdk_adapter import modeled_error_codes, sfn_error_name
 from local_engine.strictness import optimized_error_name
 
@@ -47,6 +48,12 @@ def all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def state(template: Template, name: str) -> dict[str, Any]:
     return dict(all_states(definition(template)["States"]))[name]
+
+
+def past_stage_event(template: Template, name: str) -> str:
+    """Where a state's path leads once the stage event put on the way (if any) is passed."""
+    body = state(template, name)
+    return str(body["Next"]) if body.get("Resource") == "arn:aws:states:::events:putEvents" else name
 
 
 def logical_id(template: Template, resource_type: str, fragment: str) -> str:
@@ -179,7 +186,10 @@ def test_definition_is_inlined_with_its_substitutions(example_template: Template
         "DeployVersionFunctionArn",
         "RunTableName",
         "AlertTopicArn",
+        "EventSource",
+        "EventDetailType",
     }
+    assert (substitutions["EventSource"], substitutions["EventDetailType"]) == (EVENT_SOURCE, EVENT_DETAIL_TYPE)
     text = machine["Properties"]["DefinitionString"]
     for placeholder in substitutions:
         assert "${" + placeholder + "}" in text
@@ -248,15 +258,24 @@ def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_
 
 
 def test_each_loop_starts_by_checking_for_a_job_reused_already_finished(example_template: Template) -> None:
-    assert state(example_template, "Wait for imports")["ItemProcessor"]["StartAt"] == "Import finished?"
-    assert state(example_template, "Start training")["Next"] == "Training finished?"
-    assert state(example_template, "Deploy version")["Next"] == "Deployment finished?"
+    start_at = state(example_template, "Wait for imports")["ItemProcessor"]["StartAt"]
+    assert past_stage_event(example_template, start_at) == "Import finished?"
+    assert past_stage_event(example_template, state(example_template, "Start training")["Next"]) == "Training finished?"
+    assert (
+        past_stage_event(example_template, state(example_template, "Deploy version")["Next"]) == "Deployment finished?"
+    )
 
 
 def test_terminal_personalize_statuses_lead_to_the_failure_path(example_template: Template) -> None:
-    import_finished = {c["StringEquals"]: c["Next"] for c in state(example_template, "Import finished?")["Choices"]}
+    def choices(name: str) -> dict[str, str]:
+        return {
+            c["StringEquals"]: past_stage_event(example_template, c["Next"])
+            for c in state(example_template, name)["Choices"]
+        }
+
+    import_finished = choices("Import finished?")
     assert import_finished == {"ACTIVE": "Import job active", "CREATE FAILED": "Import failure reason given?"}
-    training = {c["StringEquals"]: c["Next"] for c in state(example_template, "Training finished?")["Choices"]}
+    training = choices("Training finished?")
     assert training == {
         "ACTIVE": "Deploy version",
         "CREATE FAILED": "Training failure reason given?",
@@ -315,7 +334,7 @@ def test_invalid_input_fails_fast_without_writing(example_template: Template) ->
         assert state(example_template, fail)["Type"] == "Fail"
         assert state(example_template, fail)["Error"] == "InvalidRunInput"
     duplicate = state(example_template, "Duplicate event?")
-    assert duplicate["Choices"][0]["Next"] == "Skip duplicate event"
+    assert past_stage_event(example_template, duplicate["Choices"][0]["Next"]) == "Skip duplicate event"
     assert state(example_template, "Skip duplicate event")["Type"] == "Succeed"
 
 
@@ -453,6 +472,16 @@ def test_state_machine_role_is_exact(example_template: Template) -> None:
         {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
         {"Action": "sns:Publish", "Effect": "Allow", "Resource": {"Ref": topic_id}},
         {
+            "Action": "events:PutEvents",
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": [
+                    "",
+                    ["arn:", {"Ref": "AWS::Partition"}, ":events:ap-northeast-2:123456789012:event-bus/default"],
+                ]
+            },
+        },
+        {
             "Action": [
                 "logs:CreateLogDelivery",
                 "logs:GetLogDelivery",
@@ -527,9 +556,11 @@ def producible_error_names() -> set[str]:
     # The Lambda service errors CDK's LambdaInvoke retries, as AWS's best practices list them.
     names |= {"Lambda.ClientExecutionTimeoutException", "Lambda.SdkClientException"}
     names |= {sfn_error_name("personalize", code) for code in modeled_error_codes("personalize")}
-    for service in ("dynamodb", "lambda"):
+    for service in ("dynamodb", "lambda", "events"):
         names |= {optimized_error_name(service, code) for code in modeled_error_codes(service)}
         names.add(optimized_error_name(service, "NotInTheModel"))
+    # PutEvents answered with FailedEntryCount > 0 (the events integration's documented error).
+    names.add("EventBridge.FailedEntry")
     return names
 
 
@@ -538,7 +569,7 @@ def test_every_retried_or_caught_service_error_is_spelled_as_aws_reports_it(exam
     for name, body in all_states(definition(example_template)["States"]):
         for handler in body.get("Retry", []) + body.get("Catch", []):
             for error in handler["ErrorEquals"]:
-                if error.split(".")[0] in ("DynamoDB", "Personalize", "Lambda"):
+                if error.split(".")[0] in ("DynamoDB", "Personalize", "Lambda", "EventBridge"):
                     assert error in producible, f"{name} matches {error}, which no integration reports"
 
 
@@ -624,3 +655,56 @@ def test_every_read_of_an_optional_field_is_guarded_by_is_present(example_templa
             reads += [p for p in optional_reads(rule) if not any(p.startswith(v) for v in proved)]
         for path in reads:
             assert any(path.startswith(v) for v in proved), f"{name} reads {path} unguarded"
+
+
+STAGE_EVENTS = {
+    "Announce run claimed": "Start import",
+    "Announce duplicate skipped": "Skip duplicate event",
+    "Announce import started": "Import finished?",
+    "Announce import active": "Import job active",
+    "Announce training started": "Training finished?",
+    "Announce training active": "Deploy version",
+    "Announce deployment decision": "Deployment finished?",
+    "Announce campaign refreshed": "Campaign refreshed",
+    "Announce campaign held back": "Campaign held back",
+    "Announce campaign skipped": "Campaign skipped",
+    "Announce campaign failed": "Campaign failed",
+    "Announce refresh succeeded": "Refresh succeeded",
+    "Announce refresh ended with failed campaigns": "Campaign error raised by Step Functions?",
+    "Announce refresh failed": "Phase error raised by Step Functions?",
+}
+STAGE_EVENT_FIELDS = {"campaigns", "base_date", "execution_arn", "phase", "status", "decision", "reason"}
+
+
+def stage_event_states(template: Template) -> dict[str, dict[str, Any]]:
+    return {
+        name: body
+        for name, body in all_states(definition(template)["States"])
+        if body.get("Resource") == "arn:aws:states:::events:putEvents"
+    }
+
+
+def test_stage_events_are_put_by_the_optimized_integration_at_every_phase_change(example_template: Template) -> None:
+    states = stage_event_states(example_template)
+    assert {name: body["Next"] for name, body in states.items()} == STAGE_EVENTS
+    for name, body in states.items():
+        (entry,) = body["Parameters"]["Entries"]
+        # Substituted with EVENT_SOURCE and EVENT_DETAIL_TYPE (test_definition_is_inlined_with_its_substitutions).
+        assert (entry["Source"], entry["DetailType"]) == ("${EventSource}", "${EventDetailType}"), name
+        assert "EventBusName" not in entry, f"{name}: stage events go to the default bus"
+        fields = {key.removesuffix(".$") for key in entry["Detail"]}
+        assert fields >= STAGE_EVENT_FIELDS, f"{name} lacks {STAGE_EVENT_FIELDS - fields}"
+        assert body["ResultPath"] is None, name
+
+
+def test_a_failed_stage_event_is_retried_then_let_go(example_template: Template) -> None:
+    """PutEvents may fail outright or answer 200 with FailedEntryCount > 0 (the integration then fails
+    with EventBridge.FailedEntry): both are retried briefly, and then the refresh goes on without the event."""
+    for name, body in stage_event_states(example_template).items():
+        (retry,) = body["Retry"]
+        assert {"EventBridge.FailedEntry", "EventBridge.InternalException", "EventBridge.ThrottlingException"} <= set(
+            retry["ErrorEquals"]
+        ), name
+        assert retry["MaxAttempts"] <= 3, name
+        (catch,) = body["Catch"]
+        assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.stage_event_error", "Next": body["Next"]}, name

@@ -285,8 +285,8 @@ def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
     one = {"import_": Phase(3600, 300), "training": Phase(7200, 900), "deployment": Phase(1800, 60)}
     base = largest_history(**one, datasets=1, campaigns=1)
     assert Phase(3600, 300).polls == 13
-    assert largest_history(**one, datasets=2, campaigns=1) - base == 60 + EVENTS_PER_POLL * 13
-    assert largest_history(**one, datasets=1, campaigns=2) - base == 80 + EVENTS_PER_POLL * (9 + 31)
+    assert largest_history(**one, datasets=2, campaigns=1) - base == 70 + EVENTS_PER_POLL * 13
+    assert largest_history(**one, datasets=1, campaigns=2) - base == 100 + EVENTS_PER_POLL * (9 + 31)
 
 
 def test_the_readme_gives_the_history_budget_of_the_defaults(example_config: Any) -> None:

@@ -148,6 +148,7 @@ def test_duplicate_event_for_a_running_or_succeeded_day_is_skipped(
     duplicate = claim(settings, records, GLUE_EVENT, execution=OTHER_EXECUTION)
     assert duplicate["duplicate"] is True
     assert duplicate["skipped"] == {"shop-home-recommendations": "RUNNING"}
+    assert duplicate["skipped_campaign_names"] == ["shop-home-recommendations"]
     assert record(table)["execution_arn"] == EXECUTION
 
     table.update_item(
@@ -445,8 +446,9 @@ def test_start_training_creates_a_full_version_named_for_the_day(
         "solution_version_name": "refresh-20261129",
         "status": "CREATE PENDING",
         "training_mode": "FULL",
+        "training_mode_reason": "the campaign's training policy is FULL",
     }
-    assert record(table)["training_mode_reason"] == "the campaign's training policy is FULL"
+    assert record(table)["training_mode_reason"] == result["training_mode_reason"]
     assert limit["limit"] == "24 h"  # the default training limit
     assert limit["checked_at"] < limit["deadline"]
     item = record(table)
@@ -568,7 +570,15 @@ def test_deploy_keeps_the_campaigns_tps_and_config(
         campaign_event(settings, records, solution_version_arn=VERSION), settings, records, client
     )
     assert result.pop("limit")["limit"] == "3 h"  # the default deployment limit
-    assert result == {"solution_version_arn": VERSION, "status": "CREATE PENDING", "gated": False, "gate_reason": ""}
+    assert result == {
+        "solution_version_arn": VERSION,
+        "status": "CREATE PENDING",
+        "gated": False,
+        "gate_decision": "deploy",
+        "gate_reason": "no quality gate configured",
+        "metrics": {"coverage": 0.4},
+        "serving_metrics": {"coverage": 0.5},
+    }
     item = record(table)
     assert (item["phase"], item["campaign_update_status"]) == ("DEPLOYMENT", "CREATE PENDING")
     # Without a gate every version is deployed, and both versions' metrics are kept.
@@ -599,7 +609,7 @@ def test_deploy_holds_back_a_version_the_gate_refuses_and_records_it_gated(
     )
 
     stubber.assert_no_pending_responses()  # and no UpdateCampaign was made: the stubber would refuse it
-    assert (result["gated"], result["status"]) == (True, "GATED")
+    assert (result["gated"], result["gate_decision"], result["status"]) == (True, "hold", "GATED")
     assert result["gate_reason"] == f"{ndcg} 0.3 -> 0.27 (-10.0 %, at most -2 %)"
     item = record(table)
     assert (item["run_status"], item["phase"]) == ("GATED", "DONE")
@@ -638,6 +648,8 @@ def test_deploy_reuses_an_update_to_the_same_version_already_under_way(
         campaign_event(settings, records, solution_version_arn=VERSION), settings, records, client
     )
     assert result["status"] == "CREATE IN_PROGRESS"
+    # The gate was judged by the attempt that started the update.
+    assert (result["gate_decision"], result["metrics"]) == ("deploy", {})
 
 
 def test_deploy_surfaces_resource_in_use_for_the_state_machine_to_retry(

@@ -249,6 +249,8 @@ def test_a_day_whose_data_did_not_change_is_skipped_and_force_overrides_it(refre
     assert len(imports_created(refresh)) == 1 and len(created_versions(refresh)) == 1
     assert refresh.serving_version(CAMPAIGN) == served
     assert refresh.alerts() == []
+    (announced,) = [e["detail"] for e in refresh.stage_events() if e["detail"]["status"] == "SKIPPED"]
+    assert (announced["phase"], announced["decision"], announced["reason"]) == ("DONE", "skip", skipped["skip_reason"])
 
     assert start(refresh, base_date=NEXT_DAY, force=True)["status"] == "SUCCEEDED"
 
