@@ -1,0 +1,99 @@
+"""Polling planned from history: when to describe a job, decided once, when the phase starts.
+
+Personalize announces no completion, so the state machine polls. A fixed interval is either costly (a
+transition and eleven history events per poll) or slow to notice the end. The Lambda that starts a
+phase knows how long the same phase took in earlier successful runs, so it plans the waits instead:
+
+    expected window  = [shortest earlier duration, longest] widened by `margin` on each side
+    first wait       = up to the window's start (at least `dense_seconds`)
+    inside the window: polls every `dense_seconds`, widened so the window takes at most
+                       MAX_WINDOW_POLLS of them
+    past the window  : each wait `growth` times the one before, up to `max_seconds`
+    no history       : from `dense_seconds`, growing the same way
+
+The state machine walks the list with Wait states (SecondsPath), no Lambda per poll. The list covers
+the phase's limit and then some, so the phase's own deadline always ends the loop before the list does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from math import ceil, log
+from statistics import median
+
+# At most this many polls inside the expected window: a wide, erratic history polls less densely.
+MAX_WINDOW_POLLS = 30
+# How far the window is widened beyond the shortest and longest earlier durations.
+MARGIN = 0.05
+# How much longer each wait is than the one before, past the window or without history.
+GROWTH = 1.25
+# Earlier durations used: the most recent ones.
+HISTORY_RUNS = 10
+
+
+@dataclass(frozen=True)
+class PollBounds:
+    dense_seconds: int  # the wait inside the expected window, and the first wait without history
+    max_seconds: int  # the longest wait between two polls
+    limit_seconds: int  # the phase's limit: the waits cover it and more
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    waits: list[int]
+    expected_seconds: int | None  # the median of the earlier durations
+    window: tuple[int, int] | None  # seconds after the start where the phase is expected to end
+    reason: str
+    earlier: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        """What the run record keeps of the plan."""
+        return {
+            "expected_seconds": self.expected_seconds,
+            "window_seconds": list(self.window) if self.window else None,
+            "earlier_seconds": self.earlier,
+            "first_wait_seconds": self.waits[0],
+            "reason": self.reason,
+        }
+
+
+def plan(earlier: Sequence[float], bounds: PollBounds) -> PollPlan:
+    """The waits for one phase, from the durations of earlier successful runs (newest first)."""
+    recent = [round(d) for d in earlier[:HISTORY_RUNS] if d > 0]
+    if not recent:
+        waits = _growing(bounds.dense_seconds, bounds, elapsed=0)
+        return PollPlan(waits, None, None, "no earlier run: polls from the dense interval, growing", recent)
+    start = max(0, round(min(recent) * (1 - MARGIN)))
+    end = max(start + bounds.dense_seconds, round(max(recent) * (1 + MARGIN)))
+    dense = max(bounds.dense_seconds, ceil((end - start) / MAX_WINDOW_POLLS))
+    dense = min(dense, bounds.max_seconds)
+    waits = [max(bounds.dense_seconds, start)] if start > 0 else []
+    elapsed = sum(waits)
+    while elapsed < end:
+        waits.append(dense)
+        elapsed += dense
+    waits += _growing(dense, bounds, elapsed=elapsed)
+    expected = round(median(recent))
+    reason = f"{len(recent)} earlier runs: {min(recent)} to {max(recent)} s, polls every {dense} s around the end"
+    return PollPlan(waits, expected, (start, end), reason, recent)
+
+
+def largest_number_of_polls(bounds: PollBounds) -> int:
+    """The most polls a plan with these bounds can make before the phase's limit (the history budget)."""
+    growth_steps = ceil(log(max(bounds.max_seconds / bounds.dense_seconds, 1)) / log(GROWTH)) + 1
+    at_most_max = ceil(bounds.limit_seconds / bounds.max_seconds)
+    # the first wait, the window (MAX_WINDOW_POLLS, or more only when each is as long as max_seconds),
+    # the growth back up to max_seconds, and the rest of the limit at max_seconds
+    return 1 + MAX_WINDOW_POLLS + at_most_max + growth_steps + at_most_max + 1
+
+
+def _growing(first: int, bounds: PollBounds, *, elapsed: int) -> list[int]:
+    """Waits from `first`, each GROWTH times the last, up to max_seconds, until the limit is covered
+    with two of the longest waits to spare."""
+    waits, wait = [], float(min(first, bounds.max_seconds))
+    while elapsed < bounds.limit_seconds + 2 * bounds.max_seconds:
+        waits.append(round(wait))
+        elapsed += round(wait)
+        wait = min(wait * GROWTH, bounds.max_seconds)
+    return waits or [bounds.max_seconds]

@@ -1,0 +1,71 @@
+"""The polling plan: waits planned from earlier durations, and its edge cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from refresh_common.polling import MAX_WINDOW_POLLS, PollBounds, largest_number_of_polls, plan
+
+TRAINING = PollBounds(dense_seconds=60, max_seconds=300, limit_seconds=24 * 3600)
+HOUR = 3600
+
+
+def ends_noticed_at(waits: list[int], end: float) -> float:
+    """When the poll that first sees a job that ended at `end` happens."""
+    elapsed = 0
+    for wait in waits:
+        elapsed += wait
+        if elapsed >= end:
+            return elapsed
+    raise AssertionError("the plan ran out before the job ended")
+
+
+def test_without_history_polls_from_the_dense_interval_growing_to_the_longest() -> None:
+    result = plan([], TRAINING)
+    assert result.expected_seconds is None and result.window is None
+    assert result.waits[:3] == [60, 75, 94]
+    assert max(result.waits) == 300
+    assert sum(result.waits) >= TRAINING.limit_seconds  # the deadline ends the loop, never the list
+
+
+def test_with_steady_history_one_wait_to_the_window_then_dense_polls() -> None:
+    earlier = [4.6 * HOUR, 5.0 * HOUR, 5.4 * HOUR]
+    result = plan(earlier, TRAINING)
+    assert result.window is not None
+    assert result.waits[0] == result.window[0] == round(4.6 * HOUR * 0.95)
+    assert result.expected_seconds == 5 * HOUR
+    inside = [w for w in result.waits[1:] if w == result.waits[1]]
+    assert len(inside) <= MAX_WINDOW_POLLS + 1
+    for end_of_job in (4.5 * HOUR, 5.0 * HOUR, 5.6 * HOUR):  # before, in, at the edge of the window
+        assert ends_noticed_at(result.waits, end_of_job) - end_of_job <= result.waits[1]
+
+
+def test_a_phase_running_far_longer_than_its_history_backs_off_to_the_longest_wait() -> None:
+    result = plan([600.0, 620.0], TRAINING)
+    late = 6 * HOUR
+    assert ends_noticed_at(result.waits, late) - late <= TRAINING.max_seconds
+    assert result.waits[-1] == TRAINING.max_seconds
+
+
+def test_a_phase_that_ends_before_the_first_poll_is_seen_at_the_first_poll() -> None:
+    result = plan([5 * HOUR], TRAINING)
+    assert ends_noticed_at(result.waits, 600) == result.waits[0]
+
+
+def test_an_erratic_history_polls_the_wide_window_less_densely() -> None:
+    result = plan([3 * HOUR, 8 * HOUR, 5 * HOUR], TRAINING)
+    assert result.window is not None
+    start, end = result.window
+    assert result.waits[1] == min(TRAINING.max_seconds, -(-(end - start) // MAX_WINDOW_POLLS))
+
+
+@pytest.mark.parametrize("earlier", [[], [40.0], [5 * HOUR], [3 * HOUR, 8 * HOUR], [23 * HOUR, 30 * HOUR]])
+def test_no_plan_makes_more_polls_than_the_history_budget_counts(earlier: list[float]) -> None:
+    result = plan(earlier, TRAINING)
+    elapsed, polls = 0, 0
+    for wait in result.waits:
+        elapsed += wait
+        polls += 1
+        if elapsed > TRAINING.limit_seconds:
+            break
+    assert polls <= largest_number_of_polls(TRAINING)
