@@ -188,11 +188,21 @@ class Campaign(_Strict):
 
 
 class Polling(_Strict):
-    """Seconds between two describe calls of each phase."""
+    """How each phase is polled: planned from how long the same phase took in earlier successful runs
+    (lambdas/refresh_common/polling.py). `dense_seconds` apart around the expected end, and never more
+    than the phase's own `*_seconds` apart."""
 
+    dense_seconds: int = Field(60, ge=10, le=3600)
     import_seconds: int = Field(300, ge=10, le=3600)
-    training_seconds: int = Field(900, ge=10, le=3600)
+    training_seconds: int = Field(300, ge=10, le=3600)
     deployment_seconds: int = Field(60, ge=10, le=3600)
+
+    @model_validator(mode="after")
+    def _dense_is_the_shortest(self) -> Polling:
+        for name in ("import_seconds", "training_seconds", "deployment_seconds"):
+            if getattr(self, name) < self.dense_seconds:
+                raise ValueError(f"{name}: the longest wait of a phase, at least dense_seconds ({self.dense_seconds})")
+        return self
 
 
 class PhaseTimeouts(_Strict):
@@ -259,10 +269,11 @@ class RefreshConfig(_Strict):
 
     def _history_fits_the_quota(self) -> None:
         timeouts, polling = self.phase_timeouts.seconds(), self.polling
+        dense = polling.dense_seconds
         events = history_budget.largest_history(
-            import_=history_budget.Phase(timeouts["import_seconds"], polling.import_seconds),
-            training=history_budget.Phase(timeouts["training_seconds"], polling.training_seconds),
-            deployment=history_budget.Phase(timeouts["deployment_seconds"], polling.deployment_seconds),
+            import_=history_budget.Phase(timeouts["import_seconds"], polling.import_seconds, dense),
+            training=history_budget.Phase(timeouts["training_seconds"], polling.training_seconds, dense),
+            deployment=history_budget.Phase(timeouts["deployment_seconds"], polling.deployment_seconds, dense),
             datasets=len(self.datasets),
             campaigns=len(self.campaigns),
         )

@@ -4,9 +4,12 @@ A Standard execution fails when its history reaches 25,000 events, and that end 
 Each poll of a job adds a fixed number of events, so the largest history is bounded by how many
 polls each phase may make before its timeout:
 
-    polls(phase)   = ceil(phase timeout / polling interval) + 1
-    per poll       = 11 events: Wait (entered, exited), describe Task (entered, scheduled, started,
-                     succeeded, exited), two Choices (entered, exited each)
+    polls(phase)   = the most polls a plan can make before the phase's limit (`largest_number_of_polls`
+                     in lambdas/refresh_common/polling.py): the first wait, at most 30 in the expected
+                     window, the growth back to the longest wait, and ceil(limit / longest wait) + 1
+    per poll       = 13 events: Wait (entered, exited), the Pass that picks the next wait (entered,
+                     exited), describe Task (entered, scheduled, started, succeeded, exited), two
+                     Choices (entered, exited each)
     per dataset    = 11 x polls(import)
     per campaign   = 11 x (polls(training) + polls(deployment))
     fixed          = 160 events for the claim, the starts, the status changes and the ends, plus
@@ -22,12 +25,20 @@ and the whole must stay below BUDGET, 80 % of the quota: retries of throttled ca
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass
+from functools import cache
 from math import ceil
+from pathlib import Path
+from types import ModuleType
+
+# Not from .constants, which loads the CDK: the configuration is checked before the CDK starts.
+_PLANNER = Path(__file__).resolve().parent.parent / "lambdas" / "refresh_common" / "polling.py"
 
 HISTORY_EVENT_QUOTA = 25_000
 BUDGET = int(HISTORY_EVENT_QUOTA * 0.8)
-EVENTS_PER_POLL = 11
+EVENTS_PER_POLL = 13
 FIXED_EVENTS = 160
 EVENTS_PER_DATASET = 70
 EVENTS_PER_CAMPAIGN = 100
@@ -36,11 +47,13 @@ EVENTS_PER_CAMPAIGN = 100
 @dataclass(frozen=True)
 class Phase:
     timeout_seconds: float
-    polling_seconds: int
+    polling_seconds: int  # the longest wait between two polls
+    dense_seconds: int  # the wait around the expected end
 
     @property
     def polls(self) -> int:
-        return ceil(self.timeout_seconds / self.polling_seconds) + 1
+        bounds = _polling().PollBounds(self.dense_seconds, self.polling_seconds, ceil(self.timeout_seconds))
+        return int(_polling().largest_number_of_polls(bounds))
 
 
 def largest_history(*, import_: Phase, training: Phase, deployment: Phase, datasets: int, campaigns: int) -> int:
@@ -48,3 +61,14 @@ def largest_history(*, import_: Phase, training: Phase, deployment: Phase, datas
     per_dataset = EVENTS_PER_DATASET + EVENTS_PER_POLL * import_.polls
     per_campaign = EVENTS_PER_CAMPAIGN + EVENTS_PER_POLL * (training.polls + deployment.polls)
     return FIXED_EVENTS + datasets * per_dataset + campaigns * per_campaign
+
+
+@cache
+def _polling() -> ModuleType:
+    """The planner's own arithmetic (it ships in the Lambdas' code, which synth does not import)."""
+    spec = importlib.util.spec_from_file_location("_refresh_polling", _PLANNER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module

@@ -98,12 +98,12 @@ class TaskFunctions(Construct):
         # version the campaign serves before training.
         self._allow(self.start_training, ["personalize:DescribeSolution"], arns.solutions)
         self._allow(self.start_training, ["personalize:DescribeCampaign"], arns.campaigns)
-        self._allow(self.start_training, ["dynamodb:UpdateItem"], [table.table_arn])
+        self._allow(self.start_training, ["dynamodb:UpdateItem", "dynamodb:Query"], [table.table_arn])
 
         self.deploy_version = self._function(DEPLOY_VERSION)
         self._allow(self.deploy_version, ["personalize:DescribeCampaign", "personalize:UpdateCampaign"], arns.campaigns)
         self._allow(self.deploy_version, ["personalize:GetSolutionMetrics"], arns.solution_versions)
-        self._allow(self.deploy_version, ["dynamodb:UpdateItem"], [table.table_arn])
+        self._allow(self.deploy_version, ["dynamodb:UpdateItem", "dynamodb:Query"], [table.table_arn])
 
         compliance.acknowledge_resources(self._roles[START_IMPORT], arns.import_jobs, compliance.JOB_NAME_PATTERN)
         for spec in (START_TRAINING, DEPLOY_VERSION):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from refresh_common import clock, decisions, personalize
+from refresh_common import clock, decisions, personalize, polling
 from refresh_common.errors import InvalidRunInput
 from refresh_common.logs import run_logger
 from refresh_common.run_record import RunRecords, run_table
@@ -70,10 +70,17 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
             "campaign update started",
             extra={"solution_version_arn": version_arn, "previous_version_arn": campaign.get("solutionVersionArn")},
         )
+    earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, "DEPLOYMENT")
+    poll = polling.plan(earlier, settings.poll_bounds("deployment_seconds"))
     records.record_deployment_started(
-        task.campaign.campaign_name, task.base_date, task.execution_arn, version_arn=version_arn, status=status
+        task.campaign.campaign_name,
+        task.base_date,
+        task.execution_arn,
+        version_arn=version_arn,
+        status=status,
+        poll_plan=poll.summary(),
     )
-    return _result(settings, version_arn, status, gate)
+    return _result(settings, version_arn, status, gate) | {"poll": polling.walk(poll)}
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,8 @@ def _result(settings: Settings, version_arn: str, status: str, gate: _Gate) -> d
         "metrics": gate.metrics,
         "serving_metrics": gate.serving_metrics,
         "limit": clock.phase_limit(settings.phase_timeouts["deployment_seconds"]),
+        # a held-back version is not polled; the state machine reads the field all the same
+        "poll": {"waits": [settings.dense_seconds], "index": 0, "next": settings.dense_seconds},
     }
 
 

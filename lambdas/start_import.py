@@ -11,13 +11,14 @@ execution's records still RUNNING their final status, and alerts once.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from refresh_common import clock, personalize
+from refresh_common import clock, personalize, polling
 from refresh_common.automation import automation_warnings
 from refresh_common.data import DataUnreadable, snapshot
 from refresh_common.decisions import ImportPlan, import_plan
@@ -67,7 +68,6 @@ def claim(event: dict[str, Any], settings: Settings, records: RunRecords) -> dic
             for c in settings.campaigns
             if c.campaign_name in result.claimed
         ],
-        "polling": settings.polling,
         "skipped": result.skipped,
         "skipped_campaign_names": sorted(result.skipped),
     }
@@ -117,6 +117,8 @@ def start_imports(
         for dataset, plan in zip(settings.datasets, plans, strict=True)
         if plan.action == "import"
     ]
+    polls = {job.dataset_name: _poll_plan(records, settings, names, base_date, job.dataset_name) for job in jobs}
+    jobs = [replace(job, poll_plan=polls[job.dataset_name].summary()) for job in jobs]
     skipped = _skipped_campaigns(client, settings, names, plans, history, force)
     skip_reason = "; ".join(f"{plan.dataset_name}: {plan.reason}" for plan in plans if plan.action == "skip")
     limit = clock.phase_limit(settings.phase_timeouts["import_seconds"])
@@ -142,6 +144,7 @@ def start_imports(
                 "job_name": job.job_name,
                 "dataset_import_job_arn": job.job_arn,
                 "status": job.status,
+                "poll": polling.walk(polls[job.dataset_name]),
                 **limit,
             }
             for index, job in enumerate(jobs)
@@ -165,6 +168,15 @@ def _plan(client: Any, s3: Any, dataset: DatasetSettings, base_date: str, histor
         has_active_import=has_active,
         force=force,
     )
+
+
+def _poll_plan(
+    records: RunRecords, settings: Settings, names: list[str], base_date: str, dataset_name: str
+) -> polling.PollPlan:
+    """The import's polls, planned from how long this dataset's imports took before (any campaign's
+    records hold them; the first's are read)."""
+    earlier = records.phase_durations(names[0], base_date, "IMPORT", dataset=dataset_name) if names else []
+    return polling.plan(earlier, settings.poll_bounds("import_seconds"))
 
 
 def _has_active_import(client: Any, dataset: DatasetSettings) -> bool:

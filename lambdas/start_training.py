@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from refresh_common import clock, decisions, personalize
+from refresh_common import clock, decisions, personalize, polling
 from refresh_common.errors import NameAttemptsExhausted, QualityGateMisconfigured
 from refresh_common.logs import run_logger
 from refresh_common.naming import solution_version_names
@@ -41,6 +41,8 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
     _check_gate_metrics(client, task.campaign)
     mode = _training_mode(client, task.campaign)
     name, arn, status = _create_or_reuse(client, settings, task.campaign, task.base_date, mode.choice)
+    earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, "TRAINING", mode=mode.choice)
+    poll = polling.plan(earlier, settings.poll_bounds("training_seconds"))
     records.record_training_started(
         task.campaign.campaign_name,
         task.base_date,
@@ -48,6 +50,7 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
         version_arn=arn,
         status=status,
         mode=mode,
+        poll_plan=poll.summary(),
     )
     log.info("training started", extra={"solution_version_arn": arn, "status": status, "mode": mode.choice})
     return {
@@ -55,6 +58,7 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
         "solution_version_name": name,
         "status": status,
         "training_mode": mode.choice,
+        "poll": polling.walk(poll),
         "training_mode_reason": mode.reason,
         "limit": clock.phase_limit(settings.phase_timeouts["training_seconds"]),
     }

@@ -650,9 +650,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "history-quota",
         _EXECUTION,
-        "The execution reaches the history quota (lowered to 120 events) during training",
+        "The execution reaches the history quota (lowered to 400 events) during training",
         ended_uncaught("FAILED", "TRAINING", "States.Runtime", asked=UNTIL_TRAINING, execution="FAILED/States.Runtime"),
-        (Durations(training=timedelta(hours=10)), HistoryQuota(120)),
+        (Durations(training=timedelta(hours=10)), HistoryQuota(400)),
     ),
     Fault(
         "data-limit-exceeded",

@@ -79,13 +79,18 @@ def plan(earlier: Sequence[float], bounds: PollBounds) -> PollPlan:
     return PollPlan(waits, expected, (start, end), reason, recent)
 
 
+def walk(plan: PollPlan) -> dict[str, object]:
+    """The plan as the state machine walks it: a Wait takes `next` seconds, then a Pass moves `index` on
+    and picks the following wait (States.ArrayGetItem)."""
+    return {"waits": plan.waits, "index": 0, "next": plan.waits[0]}
+
+
 def largest_number_of_polls(bounds: PollBounds) -> int:
     """The most polls a plan with these bounds can make before the phase's limit (the history budget)."""
     growth_steps = ceil(log(max(bounds.max_seconds / bounds.dense_seconds, 1)) / log(GROWTH)) + 1
-    at_most_max = ceil(bounds.limit_seconds / bounds.max_seconds)
-    # the first wait, the window (MAX_WINDOW_POLLS, or more only when each is as long as max_seconds),
-    # the growth back up to max_seconds, and the rest of the limit at max_seconds
-    return 1 + MAX_WINDOW_POLLS + at_most_max + growth_steps + at_most_max + 1
+    # The first wait; the window's polls (at most MAX_WINDOW_POLLS shorter than max_seconds); the growth
+    # back up to max_seconds; and the polls max_seconds apart, which the limit bounds.
+    return 1 + MAX_WINDOW_POLLS + growth_steps + ceil(bounds.limit_seconds / bounds.max_seconds) + 1
 
 
 def _growing(first: int, bounds: PollBounds, *, elapsed: int) -> list[int]:

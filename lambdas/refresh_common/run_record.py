@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -104,6 +105,7 @@ class ImportJobStarted:
     job_name: str
     job_arn: str
     status: str
+    poll_plan: dict[str, Any] = field(default_factory=dict)  # what the run record keeps of the polling plan
 
 
 def run_table(name: str) -> Any:
@@ -263,10 +265,31 @@ class RunRecords:
                     history.completed[name] = fingerprints
         return history
 
+    def phase_durations(
+        self, campaign_name: str, before: str, phase: str, *, dataset: str = "", mode: str = ""
+    ) -> list[float]:
+        """How long `phase` took in the campaign's earlier runs, newest first: from when its job was
+        started to when the state machine saw it ACTIVE (so a little of the polling's delay is in it).
+        IMPORT is one dataset's; TRAINING only counts trainings of `mode`, when given."""
+        items = self._table.query(
+            KeyConditionExpression=Key("campaign_name").eq(campaign_name) & Key("base_date").lt(int(before)),
+            ScanIndexForward=False,
+            Limit=HISTORY_DEPTH,
+        )["Items"]
+        spans = (_phase_span(item, phase, dataset, mode) for item in items)
+        return [float(end - start) for start, end in spans if start and end and end > start]
+
     def _imports(self, jobs: Sequence[ImportJobStarted], plans: Sequence[ImportPlan]) -> dict[str, Any]:
         """Each dataset's import job, or why it was skipped, with what its data location held."""
         entries: dict[str, dict[str, Any]] = {
-            job.dataset_name: {"job_name": job.job_name, "arn": job.job_arn, "status": job.status} for job in jobs
+            job.dataset_name: {
+                "job_name": job.job_name,
+                "arn": job.job_arn,
+                "status": job.status,
+                "started_datetime": int(self._now()),
+                **({"poll_plan": job.poll_plan} if job.poll_plan else {}),
+            }
+            for job in jobs
         }
         for plan in plans:
             entry = entries.setdefault(plan.dataset_name, {"status": SKIPPED})
@@ -284,8 +307,11 @@ class RunRecords:
         version_arn: str,
         status: str,
         mode: Decision | None = None,
+        poll_plan: dict[str, Any] | None = None,
     ) -> None:
-        decided = {"training_mode": mode.choice, "training_mode_reason": mode.reason} if mode else {}
+        decided: dict[str, Any] = {"training_mode": mode.choice, "training_mode_reason": mode.reason} if mode else {}
+        if poll_plan:
+            decided["training_poll_plan"] = poll_plan
         self._update(
             campaign_name,
             base_date,
@@ -320,12 +346,20 @@ class RunRecords:
         self._update(campaign_name, base_date, execution_arn, **values)
 
     def record_deployment_started(
-        self, campaign_name: str, base_date: str, execution_arn: str, *, version_arn: str, status: str
+        self,
+        campaign_name: str,
+        base_date: str,
+        execution_arn: str,
+        *,
+        version_arn: str,
+        status: str,
+        poll_plan: dict[str, Any] | None = None,
     ) -> None:
         self._update(
             campaign_name,
             base_date,
             execution_arn,
+            **({"deployment_poll_plan": poll_plan} if poll_plan else {}),
             phase="DEPLOYMENT",
             campaign_update_solution_version_arn=version_arn,
             campaign_update_status=status,
@@ -447,3 +481,19 @@ class RunRecords:
 def _numbers(metrics: Mapping[str, float]) -> dict[str, Decimal]:
     """Metrics as DynamoDB takes numbers."""
     return {name: Decimal(str(value)) for name, value in metrics.items()}
+
+
+def _phase_span(item: dict[str, Any], phase: str, dataset: str, mode: str) -> tuple[float, float]:
+    """(started, seen ACTIVE) in epoch seconds for one earlier record's phase; zeros when it has none."""
+    if phase == "IMPORT":
+        job = (item.get("dataset_import_jobs") or {}).get(dataset) or {}
+        start, status, seen = job.get("started_datetime"), job.get("status"), job.get("updated_at")
+    elif phase == "TRAINING":
+        if mode and item.get("training_mode", mode) != mode:
+            return 0.0, 0.0
+        start, status, seen = (item.get(f"solution_version_{k}") for k in ("datetime", "status", "updated_at"))
+    else:
+        start, status, seen = (item.get(f"campaign_update_{k}") for k in ("datetime", "status", "updated_at"))
+    if status != "ACTIVE" or not start or not seen:
+        return 0.0, 0.0
+    return float(start), datetime.fromisoformat(str(seen)).timestamp()

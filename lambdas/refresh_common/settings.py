@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidSettings
+from .polling import PollBounds
 
 SETTINGS_VARIABLE = "REFRESH_SETTINGS"
 TABLE_VARIABLE = "RUN_TABLE_NAME"
@@ -74,6 +75,13 @@ class Settings:
     alert_topic_arn: str | None = None
     # "refuse" or "warn" when Personalize's own automation is on for a campaign.
     automation_guard: str = "refuse"
+    # Seconds between polls around a phase's expected end (the `polling` values are the longest waits).
+    dense_seconds: int = 60
+
+    def poll_bounds(self, phase_key: str) -> PollBounds:
+        """The planner's bounds for one phase (`import_seconds`, `training_seconds`, `deployment_seconds`)."""
+        longest = self.polling[phase_key]
+        return PollBounds(min(self.dense_seconds, longest), longest, self.phase_timeouts[phase_key])
 
     @property
     def region(self) -> str:
@@ -121,6 +129,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
             execution_timeout_seconds=int(raw["execution_timeout_seconds"]),
             alert_topic_arn=environ.get(ALERT_TOPIC_VARIABLE) or None,
             automation_guard=raw.get("automation_guard", "refuse"),
+            dense_seconds=int(raw["polling"].get("dense_seconds", 60)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidSettings(

@@ -214,13 +214,43 @@ def test_polls_are_aws_sdk_integrations(example_template: Template) -> None:
 
 
 def test_each_poll_waits_then_describes_then_chooses(example_template: Template) -> None:
-    for wait, describe, choice in [
-        ("Wait before polling import", "Describe import job", "Import status changed?"),
-        ("Wait before polling training", "Describe solution version", "Training status changed?"),
-        ("Wait before polling deployment", "Describe campaign", "Deployment status changed?"),
+    for wait, plan, describe, choice, walked in [
+        (
+            "Wait before polling import",
+            "Plan next import poll",
+            "Describe import job",
+            "Import status changed?",
+            "$.job.poll",
+        ),
+        (
+            "Wait before polling training",
+            "Plan next training poll",
+            "Describe solution version",
+            "Training status changed?",
+            "$.training.poll",
+        ),
+        (
+            "Wait before polling deployment",
+            "Plan next deployment poll",
+            "Describe campaign",
+            "Deployment status changed?",
+            "$.deployment.poll",
+        ),
     ]:
-        assert state(example_template, wait)["Type"] == "Wait"
-        assert state(example_template, wait)["Next"] == describe
+        # Each wait is the plan's, and a Pass picks the next one: no Lambda per poll.
+        assert state(example_template, wait) | {"Comment": ""} == {
+            "Type": "Wait",
+            "Comment": "",
+            "SecondsPath": f"{walked}.next",
+            "Next": plan,
+        }
+        assert state(example_template, plan)["Parameters"]["next.$"] == (
+            f"States.ArrayGetItem({walked}.waits, States.MathAdd({walked}.index, 1))"
+        )
+        assert (state(example_template, plan)["ResultPath"], state(example_template, plan)["Next"]) == (
+            walked,
+            describe,
+        )
         assert state(example_template, describe)["Next"] == choice
         assert state(example_template, choice)["Type"] == "Choice"
 
@@ -434,7 +464,7 @@ def test_start_training_role_is_exact(example_template: Template) -> None:
         },
         {"Action": "personalize:DescribeSolution", "Effect": "Allow", "Resource": SOLUTION},
         {"Action": "personalize:DescribeCampaign", "Effect": "Allow", "Resource": CAMPAIGN},
-        {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
+        {"Action": ["dynamodb:UpdateItem", "dynamodb:Query"], "Effect": "Allow", "Resource": table},
     ]
 
 
@@ -453,7 +483,7 @@ def test_deploy_version_role_is_exact(example_template: Template) -> None:
             "Resource": CAMPAIGN,
         },
         {"Action": "personalize:GetSolutionMetrics", "Effect": "Allow", "Resource": f"{SOLUTION}/*"},
-        {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
+        {"Action": ["dynamodb:UpdateItem", "dynamodb:Query"], "Effect": "Allow", "Resource": table},
     ]
 
 

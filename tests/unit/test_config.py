@@ -270,10 +270,10 @@ def test_phase_timeouts_have_defaults_and_bounds(raw_config: dict[str, Any]) -> 
 
 
 def test_a_configuration_that_could_reach_the_history_quota_is_refused(raw_config: dict[str, Any]) -> None:
-    # Six campaigns, each polled every 10 s through a 6-hour training: 6 x 2,161 polls x 11 events.
+    # Six campaigns, each polled every 10 s at most through a 6-hour training: 6 x 2,200 polls x 13 events.
     campaign = raw_config["campaigns"][0]
     raw_config["campaigns"] = [{**campaign, "campaign_arn": f"{campaign['campaign_arn']}-{i}"} for i in range(6)]
-    raw_config["polling"] = {"training_seconds": 10}
+    raw_config["polling"] = {"dense_seconds": 10, "training_seconds": 10}
     raw_config["phase_timeouts"] = {"training_hours": 6}
     with pytest.raises(ConfigError, match=r"polling: a run could write [\d,]+ history events, over the budget"):
         parse_config(raw_config)
@@ -282,11 +282,14 @@ def test_a_configuration_that_could_reach_the_history_quota_is_refused(raw_confi
 def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
     from infra.history_budget import EVENTS_PER_POLL, Phase, largest_history
 
-    one = {"import_": Phase(3600, 300), "training": Phase(7200, 900), "deployment": Phase(1800, 60)}
+    one = {"import_": Phase(3600, 300, 60), "training": Phase(7200, 900, 60), "deployment": Phase(1800, 60, 60)}
     base = largest_history(**one, datasets=1, campaigns=1)
-    assert Phase(3600, 300).polls == 13
-    assert largest_history(**one, datasets=2, campaigns=1) - base == 70 + EVENTS_PER_POLL * 13
-    assert largest_history(**one, datasets=1, campaigns=2) - base == 100 + EVENTS_PER_POLL * (9 + 31)
+    # the first wait, 30 in the window, 9 growing from 60 s to 300 s, 12 of 300 s in the hour, one more
+    assert Phase(3600, 300, 60).polls == 1 + 30 + 9 + 12 + 1
+    assert largest_history(**one, datasets=2, campaigns=1) - base == 70 + EVENTS_PER_POLL * 53
+    training, deployment = Phase(7200, 900, 60).polls, Phase(1800, 60, 60).polls
+    assert (training, deployment) == (1 + 30 + 14 + 8 + 1, 1 + 30 + 1 + 30 + 1)
+    assert largest_history(**one, datasets=1, campaigns=2) - base == 100 + EVENTS_PER_POLL * (training + deployment)
 
 
 def test_the_readme_gives_the_history_budget_of_the_defaults(example_config: Any) -> None:
@@ -294,9 +297,9 @@ def test_the_readme_gives_the_history_budget_of_the_defaults(example_config: Any
 
     timeouts, polling = example_config.phase_timeouts.seconds(), example_config.polling
     events = largest_history(
-        import_=Phase(timeouts["import_seconds"], polling.import_seconds),
-        training=Phase(timeouts["training_seconds"], polling.training_seconds),
-        deployment=Phase(timeouts["deployment_seconds"], polling.deployment_seconds),
+        import_=Phase(timeouts["import_seconds"], polling.import_seconds, polling.dense_seconds),
+        training=Phase(timeouts["training_seconds"], polling.training_seconds, polling.dense_seconds),
+        deployment=Phase(timeouts["deployment_seconds"], polling.deployment_seconds, polling.dense_seconds),
         datasets=1,
         campaigns=1,
     )

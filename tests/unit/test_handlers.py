@@ -103,7 +103,7 @@ def test_glue_event_resolves_the_base_date_in_the_configured_time_zone(
     assert run["duplicate"] is False
     assert run["base_date"] == "20261129"
     assert run["campaigns"] == [{"campaign_name": "shop-home-recommendations", "campaign_arn": CAMPAIGN}]
-    assert run["polling"] == {"import_seconds": 300, "training_seconds": 900, "deployment_seconds": 60}
+    assert "polling" not in run  # each phase's Lambda plans its own polls
     item = record(table)
     assert item["run_status"] == "RUNNING"
     assert item["execution_arn"] == EXECUTION
@@ -336,6 +336,8 @@ def test_start_import_creates_a_deterministically_named_job(
             "job_name": JOB_NAME,
             "dataset_import_job_arn": JOB_ARN,
             "status": "CREATE PENDING",
+            # No earlier import: polls from 60 s, growing to the longest wait (300 s by default).
+            "poll": {"waits": result["import_jobs"][0]["poll"]["waits"], "index": 0, "next": 60},
             # The import's limit (6 h by default), for the poll loop to compare each check with.
             "checked_at": "2026-11-30T00:53:20.000Z",
             "deadline": "2026-11-30T06:53:20.000Z",
@@ -440,7 +442,10 @@ def test_start_training_creates_a_full_version_named_for_the_day(
         {"name": "refresh-20261129", "solutionArn": SOLUTION, "trainingMode": "FULL"},
     )
     result = start_training.start_training(campaign_event(settings, records), settings, records, client)
-    limit = result.pop("limit")
+    limit, poll = result.pop("limit"), result.pop("poll")
+    # No earlier training: polls from 60 s, growing to the longest wait (300 s by default), covering 24 h.
+    assert (poll["index"], poll["next"], poll["waits"][:3], max(poll["waits"])) == (0, 60, [60, 75, 94], 300)
+    assert record(table)["training_poll_plan"]["reason"].startswith("no earlier run")
     assert result == {
         "solution_version_arn": VERSION,
         "solution_version_name": "refresh-20261129",
@@ -570,6 +575,7 @@ def test_deploy_keeps_the_campaigns_tps_and_config(
         campaign_event(settings, records, solution_version_arn=VERSION), settings, records, client
     )
     assert result.pop("limit")["limit"] == "3 h"  # the default deployment limit
+    assert result.pop("poll")["next"] == 60
     assert result == {
         "solution_version_arn": VERSION,
         "status": "CREATE PENDING",
