@@ -66,14 +66,18 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
 
 def _training_mode(client: Any, campaign: CampaignSettings) -> decisions.Decision:
     if campaign.training.mode == "FULL":
-        return decisions.training_mode(campaign.training, "", [], datetime.now(UTC))
+        return decisions.training_mode(campaign.training, "", [], _now())
     recipe = client.describe_solution(solutionArn=campaign.solution_arn)["solution"]["recipeArn"]
     versions = [
         summary
         for page in client.get_paginator("list_solution_versions").paginate(solutionArn=campaign.solution_arn)
         for summary in page["solutionVersions"]
     ]
-    return decisions.training_mode(campaign.training, recipe, versions, datetime.now(UTC))
+    return decisions.training_mode(campaign.training, recipe, versions, _now())
+
+
+def _now() -> datetime:
+    return datetime.fromtimestamp(clock.now(), tz=UTC)
 
 
 def _check_gate_metrics(client: Any, campaign: CampaignSettings) -> None:

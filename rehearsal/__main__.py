@@ -20,10 +20,24 @@ from local_engine.personalize import JobKind
 from .report import render
 from .scenario import DEFAULT_FAILURE_REASONS, PHASES, Scenario, ScenarioError, rehearse, scenario_config
 from .verdict import BAD_INPUT, EXIT_CODES, judge
+from .week import rehearse_week, week_config
+from .week_report import render_week
 
 PROGRAM = "rehearsal"
 DEFAULT_CONFIG = "config/example.json"
 _LONGEST = 10_000  # of any duration's unit: longer would only wait for the state machine's timeout
+_DURATION_DEFAULTS = {"--import-minutes": 60, "--training-hours": 6, "--deployment-minutes": 30}
+# The options that change the single refresh's scenario: the week has its own.
+_NOT_WITH_WEEK = (
+    *_DURATION_DEFAULTS,
+    "--fail",
+    "--reason",
+    "--throttle",
+    "--duplicate",
+    "--rerun",
+    "--two",
+    "--states",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,16 +72,16 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     scenario.add_argument(
         "--config", metavar="FILE", default=DEFAULT_CONFIG, help=f"your configuration (default: {DEFAULT_CONFIG})"
     )
-    for option, unit, default, what in (
-        ("--import-minutes", "minutes", 60, "the import takes"),
-        ("--training-hours", "hours", 6, "training takes"),
-        ("--deployment-minutes", "minutes", 30, "the campaign update takes"),
+    for option, unit, what in (
+        ("--import-minutes", "minutes", "the import takes"),
+        ("--training-hours", "hours", "training takes"),
+        ("--deployment-minutes", "minutes", "the campaign update takes"),
     ):
+        default = _DURATION_DEFAULTS[option]
         scenario.add_argument(
             option,
             metavar=unit[0].upper(),
             type=_duration(unit),
-            default=default,
             help=f"how long {what}, in simulated {unit} (default {default})",
         )
     scenario.add_argument("--fail", choices=PHASES, help="make this phase's Personalize job fail")
@@ -88,13 +102,28 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         help="a phase fails (--fail, default training), then an operator re-runs the day",
     )
     scenario.add_argument("--two", action="store_true", help="add a second dataset and a second campaign")
+    scenario.add_argument(
+        "--week",
+        action="store_true",
+        help="rehearse a week instead: seven daily Glue events, UPDATE daily and FULL weekly, one day whose data "
+        "did not change (skipped), one worse model (gated); with --config and --records only",
+    )
     report = parser.add_argument_group("the report")
     report.add_argument("--states", action="store_true", help="also list every state of each execution")
     report.add_argument("--records", action="store_true", help="also print the run records as stored")
     args = parser.parse_args(argv)
     if args.reason is not None and not (args.fail or args.rerun):
         parser.error("--reason is the reason a phase fails: it needs --fail PHASE (or --rerun)")
+    if args.week and (given := [option for option in _NOT_WITH_WEEK if vars(args)[_dest(option)] not in (None, False)]):
+        parser.error(f"--week rehearses its own week, on its own durations: leave out {', '.join(given)}")
+    for option, default in _DURATION_DEFAULTS.items():
+        if vars(args)[_dest(option)] is None:
+            setattr(args, _dest(option), default)
     return args
+
+
+def _dest(option: str) -> str:
+    return option.removeprefix("--").replace("-", "_")
 
 
 def use_project_node() -> None:
@@ -115,6 +144,8 @@ def use_project_node() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(sys.argv[1:] if argv is None else argv)
+    if args.week:
+        return _week(args)
     scenario = Scenario(
         import_duration=timedelta(minutes=args.import_minutes),
         training_duration=timedelta(hours=args.training_hours),
@@ -129,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = scenario_config(load_config(args.config), scenario, source=args.config)
     except (ConfigError, ScenarioError) as exc:
-        print("\n".join(f"{PROGRAM}: {line}" for line in str(exc).splitlines()), file=sys.stderr)
+        _say_bad_input(exc)
         return BAD_INPUT
 
     use_project_node()
@@ -139,6 +170,25 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(outcome, verdict, states=args.states, records=args.records))
     return verdict.exit_code
+
+
+def _week(args: argparse.Namespace) -> int:
+    try:
+        config = week_config(load_config(args.config), source=args.config)
+    except ConfigError as exc:
+        _say_bad_input(exc)
+        return BAD_INPUT
+
+    use_project_node()
+    logging.disable(logging.CRITICAL)
+    week = rehearse_week(config, progress=lambda line: print(line, flush=True))
+    print()
+    print(render_week(week, records=args.records))
+    return week.exit_code
+
+
+def _say_bad_input(exc: Exception) -> None:
+    print("\n".join(f"{PROGRAM}: {line}" for line in str(exc).splitlines()), file=sys.stderr)
 
 
 if __name__ == "__main__":

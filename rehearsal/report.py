@@ -67,7 +67,7 @@ def _title(outcome: Outcome) -> list[str]:
         twists.append("the operator re-runs the day")
     return [
         f"Rehearsal of a refresh in account {config.account}, {config.region}: "
-        f"{_count(len(config.datasets), 'dataset')}, {_count(len(config.campaigns), 'campaign')}",
+        f"{counted(len(config.datasets), 'dataset')}, {counted(len(config.campaigns), 'campaign')}",
         f"Scenario: {durations}" + "".join(f"; {twist}" for twist in twists),
         f"Times are simulated, counted from the Glue event at {outcome.started:%Y-%m-%d %H:%M} UTC.",
     ]
@@ -91,7 +91,7 @@ def _outcome_table(outcome: Outcome) -> list[str]:
         rows.append((campaign.name, result, version))
         if note:
             notes[len(rows) - 1] = note
-    lines = _table(rows)
+    lines = aligned(rows)
     indent = " " * (2 + max(len(row[0]) for row in rows) + 2)
     for row_index in sorted(notes, reverse=True):
         lines.insert(row_index + 1, indent + notes[row_index])
@@ -151,13 +151,13 @@ def _execution(outcome: Outcome, index: int, execution: Execution) -> list[str]:
     for entry in timeline(execution, outcome.record_writes, outcome.personalize_calls, subjects):
         took = duration(entry.took) if entry.took is not None else ""
         rows.append((_at(entry.at, outcome.started), took, entry.subject, entry.text))
-    return header + _table(rows, right_aligned=(0, 1))
+    return header + aligned(rows, right_aligned=(0, 1))
 
 
 def _alerts(outcome: Outcome) -> list[str]:
     if not outcome.alerts:
         return ["Alerts: none published"]
-    lines = [f"Alerts: {_count(len(outcome.alerts), 'message')} published to the alert topic"]
+    lines = [f"Alerts: {counted(len(outcome.alerts), 'message')} published to the alert topic"]
     for subject, message in outcome.alerts:
         lines.append(f"  {subject}")
         lines += [f"    {line}" for line in message.splitlines()]
@@ -193,7 +193,7 @@ def _states(outcome: Outcome, index: int, execution: Execution) -> list[str]:
         )
     return [
         f"States of execution {index + 1} ({execution.label}); a nested state's time is part of its parent's",
-        *_table(rows, right_aligned=(1, 2, 3)),
+        *aligned(rows, right_aligned=(1, 2, 3)),
     ]
 
 
@@ -222,7 +222,7 @@ def _nesting(states: dict[str, Any], depth: int = 0) -> dict[str, int]:
     return found
 
 
-def _table(rows: Sequence[Sequence[str]], *, right_aligned: tuple[int, ...] = ()) -> list[str]:
+def aligned(rows: Sequence[Sequence[str]], *, right_aligned: tuple[int, ...] = ()) -> list[str]:
     """Rows as aligned columns, two spaces apart and two in; the last column is left ragged."""
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = []
@@ -240,5 +240,5 @@ def _at(moment: datetime, start: datetime) -> str:
     return "+" + duration(moment - start)
 
 
-def _count(number: int, noun: str) -> str:
+def counted(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")

@@ -131,9 +131,7 @@ def rehearse(
     """Rehearse one scenario; `template` skips the synth when the caller already holds this config's template."""
     started = time.perf_counter()
     if template is None:
-        progress(f"Synthesizing the stack for account {config.account}, {config.region} (as `cdk synth` would)...")
-        with _bundling_notices_held_back():
-            template = synthesize(config).to_json()
+        template = synthesized(config, progress)
     outcome = Outcome(config, scenario, synth_seconds=time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -157,6 +155,13 @@ def rehearse(
         outcome.started = refresh.clock.start
     outcome.wall_seconds = time.perf_counter() - started
     return outcome
+
+
+def synthesized(config: RefreshConfig, progress: Callable[[str], None]) -> dict[str, Any]:
+    """The configuration's template, as `cdk synth` makes it."""
+    progress(f"Synthesizing the stack for account {config.account}, {config.region} (as `cdk synth` would)...")
+    with _bundling_notices_held_back():
+        return dict(synthesize(config).to_json())
 
 
 @contextmanager

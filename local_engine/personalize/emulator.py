@@ -262,8 +262,11 @@ class PersonalizeEmulator:
 
         ``phase``: ``"pending"`` (CREATE PENDING of every job, default 60 s),
         ``"import"`` (import IN_PROGRESS, 1 h), ``"training"`` (solution
-        version IN_PROGRESS, 6 h), ``"deployment"`` (campaign update
-        IN_PROGRESS, 30 min) or ``"stopping"`` (CREATE STOPPING, 60 s).
+        version IN_PROGRESS, 6 h), ``"update_training"`` (the same for a
+        version created with trainingMode UPDATE; until set, as long as
+        ``"training"``), ``"deployment"`` (campaign update IN_PROGRESS,
+        30 min) or ``"stopping"`` (CREATE STOPPING, 60 s). A version's
+        ``trainingHours`` is its training phase's length.
         """
         with self._lock:
             # Automatic versions already due keep the durations of their time.
@@ -591,13 +594,14 @@ class PersonalizeEmulator:
                 "trained with trainingMode FULL."
             )
         failure = self.faults.take_job_failure("training", [name, solution.arn], now)
+        training = self._durations.training_for(mode)
         version = self._new_version(
             solution,
             name=name,
             mode=mode,
             training_type=_MANUAL,
-            timeline=Timeline.scheduled(now, self._durations.pending, self._durations.training, failure),
-            training=self._durations.training,
+            timeline=Timeline.scheduled(now, self._durations.pending, training, failure),
+            training=training,
             created=now,
         )
         return {"solutionVersionArn": version.arn}

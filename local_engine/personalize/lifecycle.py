@@ -114,8 +114,11 @@ class Durations:
     training: datetime.timedelta = field(default_factory=lambda: datetime.timedelta(hours=6))
     deployment: datetime.timedelta = field(default_factory=lambda: datetime.timedelta(minutes=30))
     stopping: datetime.timedelta = field(default_factory=lambda: datetime.timedelta(seconds=60))
+    # AWS documents no duration for either training mode; an UPDATE only adds new items to a trained
+    # model, so a rehearsal may give it its own (None: as long as a FULL training).
+    update_training: datetime.timedelta | None = None
 
-    PHASES = ("pending", "import", "training", "deployment", "stopping")
+    PHASES = ("pending", "import", "training", "update_training", "deployment", "stopping")
 
     def set(self, phase: str, duration: datetime.timedelta) -> None:
         if phase not in self.PHASES:
@@ -123,3 +126,9 @@ class Durations:
         if duration < datetime.timedelta(0):
             raise ValueError("a phase cannot take a negative duration")
         setattr(self, "import_" if phase == "import" else phase, duration)
+
+    def training_for(self, mode: str) -> datetime.timedelta:
+        """How long a version created with this trainingMode trains."""
+        if mode == "UPDATE" and self.update_training is not None:
+            return self.update_training
+        return self.training

@@ -726,6 +726,31 @@ def test_update_training_needs_an_active_full_version(world: World, recipe: str)
     assert version(world, arn)["trainingMode"] == "UPDATE"
 
 
+def test_update_training_takes_its_own_duration_once_set(world: World) -> None:
+    world.emulator.add_solution(
+        UPDATABLE_SOLUTION_ARN, recipe_arn="arn:aws:personalize:::recipe/aws-user-personalization"
+    )
+    world.emulator.set_duration("update_training", HOUR)
+    full = trained_version(world, UPDATABLE_SOLUTION_ARN)  # FULL: still the "training" duration
+
+    update = start_training(world, UPDATABLE_SOLUTION_ARN, trainingMode="UPDATE")
+    world.clock.advance(PENDING + HOUR - datetime.timedelta(seconds=1))
+    assert version(world, update)["status"] == "CREATE IN_PROGRESS"
+    world.clock.advance(datetime.timedelta(seconds=1))
+
+    assert version(world, update)["status"] == "ACTIVE"
+    assert (version(world, full)["trainingHours"], version(world, update)["trainingHours"]) == (6, 1)
+
+
+def test_update_training_lasts_as_long_as_full_until_set(world: World) -> None:
+    world.emulator.add_solution(UPDATABLE_SOLUTION_ARN, recipe_arn="arn:aws:personalize:::recipe/aws-hrnn-coldstart")
+    trained_version(world, UPDATABLE_SOLUTION_ARN)
+
+    update = trained_version(world, UPDATABLE_SOLUTION_ARN, trainingMode="UPDATE")
+
+    assert version(world, update)["trainingHours"] == 6
+
+
 def test_update_training_is_refused_for_user_personalization_v2(world: World) -> None:
     # SOLUTION_ARN uses aws-user-personalization-v2 and has an ACTIVE FULL version.
     with pytest.raises(world.client.exceptions.InvalidInputException) as excinfo:

@@ -30,7 +30,7 @@ from refresh_common.errors import (
     RunRecordBusy,
 )
 from refresh_common.run_record import MAX_PREVIOUS_ATTEMPTS, MAX_SUMMARY_REASON, RunRecords
-from refresh_common.settings import MetricRule, QualityGate, Settings, load_settings
+from refresh_common.settings import MetricRule, QualityGate, Settings, TrainingPolicy, load_settings
 
 REGION = "ap-northeast-2"
 PREFIX = "arn:aws:personalize:ap-northeast-2:123456789012"
@@ -41,6 +41,7 @@ JOB_ARN = f"{PREFIX}:dataset-import-job/{JOB_NAME}"
 SOLUTION = f"{PREFIX}:solution/shop-user-personalization"
 CAMPAIGN = f"{PREFIX}:campaign/shop-home-recommendations"
 VERSION = f"{SOLUTION}/0123abcd"
+USER_PERSONALIZATION = "arn:aws:personalize:::recipe/aws-user-personalization"
 GLUE_EVENT = {
     "trigger": "glue",
     "job_name": "weekly-user-behaviour-export",
@@ -463,6 +464,42 @@ def test_start_training_creates_a_full_version_named_for_the_day(
         "CREATE PENDING",
     )
     assert item["solution_name"] == "shop-user-personalization"
+
+
+def test_start_training_ages_the_last_full_version_by_the_lambdas_clock(
+    settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a FULL version trained years from the wall clock, and the Lambdas' clock a week after it
+    trained = datetime(2031, 3, 2, tzinfo=UTC)
+    campaign = replace(settings.campaigns[0], training=TrainingPolicy("UPDATE", full_every_days=7))
+    settings = replace(settings, campaigns=(campaign,))
+    event = campaign_event(settings, records)
+    monkeypatch.setattr(clock, "now", lambda: trained.timestamp() + 7 * 86_400)
+    client, stubber = personalize
+    stubber.add_response("describe_solution", {"solution": {"recipeArn": USER_PERSONALIZATION}})
+    stubber.add_response(
+        "list_solution_versions",
+        {
+            "solutionVersions": [
+                {
+                    "solutionVersionArn": f"{SOLUTION}/full",
+                    "status": "ACTIVE",
+                    "trainingMode": "FULL",
+                    "creationDateTime": trained,
+                }
+            ]
+        },
+    )
+    stubber.add_response(
+        "create_solution_version",
+        {"solutionVersionArn": VERSION},
+        {"name": "refresh-20261129", "solutionArn": SOLUTION, "trainingMode": "FULL"},
+    )
+
+    result = start_training.start_training(event, settings, records, client)
+
+    assert result["training_mode"] == "FULL"
+    assert result["training_mode_reason"].startswith("the last FULL version is 7.0 days old")
 
 
 @pytest.mark.parametrize("code", ["ResourceAlreadyExistsException", "ResourceInUseException"])

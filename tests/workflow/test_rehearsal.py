@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from rehearsal.__main__ import main
 from rehearsal.report import render
 from rehearsal.scenario import Scenario, rehearse
 from rehearsal.verdict import judge
+from rehearsal.week import Week, check, rehearse_week, week_config
+from rehearsal.week_report import render_week
 from tests.conftest import ROOT, example_raw
 
 TIMELINE_ROW = re.compile(r"^  \+\d+:\d\d:\d\d +(?:\d+:\d\d:\d\d +)?")
@@ -216,4 +219,108 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     assert "exit codes:\n  0  the rehearsal behaved as the scenario expects" in out
     assert "\n  1  it did not" in out and "timed out (always 1)" in out
     assert "\n  2  bad arguments or configuration" in out
-    assert "--states" in out and "--records" in out
+    assert "--states" in out and "--records" in out and "--week" in out
+
+
+# A week ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def week() -> Week:
+    config = week_config(parse_config(example_raw()), source="config/example.json")
+    return rehearse_week(config, progress=lambda _: None)
+
+
+def test_a_week_updates_daily_skips_the_unchanged_day_and_holds_back_the_worse_weekly_full(week: Week) -> None:
+    records = week.run_records
+    assert [r["base_date"] for r in records] == [20261130, 20261201, 20261202, 20261203, 20261204, 20261205, 20261206]
+    assert [r["run_status"] for r in records] == ["SUCCEEDED"] * 3 + ["SKIPPED"] + ["SUCCEEDED"] * 2 + ["GATED"]
+    assert [r.get("training_mode") for r in records] == ["UPDATE"] * 3 + [None] + ["UPDATE"] * 2 + ["FULL"]
+    # day 4: the same bytes as day 3, nothing imported or trained
+    assert records[3]["skip_reason"].startswith("interactions: data unchanged since the last import")
+    assert (
+        records[3]["dataset_import_jobs"]["interactions"]["fingerprint"]
+        == (records[2]["dataset_import_jobs"]["interactions"]["fingerprint"])
+    )
+    # day 7: the weekly FULL is due, trained, and held back by the floor; the campaign keeps day 6's version
+    assert records[6]["training_mode_reason"].startswith("the last FULL version is 7.3 days old")
+    assert records[6]["quality_gate"] == {
+        "decision": "hold",
+        "reason": "normalized_discounted_cumulative_gain_at_25 0.27 is under its floor 0.29",
+    }
+    assert week.serving == {"shop-home-recommendations": records[5]["deployed_solution_version_arn"]}
+    assert "deployed_solution_version_arn" not in records[6]
+    assert (week.training_hours, week.full_every_day_hours) == (11, 42)
+    assert week.problems == [] and week.exit_code == 0
+
+
+def test_the_week_stage_events_tell_the_same_story(week: Week) -> None:
+    def told(base_date: str) -> list[tuple[str, str, str]]:
+        return [(e["phase"], e["status"], e["decision"]) for e in week.stage_events if e["base_date"] == base_date]
+
+    assert told("20261203") == [
+        ("IMPORT", "RUNNING", "refresh"),
+        ("DONE", "SKIPPED", "skip"),
+        ("DONE", "SUCCEEDED", "end"),
+    ]
+    assert ("TRAINING", "CREATE PENDING", "UPDATE") in told("20261130")
+    assert ("DONE", "SUCCEEDED", "serve") in told("20261130")
+    gated = told("20261206")
+    assert ("TRAINING", "CREATE PENDING", "FULL") in gated
+    assert gated[-3:] == [("DEPLOYMENT", "GATED", "hold"), ("DONE", "GATED", "hold"), ("DONE", "SUCCEEDED", "end")]
+    ends = [e["status"] for e in week.stage_events if e["phase"] == "DONE" and e.get("campaign_name")]
+    assert ends == ["SUCCEEDED"] * 3 + ["SKIPPED"] + ["SUCCEEDED"] * 2 + ["GATED"]
+
+
+def test_the_week_report_has_a_line_per_day_and_the_hours_against_full_every_day(week: Week) -> None:
+    report = render_week(week)
+
+    assert report.startswith("Rehearsal of a week in account 123456789012, ap-northeast-2: 1 dataset, 1 campaign")
+    assert "UPDATE daily, FULL every 7 days, on the aws-user-personalization recipe" in report
+    days = [line for line in report.splitlines() if re.match(r"^ +\d  \w\w\w 2026-", line)]
+    assert [line.split()[:6] for line in days] == [
+        ["1", "Mon", "2026-11-30", "refreshed", "UPDATE", "1"],
+        ["2", "Tue", "2026-12-01", "refreshed", "UPDATE", "1"],
+        ["3", "Wed", "2026-12-02", "refreshed", "UPDATE", "1"],
+        ["4", "Thu", "2026-12-03", "skipped", "none", "-"],
+        ["5", "Fri", "2026-12-04", "refreshed", "UPDATE", "1"],
+        ["6", "Sat", "2026-12-05", "refreshed", "UPDATE", "1"],
+        ["7", "Sun", "2026-12-06", "gated", "FULL", "6"],
+    ]
+    assert days[0].endswith("no metrics (UPDATE)  0.3000      yes")
+    assert days[3].endswith("no: data unchanged since day 3")
+    assert days[6].endswith("0.2700               no metrics  no: held back, 0.27 is under its floor 0.29")
+    assert "Training: 11 h in the week (FULL 1 × 6 h, UPDATE 5 × 1 h; 1 day skipped)" in report
+    assert "against 42 h with FULL every day (7 × 6 h): 26 % of it." in report
+    assert (
+        "FULL 6 h, UPDATE 1 h (import 1 h, deployment 30 min): the emulator's assumptions, not measurements" in report
+    )
+    assert "Campaigns ended GATED 1, SKIPPED 1, SUCCEEDED 5;" in report
+    assert "As the week expects: the run records, the stage events and Personalize agree" in report
+
+
+def test_the_week_check_catches_stage_events_that_disagree_with_the_records(week: Week) -> None:
+    # Given the gated day's end announced as a success
+    events = [
+        {**e, "status": "SUCCEEDED"} if e["base_date"] == "20261206" and e["phase"] == "DONE" else e
+        for e in week.stage_events
+    ]
+
+    problems = check(replace(week, stage_events=events, problems=[]))
+
+    assert problems == [
+        "day 7, shop-home-recommendations: the stage events end it ['SUCCEEDED'], the run record says GATED"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [(["--week", "--fail", "training"], "--fail"), (["--week", "--two", "--states"], "--two, --states")],
+)
+def test_week_with_options_of_a_single_refresh_is_one_line_naming_them(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_main(argv, capsys)
+
+    assert (code, out) == (2, "")
+    assert err == f"rehearsal: --week rehearses its own week, on its own durations: leave out {named} (see --help)\n"
