@@ -103,6 +103,8 @@ class TaskFunctions(Construct):
         self.deploy_version = self._function(DEPLOY_VERSION)
         self._allow(self.deploy_version, ["personalize:DescribeCampaign", "personalize:UpdateCampaign"], arns.campaigns)
         self._allow(self.deploy_version, ["personalize:GetSolutionMetrics"], arns.solution_versions)
+        # With the served version reporting no metrics (an UPDATE one), the gate compares with the FULL one.
+        self._allow(self.deploy_version, ["personalize:ListSolutionVersions"], arns.solutions)
         self._allow(self.deploy_version, ["dynamodb:UpdateItem", "dynamodb:Query"], [table.table_arn])
 
         compliance.acknowledge_resources(self._roles[START_IMPORT], arns.import_jobs, compliance.JOB_NAME_PATTERN)

@@ -114,6 +114,8 @@ def _gate(client: Any, records: RunRecords, task: CampaignTask, version_arn: str
     new = _metrics(client, version_arn)
     serving = _metrics(client, serving_arn) if serving_arn and serving_arn != version_arn else {}
     gate = task.campaign.quality_gate
+    if gate and not serving:
+        serving = _full_baseline(client, records, task, version_arn)
     decision = decisions.quality_gate(gate, new, serving) if gate else None
     records.record_gate(
         task.campaign.campaign_name,
@@ -124,6 +126,23 @@ def _gate(client: Any, records: RunRecords, task: CampaignTask, version_arn: str
         gate=decision,
     )
     return _Gate(decision or decisions.Decision("deploy", "no quality gate configured"), new, serving)
+
+
+def _full_baseline(client: Any, records: RunRecords, task: CampaignTask, version_arn: str) -> dict[str, float]:
+    """The metrics to hold a new version to when the served one reports none (an UPDATE version): those of
+    the newest ACTIVE FULL version the gate passed, which the served UPDATE versions were built on."""
+    versions = [
+        summary
+        for page in client.get_paginator("list_solution_versions").paginate(solutionArn=task.campaign.solution_arn)
+        for summary in page["solutionVersions"]
+        if summary["solutionVersionArn"] != version_arn
+    ]
+    held_back = records.held_back(task.campaign.campaign_name, task.base_date)
+    for full in decisions.good_full_versions(versions, held_back):
+        metrics = _metrics(client, full["solutionVersionArn"])
+        if metrics:
+            return metrics
+    return {}
 
 
 def _metrics(client: Any, version_arn: str) -> dict[str, float]:

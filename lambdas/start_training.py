@@ -39,7 +39,7 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
     task = campaign_task(event, settings)
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
     _check_gate_metrics(client, task.campaign)
-    mode = _training_mode(client, task.campaign)
+    mode = _training_mode(client, task.campaign, records.held_back(task.campaign.campaign_name, task.base_date))
     name, arn, status = _create_or_reuse(client, settings, task.campaign, task.base_date, mode.choice)
     earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, "TRAINING", mode=mode.choice)
     poll = polling.plan(earlier, settings.poll_bounds("training_seconds"))
@@ -64,7 +64,7 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
     }
 
 
-def _training_mode(client: Any, campaign: CampaignSettings) -> decisions.Decision:
+def _training_mode(client: Any, campaign: CampaignSettings, held_back: set[str]) -> decisions.Decision:
     if campaign.training.mode == "FULL":
         return decisions.training_mode(campaign.training, "", [], _now())
     recipe = client.describe_solution(solutionArn=campaign.solution_arn)["solution"]["recipeArn"]
@@ -73,7 +73,7 @@ def _training_mode(client: Any, campaign: CampaignSettings) -> decisions.Decisio
         for page in client.get_paginator("list_solution_versions").paginate(solutionArn=campaign.solution_arn)
         for summary in page["solutionVersions"]
     ]
-    return decisions.training_mode(campaign.training, recipe, versions, _now())
+    return decisions.training_mode(campaign.training, recipe, versions, _now(), held_back)
 
 
 def _now() -> datetime:

@@ -14,7 +14,6 @@ from .timeline import duration, short_version
 from .week import (
     DAYS,
     DEPLOYMENT,
-    FLOOR,
     FULL_TRAINING,
     GATE_METRIC,
     GATE_METRIC_SHORT,
@@ -56,8 +55,9 @@ def _title(week: Week) -> list[str]:
         f"{counted(len(config.datasets), 'dataset')}, {counted(len(config.campaigns), 'campaign')}",
         f"Policy applied to every campaign: UPDATE daily, FULL every {DAYS} days, on the {recipe} recipe",
         f"  (UPDATE needs it); quality gate on {GATE_METRIC_SHORT} ({GATE_METRIC}):",
-        f"  at most {MAX_DROP_PERCENT} % under the served version and at least {FLOOR:g}; a version without "
-        "metrics is deployed.",
+        f"  at most {MAX_DROP_PERCENT} % under the served version (or, when it reports no metrics, the FULL "
+        "version it was built on);",
+        "  a version without metrics (an UPDATE one) is deployed.",
         f"Before day 1 each campaign serves a FULL version trained the day before ({GATE_METRIC_SHORT} "
         f"{SERVED_SCORE:.4f}).",
         f"One Glue success event a day{at}; day {UNCHANGED_DAY}'s data is byte-identical to day "
@@ -77,7 +77,7 @@ def _days(week: Week) -> list[str]:
             "training",
             "hours",
             "new",
-            "served",
+            "held to",
             "deployed",
         )
     ]
@@ -94,14 +94,11 @@ def _days(week: Week) -> list[str]:
                 _deployed(day),
             )
         )
-    lines = [f"Each day ({GATE_METRIC_SHORT}: of the new and the served version; hours: as Personalize reports them)"]
+    lines = [
+        f"Each day ({GATE_METRIC_SHORT}: of the new version, and of the one the gate held it to: the served",
+        "  version, or the FULL version an UPDATE one was built on; hours: as Personalize reports them)",
+    ]
     lines += aligned(rows, right_aligned=(0, 4 + several))
-    for day in week.days:
-        if day.decision == "gated" and GATE_METRIC not in day.serving_metrics:
-            lines.append(f"  Day {day.number}: the served version reports no metrics (an UPDATE one), so the")
-            lines.append(
-                f"  {MAX_DROP_PERCENT} % drop rule cannot apply: only the floor can hold a worse version back."
-            )
     return lines
 
 

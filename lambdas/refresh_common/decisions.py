@@ -7,7 +7,7 @@ run record keeps and the alert quotes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,16 +89,22 @@ def import_plan(
 
 
 def training_mode(
-    policy: TrainingPolicy, recipe_arn: str, versions: Sequence[Mapping[str, Any]], now: datetime
+    policy: TrainingPolicy,
+    recipe_arn: str,
+    versions: Sequence[Mapping[str, Any]],
+    now: datetime,
+    held_back: Collection[str] = (),
 ) -> Decision:
     """FULL or UPDATE for the next training, from the policy, the solution's recipe and its versions
-    (ListSolutionVersions summaries: status, trainingMode, creationDateTime)."""
+    (ListSolutionVersions summaries: status, trainingMode, creationDateTime). A FULL version the quality
+    gate held back is no base for an UPDATE (which reports no metrics and would be deployed unchecked):
+    FULL stays due until one passes."""
     if policy.mode == "FULL":
         return Decision("FULL", "the campaign's training policy is FULL")
     if recipe_arn not in UPDATE_RECIPES:
         return Decision("FULL", f"the solution's recipe {recipe_arn} cannot UPDATE (only User-Personalization can)")
     active = [v for v in versions if v.get("status") == "ACTIVE"]
-    fulls = [v for v in active if v.get("trainingMode", "FULL") == "FULL"]
+    fulls = good_full_versions(versions, held_back)
     if not fulls:
         return Decision("FULL", "the solution has no ACTIVE FULL version to UPDATE")
     last_full = max(fulls, key=lambda v: v["creationDateTime"])
@@ -119,6 +125,18 @@ def training_mode(
                 f"{policy.full_every_runs} trainings",
             )
     return Decision("UPDATE", f"UPDATE on top of the FULL version {last_full['solutionVersionArn']}")
+
+
+def good_full_versions(versions: Sequence[Mapping[str, Any]], held_back: Collection[str]) -> list[Mapping[str, Any]]:
+    """The solution's ACTIVE FULL versions the quality gate did not hold back, newest first."""
+    fulls = [
+        v
+        for v in versions
+        if v.get("status") == "ACTIVE"
+        and v.get("trainingMode", "FULL") == "FULL"
+        and v["solutionVersionArn"] not in held_back
+    ]
+    return sorted(fulls, key=lambda v: v["creationDateTime"], reverse=True)
 
 
 def quality_gate(gate: QualityGate, new: Mapping[str, float], serving: Mapping[str, float]) -> Decision:

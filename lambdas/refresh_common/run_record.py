@@ -265,6 +265,20 @@ class RunRecords:
                     history.completed[name] = fingerprints
         return history
 
+    def held_back(self, campaign_name: str, before: str) -> set[str]:
+        """The solution versions the quality gate held back in the campaign's earlier runs."""
+        items = self._table.query(
+            KeyConditionExpression=Key("campaign_name").eq(campaign_name) & Key("base_date").lt(int(before)),
+            ScanIndexForward=False,
+            Limit=HISTORY_DEPTH,
+            ProjectionExpression="run_status, solution_version_arn",
+        )["Items"]
+        return {
+            str(i["solution_version_arn"])
+            for i in items
+            if i.get("run_status") == GATED and i.get("solution_version_arn")
+        }
+
     def phase_durations(
         self, campaign_name: str, before: str, phase: str, *, dataset: str = "", mode: str = ""
     ) -> list[float]:

@@ -483,6 +483,7 @@ def test_deploy_version_role_is_exact(example_template: Template) -> None:
             "Resource": CAMPAIGN,
         },
         {"Action": "personalize:GetSolutionMetrics", "Effect": "Allow", "Resource": f"{SOLUTION}/*"},
+        {"Action": "personalize:ListSolutionVersions", "Effect": "Allow", "Resource": SOLUTION},
         {"Action": ["dynamodb:UpdateItem", "dynamodb:Query"], "Effect": "Allow", "Resource": table},
     ]
 

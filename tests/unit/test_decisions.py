@@ -96,3 +96,14 @@ def test_a_version_with_no_metrics_is_decided_by_rule(without_metrics: str) -> N
 def test_a_metric_the_versions_do_not_report_is_a_configuration_error() -> None:
     with pytest.raises(QualityGateMisconfigured, match=f"do not report {NDCG}; they report coverage, precision"):
         quality_gate(GATE, {"coverage": 0.3, "precision": 0.1}, {})
+
+
+def test_a_full_version_the_gate_held_back_is_no_base_for_an_update() -> None:
+    versions = [version(8, name="good-full"), version(1, name="held-back-full")]
+    held_back = {versions[1]["solutionVersionArn"]}
+
+    decision = training_mode(WEEKLY, USER_PERSONALIZATION, versions, NOW, held_back)
+
+    # The newest FULL version that passed is 8 days old: FULL is due again, not an UPDATE on the worse one.
+    assert decision.choice == "FULL"
+    assert training_mode(WEEKLY, USER_PERSONALIZATION, versions, NOW).reason.endswith("held-back-full")

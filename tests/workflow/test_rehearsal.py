@@ -242,11 +242,12 @@ def test_a_week_updates_daily_skips_the_unchanged_day_and_holds_back_the_worse_w
         records[3]["dataset_import_jobs"]["interactions"]["fingerprint"]
         == (records[2]["dataset_import_jobs"]["interactions"]["fingerprint"])
     )
-    # day 7: the weekly FULL is due, trained, and held back by the floor; the campaign keeps day 6's version
+    # day 7: the weekly FULL is due, trained, and held back: 10 % under the FULL version the served UPDATE
+    # versions were built on (they report no metrics); the campaign keeps day 6's version
     assert records[6]["training_mode_reason"].startswith("the last FULL version is 7.3 days old")
     assert records[6]["quality_gate"] == {
         "decision": "hold",
-        "reason": "normalized_discounted_cumulative_gain_at_25 0.27 is under its floor 0.29",
+        "reason": "normalized_discounted_cumulative_gain_at_25 0.3 -> 0.27 (-10.0 %, at most -2 %)",
     }
     assert week.serving == {"shop-home-recommendations": records[5]["deployed_solution_version_arn"]}
     assert "deployed_solution_version_arn" not in records[6]
@@ -287,9 +288,9 @@ def test_the_week_report_has_a_line_per_day_and_the_hours_against_full_every_day
         ["6", "Sat", "2026-12-05", "refreshed", "UPDATE", "1"],
         ["7", "Sun", "2026-12-06", "gated", "FULL", "6"],
     ]
-    assert days[0].endswith("no metrics (UPDATE)  0.3000      yes")
+    assert days[0].endswith("no metrics (UPDATE)  0.3000   yes")
     assert days[3].endswith("no: data unchanged since day 3")
-    assert days[6].endswith("0.2700               no metrics  no: held back, 0.27 is under its floor 0.29")
+    assert days[6].endswith("0.2700               0.3000   no: held back, 0.3 -> 0.27 (-10.0 %, at most -2 %)")
     assert "Training: 11 h in the week (FULL 1 × 6 h, UPDATE 5 × 1 h; 1 day skipped)" in report
     assert "against 42 h with FULL every day (7 × 6 h): 26 % of it." in report
     assert (
