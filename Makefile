@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= ap-northeast-2
 
-.PHONY: demo test lint synth clean soak reliability-report
+.PHONY: demo test lint synth clean soak reliability-report bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,8 @@ soak: $(STAMP)
 
 reliability-report: $(STAMP)
 	$(BIN)/python -m reliability.report
+
+# The polling policies side by side (docs/PERFORMANCE.md, "Polling policies"): prints the table, writes that
+# section and its plot.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)

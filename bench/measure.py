@@ -1,0 +1,214 @@
+"""One policy's refreshes on the local engine, and the figures of each, read from the execution history, the run
+record and the Personalize emulator's log of calls.
+
+* state transitions: states entered, plus each retry of a Task (Step Functions bills both);
+* Lambda invocations: every Lambda Task attempt; those made by a state of a poll loop are counted apart;
+* history events: the execution history's length;
+* idle overhead: per phase, from the moment its job reached its final status (Personalize's
+  lastUpdatedDateTime) to the first describe call of that job at or after it, the poll that saw it;
+* cost: transitions, Lambda requests and Lambda duration at list price.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from infra.config import RefreshConfig
+from local_engine.refresh import LocalRefresh, PersonalizeCall
+
+from . import poll_lambda
+from .policies import Policy, poll_loop_states
+from .scenarios import Durations
+
+# List prices (us-east-1; ap-northeast-2 is the same for all three).
+PRICE_PER_TRANSITION = 0.025 / 1000  # USD, Standard workflows
+PRICE_PER_LAMBDA_REQUEST = 0.20 / 1_000_000  # USD
+PRICE_PER_GB_SECOND = 0.0000166667  # USD, x86 list price (arm64 is 20 % less)
+# The engine runs the handlers in-process, so their duration on AWS is not measured: each invocation is billed
+# this long (a describe call, or a few Personalize and DynamoDB calls, take some hundred milliseconds).
+ASSUMED_LAMBDA_SECONDS = 0.5
+
+PHASES = ("import", "training", "deployment")
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Figures:
+    transitions: int
+    lambda_invocations: int
+    poll_lambda_invocations: int  # made by a state inside a phase's poll loop
+    polls: int  # describe calls of the phases' jobs
+    history_events: int
+    idle_seconds: dict[str, float]  # per phase
+    lambda_gb_seconds: float
+
+    @property
+    def idle_total(self) -> float:
+        return sum(self.idle_seconds.values())
+
+    @property
+    def cost(self) -> float:
+        return (
+            self.transitions * PRICE_PER_TRANSITION
+            + self.lambda_invocations * PRICE_PER_LAMBDA_REQUEST
+            + self.lambda_gb_seconds * PRICE_PER_GB_SECOND
+        )
+
+
+class RefreshDidNotSucceed(RuntimeError):
+    """A measured refresh failed: its figures would say nothing about polling."""
+
+
+@contextmanager
+def deployed(template: dict[str, Any], config: RefreshConfig) -> Iterator[LocalRefresh]:
+    """One deployment of a policy's template, for all of its refreshes."""
+    poll_lambda._client.cache_clear()  # a new Lambda container for a new deployment
+    with LocalRefresh(template, config) as refresh:
+        yield refresh
+
+
+def start_afresh(refresh: LocalRefresh) -> None:
+    """Empty the run table, so that the next refresh sees no earlier run; and move to the next week."""
+    table = refresh.client("dynamodb")
+    name = refresh.deployment.table_name
+    for item in table.scan(TableName=name, ConsistentRead=True)["Items"]:
+        table.delete_item(TableName=name, Key={"campaign_name": item["campaign_name"], "base_date": item["base_date"]})
+    _next_week(refresh)
+
+
+def run_refresh(refresh: LocalRefresh, policy: Policy, durations: Durations) -> Figures:
+    """One refresh started by the Glue event, with the phases taking `durations`; its figures."""
+    emulator = refresh.emulator
+    emulator.set_duration("import", durations.import_)
+    emulator.set_duration("training", durations.training)
+    emulator.set_duration("deployment", durations.deployment)
+    calls_before = len(refresh.personalize_calls)
+    (arn,) = refresh.put_glue_event()
+    description = refresh.wait(arn)
+    calls = refresh.personalize_calls[calls_before:]
+    if description["status"] != "SUCCEEDED":
+        raise RefreshDidNotSucceed(f"policy {policy.label}: the refresh ended {description['status']}")
+    history = refresh.history(arn)
+    (record,) = [r for r in refresh.run_records() if r["execution_arn"] == arn]
+    figures = _figures(refresh, history, record, calls)
+    _next_week(refresh)
+    return figures
+
+
+def _next_week(refresh: LocalRefresh) -> None:
+    """Move the clock to the next weekly export, a week after the last one started."""
+    elapsed = refresh.clock.elapsed
+    weeks = elapsed // WEEK + 1
+    refresh.clock.advance((weeks * WEEK - elapsed).total_seconds())
+
+
+def _figures(
+    refresh: LocalRefresh, history: list[dict[str, Any]], record: dict[str, Any], calls: list[PersonalizeCall]
+) -> Figures:
+    loops = poll_loop_states(refresh.state_machine_definition())
+    in_loops = frozenset().union(*loops.values())
+    memory = _function_memory_gb(refresh)
+    state_of: dict[int, str] = {}
+    entered = scheduled = task_states = lambda_invocations = poll_lambda_invocations = 0
+    gb_seconds = 0.0
+    for event in history:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            state_of[event["id"]] = event["stateEnteredEventDetails"]["name"]
+            entered += 1
+            task_states += kind == "TaskStateEntered"
+        else:
+            state_of[event["id"]] = state_of.get(event["previousEventId"], "")
+        if kind == "TaskScheduled":
+            scheduled += 1
+            details = event["taskScheduledEventDetails"]
+            if details["resourceType"] == "lambda":
+                lambda_invocations += 1
+                poll_lambda_invocations += state_of[event["id"]] in in_loops
+                function_name = json.loads(details["parameters"])["FunctionName"].split(":")[6]
+                gb_seconds += memory[function_name] * ASSUMED_LAMBDA_SECONDS
+    return Figures(
+        transitions=entered + scheduled - task_states,  # each Task schedules once, and once more per retry
+        lambda_invocations=lambda_invocations,
+        poll_lambda_invocations=poll_lambda_invocations,
+        polls=_polls(record, calls),
+        history_events=len(history),
+        idle_seconds=_idle(refresh, record, calls),
+        lambda_gb_seconds=gb_seconds,
+    )
+
+
+def _function_memory_gb(refresh: LocalRefresh) -> dict[str, float]:
+    resources = refresh.template["Resources"]
+    return {
+        name: resources[logical_id]["Properties"]["MemorySize"] / 1024
+        for logical_id, name in refresh.deployment.functions.items()
+    }
+
+
+# What describes each phase's job, and the parameter naming the job.
+_DESCRIBES = {
+    "import": "DescribeDatasetImportJob",
+    "training": "DescribeSolutionVersion",
+    "deployment": "DescribeCampaign",
+}
+_CREATES = {
+    "import": "CreateDatasetImportJob",
+    "training": "CreateSolutionVersion",
+    "deployment": "UpdateCampaign",
+}
+_JOB_PARAMETER = {
+    "DescribeDatasetImportJob": "datasetImportJobArn",
+    "DescribeSolutionVersion": "solutionVersionArn",
+    "DescribeCampaign": "campaignArn",
+}
+
+
+def _job_of(call: PersonalizeCall) -> str | None:
+    parameter = _JOB_PARAMETER.get(call.operation)
+    return call.params.get(parameter) if parameter else None
+
+
+def _jobs(record: dict[str, Any]) -> dict[str, str]:
+    """The run's job of each phase, by ARN (a campaign update is known by its campaign)."""
+    jobs = {job["arn"]: "import" for job in record["dataset_import_jobs"].values() if job.get("arn")}
+    return jobs | {record["solution_version_arn"]: "training", record["campaign_arn"]: "deployment"}
+
+
+def _polls(record: dict[str, Any], calls: list[PersonalizeCall]) -> int:
+    """Describe calls of each phase's job once it was created (a Lambda may describe a campaign before updating it)."""
+    polls = 0
+    for job, phase in _jobs(record).items():
+        created = next(i for i, call in enumerate(calls) if call.operation == _CREATES[phase])
+        polls += sum(1 for call in calls[created:] if call.operation == _DESCRIBES[phase] and _job_of(call) == job)
+    return polls
+
+
+def _idle(refresh: LocalRefresh, record: dict[str, Any], calls: list[PersonalizeCall]) -> dict[str, float]:
+    idle = dict.fromkeys(PHASES, 0.0)
+    for job, phase in _jobs(record).items():
+        ended = _ended_at(refresh, phase, job)
+        seen = [call.at for call in calls if call.operation == _DESCRIBES[phase] and _job_of(call) == job]
+        seen = [at for at in seen if at >= ended]
+        if not seen:
+            raise RefreshDidNotSucceed(f"no poll of {job} after it ended at {ended}")
+        idle[phase] += (min(seen) - ended).total_seconds()
+    return idle
+
+
+def _ended_at(refresh: LocalRefresh, phase: str, job: str) -> datetime:
+    """When Personalize says the job reached its final status."""
+    personalize = refresh.client("personalize")
+    if phase == "import":
+        ended = personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    elif phase == "training":
+        ended = personalize.describe_solution_version(solutionVersionArn=job)["solutionVersion"]
+    else:
+        ended = personalize.describe_campaign(campaignArn=job)["campaign"]["latestCampaignUpdate"]
+    moment: datetime = ended["lastUpdatedDateTime"]
+    return moment
