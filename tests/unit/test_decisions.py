@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from refresh_common.decisions import quality_gate, training_mode
-from refresh_common.errors import QualityGateMisconfigured
+from refresh_common.data import DataSnapshot
+from refresh_common.decisions import ImportPlan, import_plan, quality_gate, training_mode
+from refresh_common.errors import ImportRefused, QualityGateMisconfigured
 from refresh_common.settings import MetricRule, QualityGate, TrainingPolicy
 
 NOW = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
@@ -107,3 +108,46 @@ def test_a_full_version_the_gate_held_back_is_no_base_for_an_update() -> None:
     # The newest FULL version that passed is 8 days old: FULL is due again, not an UPDATE on the worse one.
     assert decision.choice == "FULL"
     assert training_mode(WEEKLY, USER_PERSONALIZATION, versions, NOW).reason.endswith("held-back-full")
+
+
+# Import plans ---------------------------------------------------------------------------------------
+
+DATA = DataSnapshot(objects=3, bytes=250 * 10**6, fingerprint="abc")
+
+
+def plan_of(mode: str = "FULL", data: DataSnapshot | None = DATA, **kwargs: Any) -> ImportPlan:
+    options = {"imported": None, "has_active_import": True, "force": False} | kwargs
+    return import_plan("interactions", mode, data, **options)
+
+
+def test_data_with_the_fingerprint_of_the_last_import_is_skipped_unless_forced() -> None:
+    assert plan_of(imported="abc").action == "skip"
+    forced = plan_of(imported="abc", force=True)
+    assert (forced.action, forced.mode) == ("import", "FULL")
+    assert "(forced)" in forced.reason
+
+
+def test_incremental_falls_back_to_full_until_the_dataset_has_had_an_active_import() -> None:
+    first = plan_of("INCREMENTAL", has_active_import=False)
+    assert (first.mode, first.reason) == (
+        "FULL",
+        "no earlier ACTIVE import into the dataset, which INCREMENTAL needs: FULL",
+    )
+    assert plan_of("INCREMENTAL").mode == "INCREMENTAL"
+
+
+@pytest.mark.parametrize(
+    ("mode", "data", "refusal"),
+    [
+        ("FULL", DataSnapshot(0, 0, "e"), "no data under the location"),
+        ("FULL", DataSnapshot(9, 101 * 10**9, "big"), "over Personalize's 100 GB limit"),
+        ("INCREMENTAL", DataSnapshot(2, 2 * 10**9, "2gb"), "over Personalize's 1 GB limit for an INCREMENTAL import"),
+    ],
+)
+def test_what_personalize_would_refuse_is_refused_before_any_job(mode: str, data: DataSnapshot, refusal: str) -> None:
+    with pytest.raises(ImportRefused, match=refusal):
+        plan_of(mode, data)
+
+
+def test_an_unread_location_is_imported_as_configured() -> None:
+    assert (plan_of("INCREMENTAL", None).mode, plan_of("FULL", None).action) == ("INCREMENTAL", "import")
