@@ -194,7 +194,8 @@ stack on moto, the real handlers, the Personalize emulator, the virtual clock):
    the job and raises `ResourcePending` until it has ended, retried by Step Functions every 60 s with back-off
    rate 1.02 (AWS's solution for maintaining Personalize models), with attempts enough to outlast the phase's
    limit;
-4. **fixed 300/900/60 s**: the fixed waits of `config/example.json` (import, training, deployment);
+4. **fixed 300/900/60 s**: the fixed waits this project used before its polls were planned (import, training,
+   deployment);
 5. **the project's own**: the synthesized template as it is in the checkout, untouched.
 
 Policies 1 to 4 are derived from policy 5's template by `bench/policies.py`, which finds each phase's poll
