@@ -38,13 +38,16 @@ class Run:
         return self.refresh.aws.client("personalize")
 
     def wait(self, execution_arn: str) -> dict[str, Any]:
-        """The execution's description once it has ended. Polls less often than LocalRefresh.wait: the
-        engine's threads need the CPU more than the end needs noticing within milliseconds."""
+        """The execution's description once it has ended and its end was announced: whatever the
+        announcement set off (the closing of its records, an alert) has then finished too. Polls less
+        often than LocalRefresh.wait: the engine's threads need the CPU more than the end needs noticing
+        within milliseconds."""
         client = self.refresh.aws.client("stepfunctions")
         deadline = time.monotonic() + WAIT_LIMIT
         while True:
             description: dict[str, Any] = client.describe_execution(executionArn=execution_arn)
             if description["status"] != "RUNNING":
+                self.refresh.aws.status_events.wait_announced(execution_arn, max(deadline - time.monotonic(), 0))
                 return description
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{execution_arn} still RUNNING after {WAIT_LIMIT} s of wall time")
