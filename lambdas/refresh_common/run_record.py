@@ -245,13 +245,7 @@ class RunRecords:
         records, and of each campaign's latest completed run."""
         history = History()
         for name in campaign_names:
-            items = self._table.query(
-                KeyConditionExpression=Key("campaign_name").eq(name) & Key("base_date").lt(int(before)),
-                ScanIndexForward=False,
-                Limit=HISTORY_DEPTH,
-                ProjectionExpression="base_date, run_status, dataset_import_jobs",
-            )["Items"]
-            for item in items:  # newest first
+            for item in self._earlier(name, before, "base_date, run_status, dataset_import_jobs"):
                 fingerprints = {
                     dataset: str(job["fingerprint"])
                     for dataset, job in (item.get("dataset_import_jobs") or {}).items()
@@ -267,12 +261,7 @@ class RunRecords:
 
     def held_back(self, campaign_name: str, before: str) -> set[str]:
         """The solution versions the quality gate held back in the campaign's earlier runs."""
-        items = self._table.query(
-            KeyConditionExpression=Key("campaign_name").eq(campaign_name) & Key("base_date").lt(int(before)),
-            ScanIndexForward=False,
-            Limit=HISTORY_DEPTH,
-            ProjectionExpression="run_status, solution_version_arn",
-        )["Items"]
+        items = self._earlier(campaign_name, before, "run_status, solution_version_arn")
         return {
             str(i["solution_version_arn"])
             for i in items
@@ -285,13 +274,19 @@ class RunRecords:
         """How long `phase` took in the campaign's earlier runs, newest first: from when its job was
         started to when the state machine saw it ACTIVE (so a little of the polling's delay is in it).
         IMPORT is one dataset's; TRAINING only counts trainings of `mode`, when given."""
-        items = self._table.query(
-            KeyConditionExpression=Key("campaign_name").eq(campaign_name) & Key("base_date").lt(int(before)),
-            ScanIndexForward=False,
-            Limit=HISTORY_DEPTH,
-        )["Items"]
-        spans = (_phase_span(item, phase, dataset, mode) for item in items)
+        spans = (_phase_span(item, phase, dataset, mode) for item in self._earlier(campaign_name, before))
         return [float(end - start) for start, end in spans if start and end and end > start]
+
+    def _earlier(self, campaign_name: str, before: str, projection: str | None = None) -> list[dict[str, Any]]:
+        """The campaign's records of the HISTORY_DEPTH days before `before`, newest first."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("campaign_name").eq(campaign_name) & Key("base_date").lt(int(before)),
+            "ScanIndexForward": False,
+            "Limit": HISTORY_DEPTH,
+        }
+        if projection:
+            query["ProjectionExpression"] = projection
+        return list(self._table.query(**query)["Items"])
 
     def _imports(self, jobs: Sequence[ImportJobStarted], plans: Sequence[ImportPlan]) -> dict[str, Any]:
         """Each dataset's import job, or why it was skipped, with what its data location held."""
