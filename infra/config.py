@@ -193,6 +193,9 @@ class Polling(_Strict):
     than the phase's own `*_seconds` apart."""
 
     dense_seconds: int = Field(60, ge=10, le=3600)
+    window_polls: int = Field(30, ge=1, le=200)
+    window_margin_percent: float = Field(5, ge=0, le=100)
+    growth: float = Field(1.25, ge=1.01, le=4)
     import_seconds: int = Field(300, ge=10, le=3600)
     training_seconds: int = Field(300, ge=10, le=3600)
     deployment_seconds: int = Field(60, ge=10, le=3600)
@@ -269,11 +272,16 @@ class RefreshConfig(_Strict):
 
     def _history_fits_the_quota(self) -> None:
         timeouts, polling = self.phase_timeouts.seconds(), self.polling
-        dense = polling.dense_seconds
+
+        def phase(name: str) -> history_budget.Phase:
+            return history_budget.Phase(
+                timeouts[name], getattr(polling, name), polling.dense_seconds, polling.window_polls, polling.growth
+            )
+
         events = history_budget.largest_history(
-            import_=history_budget.Phase(timeouts["import_seconds"], polling.import_seconds, dense),
-            training=history_budget.Phase(timeouts["training_seconds"], polling.training_seconds, dense),
-            deployment=history_budget.Phase(timeouts["deployment_seconds"], polling.deployment_seconds, dense),
+            import_=phase("import_seconds"),
+            training=phase("training_seconds"),
+            deployment=phase("deployment_seconds"),
             datasets=len(self.datasets),
             campaigns=len(self.campaigns),
         )

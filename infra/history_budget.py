@@ -49,10 +49,15 @@ class Phase:
     timeout_seconds: float
     polling_seconds: int  # the longest wait between two polls
     dense_seconds: int  # the wait around the expected end
+    window_polls: int = 30  # the polls in the expected window, at most
+    growth: float = 1.25  # how much longer each wait is than the one before, past the window
 
     @property
     def polls(self) -> int:
-        bounds = _polling().PollBounds(self.dense_seconds, self.polling_seconds, ceil(self.timeout_seconds))
+        dense = min(self.dense_seconds, self.polling_seconds)
+        bounds = _polling().PollBounds(
+            dense, self.polling_seconds, ceil(self.timeout_seconds), window_polls=self.window_polls, growth=self.growth
+        )
         return int(_polling().largest_number_of_polls(bounds))
 
 

@@ -7,9 +7,11 @@ phase knows how long the same phase took in earlier successful runs, so it plans
     expected window  = [shortest earlier duration, longest] widened by `margin` on each side
     first wait       = up to the window's start (at least `dense_seconds`)
     inside the window: polls every `dense_seconds`, widened so the window takes at most
-                       MAX_WINDOW_POLLS of them
+                       `window_polls` of them
     past the window  : each wait `growth` times the one before, up to `max_seconds`
     no history       : from `dense_seconds`, growing the same way
+
+Every bound comes from the configuration's `polling` (see PollBounds); the defaults are below.
 
 The state machine walks the list with Wait states (SecondsPath), no Lambda per poll. The list covers
 the phase's limit and then some, so the phase's own deadline always ends the loop before the list does.
@@ -28,7 +30,7 @@ MAX_WINDOW_POLLS = 30
 MARGIN = 0.05
 # How much longer each wait is than the one before, past the window or without history.
 GROWTH = 1.25
-# Earlier durations used: the most recent ones.
+# Earlier durations used: the most recent ones (the run table is read that far back anyway).
 HISTORY_RUNS = 10
 
 
@@ -37,6 +39,9 @@ class PollBounds:
     dense_seconds: int  # the wait inside the expected window, and the first wait without history
     max_seconds: int  # the longest wait between two polls
     limit_seconds: int  # the phase's limit: the waits cover it and more
+    window_polls: int = MAX_WINDOW_POLLS
+    margin: float = MARGIN
+    growth: float = GROWTH
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,9 @@ def plan(earlier: Sequence[float], bounds: PollBounds) -> PollPlan:
     if not recent:
         waits = _growing(bounds.dense_seconds, bounds, elapsed=0)
         return PollPlan(waits, None, None, "no earlier run: polls from the dense interval, growing", recent)
-    start = max(0, round(min(recent) * (1 - MARGIN)))
-    end = max(start + bounds.dense_seconds, round(max(recent) * (1 + MARGIN)))
-    dense = max(bounds.dense_seconds, ceil((end - start) / MAX_WINDOW_POLLS))
+    start = max(0, round(min(recent) * (1 - bounds.margin)))
+    end = max(start + bounds.dense_seconds, round(max(recent) * (1 + bounds.margin)))
+    dense = max(bounds.dense_seconds, ceil((end - start) / bounds.window_polls))
     dense = min(dense, bounds.max_seconds)
     waits = [max(bounds.dense_seconds, start)] if start > 0 else []
     elapsed = sum(waits)
@@ -87,10 +92,10 @@ def walk(plan: PollPlan) -> dict[str, object]:
 
 def largest_number_of_polls(bounds: PollBounds) -> int:
     """The most polls a plan with these bounds can make before the phase's limit (the history budget)."""
-    growth_steps = ceil(log(max(bounds.max_seconds / bounds.dense_seconds, 1)) / log(GROWTH)) + 1
+    growth_steps = ceil(log(max(bounds.max_seconds / bounds.dense_seconds, 1)) / log(bounds.growth)) + 1
     # The first wait; the window's polls (at most MAX_WINDOW_POLLS shorter than max_seconds); the growth
     # back up to max_seconds; and the polls max_seconds apart, which the limit bounds.
-    return 1 + MAX_WINDOW_POLLS + growth_steps + ceil(bounds.limit_seconds / bounds.max_seconds) + 1
+    return 1 + bounds.window_polls + growth_steps + ceil(bounds.limit_seconds / bounds.max_seconds) + 1
 
 
 def _growing(first: int, bounds: PollBounds, *, elapsed: int) -> list[int]:
@@ -100,5 +105,5 @@ def _growing(first: int, bounds: PollBounds, *, elapsed: int) -> list[int]:
     while elapsed < bounds.limit_seconds + 2 * bounds.max_seconds:
         waits.append(round(wait))
         elapsed += round(wait)
-        wait = min(wait * GROWTH, bounds.max_seconds)
+        wait = min(wait * bounds.growth, bounds.max_seconds)
     return waits or [bounds.max_seconds]

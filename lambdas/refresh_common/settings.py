@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidSettings
-from .polling import PollBounds
+from .polling import GROWTH, MARGIN, MAX_WINDOW_POLLS, PollBounds
 
 SETTINGS_VARIABLE = "REFRESH_SETTINGS"
 TABLE_VARIABLE = "RUN_TABLE_NAME"
@@ -75,13 +75,18 @@ class Settings:
     alert_topic_arn: str | None = None
     # "refuse" or "warn" when Personalize's own automation is on for a campaign.
     automation_guard: str = "refuse"
-    # Seconds between polls around a phase's expected end (the `polling` values are the longest waits).
+    # The polling planner's own bounds: seconds between polls around a phase's expected end (the
+    # `polling` values are the longest waits), polls in the expected window, its margin, the growth.
     dense_seconds: int = 60
+    window_polls: int = MAX_WINDOW_POLLS
+    margin: float = MARGIN
+    growth: float = GROWTH
 
     def poll_bounds(self, phase_key: str) -> PollBounds:
         """The planner's bounds for one phase (`import_seconds`, `training_seconds`, `deployment_seconds`)."""
         longest = self.polling[phase_key]
-        return PollBounds(min(self.dense_seconds, longest), longest, self.phase_timeouts[phase_key])
+        dense = min(self.dense_seconds, longest)
+        return PollBounds(dense, longest, self.phase_timeouts[phase_key], self.window_polls, self.margin, self.growth)
 
     @property
     def region(self) -> str:
@@ -130,6 +135,9 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
             alert_topic_arn=environ.get(ALERT_TOPIC_VARIABLE) or None,
             automation_guard=raw.get("automation_guard", "refuse"),
             dense_seconds=int(raw["polling"].get("dense_seconds", 60)),
+            window_polls=int(raw["polling"].get("window_polls", MAX_WINDOW_POLLS)),
+            margin=float(raw["polling"].get("window_margin_percent", MARGIN * 100)) / 100,
+            growth=float(raw["polling"].get("growth", GROWTH)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidSettings(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from refresh_common.polling import MAX_WINDOW_POLLS, PollBounds, largest_number_of_polls, plan
@@ -69,3 +71,22 @@ def test_no_plan_makes_more_polls_than_the_history_budget_counts(earlier: list[f
         if elapsed > TRAINING.limit_seconds:
             break
     assert polls <= largest_number_of_polls(TRAINING)
+
+
+def test_every_bound_comes_from_the_configuration() -> None:
+    from infra.config import parse_config
+    from refresh_common.settings import load_settings
+    from tests.conftest import example_raw
+
+    raw = example_raw()
+    raw["polling"] |= {"dense_seconds": 30, "window_polls": 10, "window_margin_percent": 0, "growth": 2}
+    raw["polling"]["training_seconds"] = 600
+    config = parse_config(raw)
+    settings = load_settings({"REFRESH_SETTINGS": json.dumps(config.lambda_settings()), "RUN_TABLE_NAME": "runs"})
+    bounds = settings.poll_bounds("training_seconds")
+    assert (bounds.dense_seconds, bounds.window_polls, bounds.margin, bounds.growth) == (30, 10, 0.0, 2.0)
+
+    result = plan([3 * HOUR, 4 * HOUR], bounds)
+    assert result.window == (3 * HOUR, 4 * HOUR)  # no margin
+    assert result.waits[1] == HOUR // 10  # ten polls across the hour-wide window
+    assert plan([], bounds).waits[:6] == [30, 60, 120, 240, 480, 600]  # doubling from dense_seconds
