@@ -15,8 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config" / "example.json"
 
 
+# Polls of the matrix and the soak: every 5 minutes at least and 15 at most, whatever the history. The
+# faults are about what fails, not how promptly a job's end is noticed, and fewer polls simulate faster.
+COARSE_POLLING = {"dense_seconds": 300, "import_seconds": 900, "training_seconds": 900, "deployment_seconds": 300}
+
+
 def example() -> dict[str, Any]:
-    return json.loads(EXAMPLE_CONFIG.read_text())
+    """The example configuration, polled coarsely."""
+    return {**json.loads(EXAMPLE_CONFIG.read_text()), "polling": dict(COARSE_POLLING)}
 
 
 def two_of_each() -> dict[str, Any]:
@@ -34,7 +40,12 @@ def short_timeout() -> dict[str, Any]:
 def hourly_polling() -> dict[str, Any]:
     """Every phase polled once an hour, so that a phase lasting a day and more costs few history events."""
     raw = copy.deepcopy(example())
-    raw["polling"] = {"import_seconds": 3600, "training_seconds": 3600, "deployment_seconds": 3600}
+    raw["polling"] = {
+        "dense_seconds": 3600,
+        "import_seconds": 3600,
+        "training_seconds": 3600,
+        "deployment_seconds": 3600,
+    }
     return raw
 
 

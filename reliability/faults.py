@@ -20,6 +20,10 @@ from local_engine.refresh import WAIT_LIMIT, LocalRefresh
 
 from .calls import CallLog
 
+# Wall seconds a run waits, once its execution has ended, for the end's announcement (and the closing of
+# its records) to have been handled.
+ANNOUNCEMENT_WAIT = 10
+
 # What the Lambda runtime reports when a function dies (out of memory, say) or runs past its own timeout.
 RuntimeExitError: type[RuntimeError] = type("Runtime.ExitError", (RuntimeError,), {"__module__": __name__})
 SandboxTimedout: type[RuntimeError] = type("Sandbox.Timedout", (RuntimeError,), {"__module__": __name__})
@@ -39,7 +43,8 @@ class Run:
 
     def wait(self, execution_arn: str) -> dict[str, Any]:
         """The execution's description once it has ended and its end was announced: whatever the
-        announcement set off (the closing of its records, an alert) has then finished too. Polls less
+        announcement set off (the closing of its records, an alert) has then finished too, unless it
+        took longer than ANNOUNCEMENT_WAIT of wall time. Polls less
         often than LocalRefresh.wait: the engine's threads need the CPU more than the end needs noticing
         within milliseconds."""
         client = self.refresh.aws.client("stepfunctions")
@@ -47,7 +52,9 @@ class Run:
         while True:
             description: dict[str, Any] = client.describe_execution(executionArn=execution_arn)
             if description["status"] != "RUNNING":
-                self.refresh.aws.status_events.wait_announced(execution_arn, max(deadline - time.monotonic(), 0))
+                # Bounded: a Lambda that hangs holds the engine's one invocation at a time, and the end's
+                # handler then waits for it (on AWS it would run at once).
+                self.refresh.aws.status_events.wait_announced(execution_arn, ANNOUNCEMENT_WAIT)
                 return description
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{execution_arn} still RUNNING after {WAIT_LIMIT} s of wall time")

@@ -30,6 +30,10 @@ MAX_WINDOW_POLLS = 30
 MARGIN = 0.05
 # How much longer each wait is than the one before, past the window or without history.
 GROWTH = 1.25
+# Waits of the longest kind the plan keeps beyond the phase's limit: a training over its limit is stopped
+# and polled until CREATE STOPPED, and the state machine must never read past the end of the plan (an
+# out-of-range States.ArrayGetItem is an uncatchable States.Runtime).
+BEYOND_THE_LIMIT = 24
 # Earlier durations used: the most recent ones (the run table is read that far back anyway).
 HISTORY_RUNS = 10
 
@@ -93,16 +97,17 @@ def walk(plan: PollPlan) -> dict[str, object]:
 def largest_number_of_polls(bounds: PollBounds) -> int:
     """The most polls a plan with these bounds can make before the phase's limit (the history budget)."""
     growth_steps = ceil(log(max(bounds.max_seconds / bounds.dense_seconds, 1)) / log(bounds.growth)) + 1
-    # The first wait; the window's polls (at most MAX_WINDOW_POLLS shorter than max_seconds); the growth
-    # back up to max_seconds; and the polls max_seconds apart, which the limit bounds.
-    return 1 + bounds.window_polls + growth_steps + ceil(bounds.limit_seconds / bounds.max_seconds) + 1
+    # The first wait; the window's polls (at most window_polls shorter than max_seconds); the growth back
+    # up to max_seconds; the polls max_seconds apart, which the limit bounds; and those past the limit
+    # while a stopped training winds down.
+    return 1 + bounds.window_polls + growth_steps + ceil(bounds.limit_seconds / bounds.max_seconds) + BEYOND_THE_LIMIT
 
 
 def _growing(first: int, bounds: PollBounds, *, elapsed: int) -> list[int]:
-    """Waits from `first`, each GROWTH times the last, up to max_seconds, until the limit is covered
-    with two of the longest waits to spare."""
+    """Waits from `first`, each `growth` times the last, up to max_seconds, until the limit is covered
+    with BEYOND_THE_LIMIT of the longest waits to spare."""
     waits, wait = [], float(min(first, bounds.max_seconds))
-    while elapsed < bounds.limit_seconds + 2 * bounds.max_seconds:
+    while elapsed < bounds.limit_seconds + BEYOND_THE_LIMIT * bounds.max_seconds:
         waits.append(round(wait))
         elapsed += round(wait)
         wait = min(wait * bounds.growth, bounds.max_seconds)

@@ -3,11 +3,9 @@ and the observations of the faults this session runs, made once, in worker proce
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from infra.config import RefreshConfig, parse_config
+from infra.config import parse_config
 from local_engine.synth import synthesize
 from reliability.catalog import FAULTS
 from reliability.configs import RAW_CONFIGS
@@ -27,13 +25,8 @@ class Environments(dict[str, Environment]):
 
 
 @pytest.fixture(scope="session")
-def environments(
-    example_config: RefreshConfig, example_template: Any, two_of_each_config: RefreshConfig, two_of_each_template: Any
-) -> Environments:
-    built = Environments()
-    built["example"] = Environment(RAW_CONFIGS["example"](), example_template.to_json())
-    built["two_of_each"] = Environment(RAW_CONFIGS["two_of_each"](), two_of_each_template.to_json())
-    return built
+def environments() -> Environments:
+    return Environments()
 
 
 @pytest.fixture(scope="session")

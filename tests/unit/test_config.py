@@ -284,11 +284,12 @@ def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
 
     one = {"import_": Phase(3600, 300, 60), "training": Phase(7200, 900, 60), "deployment": Phase(1800, 60, 60)}
     base = largest_history(**one, datasets=1, campaigns=1)
-    # the first wait, 30 in the window, 9 growing from 60 s to 300 s, 12 of 300 s in the hour, one more
-    assert Phase(3600, 300, 60).polls == 1 + 30 + 9 + 12 + 1
-    assert largest_history(**one, datasets=2, campaigns=1) - base == 70 + EVENTS_PER_POLL * 53
+    # the first wait, 30 in the window, 9 growing from 60 s to 300 s, 12 of 300 s in the hour, and 24 past
+    # the limit (a stopped training winds down)
+    assert Phase(3600, 300, 60).polls == 1 + 30 + 9 + 12 + 24
+    assert largest_history(**one, datasets=2, campaigns=1) - base == 70 + EVENTS_PER_POLL * 76
     training, deployment = Phase(7200, 900, 60).polls, Phase(1800, 60, 60).polls
-    assert (training, deployment) == (1 + 30 + 14 + 8 + 1, 1 + 30 + 1 + 30 + 1)
+    assert (training, deployment) == (1 + 30 + 14 + 8 + 24, 1 + 30 + 1 + 30 + 24)
     assert largest_history(**one, datasets=1, campaigns=2) - base == 100 + EVENTS_PER_POLL * (training + deployment)
 
 
