@@ -55,7 +55,8 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
         log.warning("the campaign follows its solution's latest version: deployed unchecked")
     elif (gate := _gate(client, records, task, version_arn, campaign)).decision.choice == "hold":
         log.warning("new version held back by the quality gate", extra={"reason": gate.decision.reason})
-        return _result(settings, version_arn, "GATED", gate)
+        # A held-back version is not polled; the state machine reads the field all the same.
+        return _result(settings, version_arn, "GATED", gate, polling.PollPlan([settings.dense_seconds], None, None, ""))
     else:
         update: dict[str, Any] = {
             "campaignArn": campaign["campaignArn"],
@@ -80,7 +81,7 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
         status=status,
         poll_plan=poll.summary(),
     )
-    return _result(settings, version_arn, status, gate) | {"poll": polling.walk(poll)}
+    return _result(settings, version_arn, status, gate, poll)
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,9 @@ class _Gate:
     serving_metrics: dict[str, float]  # the version the campaign served
 
 
-def _result(settings: Settings, version_arn: str, status: str, gate: _Gate) -> dict[str, Any]:
-    """What the state machine keeps: the status to poll from, and the gate's decision with its figures for the
-    stage events."""
+def _result(settings: Settings, version_arn: str, status: str, gate: _Gate, poll: polling.PollPlan) -> dict[str, Any]:
+    """What the state machine keeps: the status to poll from and the planned polls, and the gate's decision
+    with its figures for the stage events."""
     return {
         "solution_version_arn": version_arn,
         "status": status,
@@ -102,8 +103,7 @@ def _result(settings: Settings, version_arn: str, status: str, gate: _Gate) -> d
         "metrics": gate.metrics,
         "serving_metrics": gate.serving_metrics,
         "limit": clock.phase_limit(settings.phase_timeouts["deployment_seconds"]),
-        # a held-back version is not polled; the state machine reads the field all the same
-        "poll": {"waits": [settings.dense_seconds], "index": 0, "next": settings.dense_seconds},
+        "poll": polling.walk(poll),
     }
 
 
@@ -133,8 +133,7 @@ def _full_baseline(client: Any, records: RunRecords, task: CampaignTask, version
     the newest ACTIVE FULL version the gate passed, which the served UPDATE versions were built on."""
     versions = [
         summary
-        for page in client.get_paginator("list_solution_versions").paginate(solutionArn=task.campaign.solution_arn)
-        for summary in page["solutionVersions"]
+        for summary in personalize.solution_versions(client, task.campaign.solution_arn)
         if summary["solutionVersionArn"] != version_arn
     ]
     held_back = records.held_back(task.campaign.campaign_name, task.base_date)

@@ -68,11 +68,7 @@ def _training_mode(client: Any, campaign: CampaignSettings, held_back: set[str])
     if campaign.training.mode == "FULL":
         return decisions.training_mode(campaign.training, "", [], _now())
     recipe = client.describe_solution(solutionArn=campaign.solution_arn)["solution"]["recipeArn"]
-    versions = [
-        summary
-        for page in client.get_paginator("list_solution_versions").paginate(solutionArn=campaign.solution_arn)
-        for summary in page["solutionVersions"]
-    ]
+    versions = personalize.solution_versions(client, campaign.solution_arn)
     return decisions.training_mode(campaign.training, recipe, versions, _now(), held_back)
 
 
@@ -119,11 +115,7 @@ def _create_or_reuse(
 def _find_version(client: Any, solution_arn: str, name: str) -> dict[str, Any] | None:
     """The solution's version called `name`. Summaries carry no name, so versions are described one
     by one: newest first (the list's order is not documented), and at most MAX_VERSIONS_DESCRIBED."""
-    summaries = [
-        summary
-        for page in client.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn)
-        for summary in page["solutionVersions"]
-    ]
+    summaries = personalize.solution_versions(client, solution_arn)
     summaries.sort(key=lambda summary: summary.get("creationDateTime") or _LONG_AGO, reverse=True)
     for summary in summaries[:MAX_VERSIONS_DESCRIBED]:
         version = client.describe_solution_version(solutionVersionArn=summary["solutionVersionArn"])

@@ -36,6 +36,12 @@ def client(region: str) -> Any:
     )
 
 
+def solution_versions(client: Any, solution_arn: str) -> list[dict[str, Any]]:
+    """Every ListSolutionVersions summary of the solution, all pages."""
+    pages = client.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn)
+    return [summary for page in pages for summary in page["solutionVersions"]]
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 

@@ -1,7 +1,7 @@
 """Polling planned from history: when to describe a job, decided once, when the phase starts.
 
 Personalize announces no completion, so the state machine polls. A fixed interval is either costly (a
-transition and eleven history events per poll) or slow to notice the end. The Lambda that starts a
+few transitions and thirteen history events per poll) or slow to notice the end. The Lambda that starts a
 phase knows how long the same phase took in earlier successful runs, so it plans the waits instead:
 
     expected window  = [shortest earlier duration, longest] widened by `margin` on each side

@@ -136,9 +136,9 @@ class RunRecords:
         A campaign whose run for this date is RUNNING or SUCCEEDED is skipped (a duplicate
         event); one whose run FAILED is claimed again (one SKIPPED too, when the run is forced), and
         so is one still RUNNING after `execution_timeout` seconds, since its execution has ended
-        without recording it. A record
-        this execution already claimed (an earlier try of this call) stays claimed. All claims land
-        together or none do; a transaction cancelled by a conflict or throttle raises RunRecordBusy.
+        without recording it. A record this execution already claimed (an earlier try of this call)
+        stays claimed. All claims land together or none do; a transaction cancelled by a conflict or
+        throttle raises RunRecordBusy.
         """
         writes, claimed, skipped = [], [], {}
         for campaign in campaigns:
