@@ -50,9 +50,11 @@ def claim(event: dict[str, Any], settings: Settings, records: RunRecords) -> dic
     execution_arn = str(event["execution_arn"])
     request = parse_run_input(event.get("input"), glue_job_names=settings.glue_job_names, time_zone=settings.time_zone)
     log = run_logger(__name__, execution_arn=execution_arn, base_date=request.base_date)
-    result = records.claim(
-        request, settings.campaigns, execution_arn, execution_timeout=settings.execution_timeout_seconds
-    )
+    names = [c.campaign_name for c in settings.campaigns]
+    if unknown := [name for name in request.campaigns if name not in names]:
+        raise InvalidRunInput(f"campaigns {unknown} are not configured; the configured campaigns are {names}")
+    chosen = [c for c in settings.campaigns if not request.campaigns or c.campaign_name in request.campaigns]
+    result = records.claim(request, chosen, execution_arn, execution_timeout=settings.execution_timeout_seconds)
     if result.duplicate:
         log.info("duplicate run: every campaign is already running or refreshed", extra={"skipped": result.skipped})
     else:
@@ -112,8 +114,9 @@ def start_imports(
     names = [c["campaign_name"] for c in run["campaigns"]]
     history = records.last_imports([c.campaign_name for c in settings.campaigns], base_date) if s3 else History()
     plans = [_plan(client, s3, dataset, base_date, history, force) for dataset in settings.datasets]
+    afresh_since = records.afresh_since(names, base_date)
     jobs = [
-        _start_import(client, settings, dataset, base_date, plan.mode)
+        _start_import(client, settings, dataset, base_date, plan.mode, afresh_since)
         for dataset, plan in zip(settings.datasets, plans, strict=True)
         if plan.action == "import"
     ]
@@ -204,9 +207,10 @@ def _skipped_campaigns(
 
 
 def _start_import(
-    client: Any, settings: Settings, dataset: DatasetSettings, base_date: str, mode: str
+    client: Any, settings: Settings, dataset: DatasetSettings, base_date: str, mode: str, afresh_since: float | None
 ) -> ImportJobStarted:
-    """Create the day's import job, or reuse the one an earlier attempt created under the same name."""
+    """Create the day's import job, or reuse the one an earlier attempt created under the same name (not when
+    the run starts afresh: see personalize.reusable)."""
     for job_name in import_job_names(settings.job_name_prefix, dataset.dataset_group, dataset.name, base_date):
         arn = import_job_arn(dataset.dataset_arn, job_name)
         try:
@@ -221,10 +225,12 @@ def _start_import(
         except ClientError as exc:
             if personalize.error_code(exc) != "ResourceAlreadyExistsException":
                 raise
-        status = client.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]["status"]
-        if status not in personalize.DEAD_STATUSES:
-            return ImportJobStarted(dataset.name, job_name, arn, status)
-    raise NameAttemptsExhausted(f"every import job name for {dataset.name} on {base_date} is taken by a failed job")
+        job = client.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
+        if personalize.reusable(job, afresh_since=afresh_since):
+            return ImportJobStarted(dataset.name, job_name, arn, job["status"])
+    raise NameAttemptsExhausted(
+        f"every import job name for {dataset.name} on {base_date} is taken by a failed or earlier job"
+    )
 
 
 # The ends Step Functions reports without our Catch having run, and what to say when it gives no error.

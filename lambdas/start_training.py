@@ -40,7 +40,8 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
     _check_gate_metrics(client, task.campaign)
     mode = _training_mode(client, task.campaign, records.held_back(task.campaign.campaign_name, task.base_date))
-    name, arn, status = _create_or_reuse(client, settings, task.campaign, task.base_date, mode.choice)
+    afresh_since = records.afresh_since([task.campaign.campaign_name], task.base_date)
+    name, arn, status = _create_or_reuse(client, settings, task.campaign, task.base_date, mode.choice, afresh_since)
     earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, "TRAINING", mode=mode.choice)
     poll = polling.plan(earlier, settings.poll_bounds("training_seconds"))
     records.record_training_started(
@@ -92,7 +93,7 @@ def _check_gate_metrics(client: Any, campaign: CampaignSettings) -> None:
 
 
 def _create_or_reuse(
-    client: Any, settings: Settings, campaign: CampaignSettings, base_date: str, mode: str
+    client: Any, settings: Settings, campaign: CampaignSettings, base_date: str, mode: str, afresh_since: float | None
 ) -> tuple[str, str, str]:
     for name in solution_version_names(settings.job_name_prefix, base_date):
         try:
@@ -107,7 +108,7 @@ def _create_or_reuse(
             if existing is None:
                 # In use by a version that is not ours: let the state machine back off and retry.
                 raise
-        if existing["status"] not in personalize.DEAD_STATUSES:
+        if personalize.reusable(existing, afresh_since=afresh_since):
             return name, existing["solutionVersionArn"], existing["status"]
     raise NameAttemptsExhausted(f"every solution version name for {campaign.solution_name} on {base_date} is taken")
 

@@ -16,6 +16,7 @@ from typing import NoReturn, cast
 
 from infra.config import ConfigError, load_config
 from local_engine.personalize import JobKind
+from local_engine.saved import SAVED_ENGINE
 
 from .report import render
 from .scenario import DEFAULT_FAILURE_REASONS, PHASES, Scenario, ScenarioError, rehearse, scenario_config
@@ -25,6 +26,9 @@ from .week_report import render_week
 
 PROGRAM = "rehearsal"
 DEFAULT_CONFIG = "config/example.json"
+SAVED_NOTE = (
+    f"\nSaved to {SAVED_ENGINE}: try the operator CLI on it, e.g. `.venv/bin/personalize-refresh runs --local`."
+)
 _LONGEST = 10_000  # of any duration's unit: longer would only wait for the state machine's timeout
 _DURATION_DEFAULTS = {"--import-minutes": 60, "--training-hours": 6, "--deployment-minutes": 30}
 # The options that change the single refresh's scenario: the week has its own.
@@ -165,10 +169,13 @@ def main(argv: list[str] | None = None) -> int:
 
     use_project_node()
     logging.disable(logging.CRITICAL)  # the embedded AWS logs each failed state as an error; the report says it
-    outcome = rehearse(config, scenario, progress=lambda line: print(line, flush=True))
+    outcome = rehearse(
+        config, scenario, progress=lambda line: print(line, flush=True), save_to=SAVED_ENGINE, source=args.config
+    )
     verdict = judge(outcome)
     print()
     print(render(outcome, verdict, states=args.states, records=args.records))
+    print(SAVED_NOTE)
     return verdict.exit_code
 
 
@@ -181,9 +188,12 @@ def _week(args: argparse.Namespace) -> int:
 
     use_project_node()
     logging.disable(logging.CRITICAL)
-    week = rehearse_week(config, progress=lambda line: print(line, flush=True))
+    week = rehearse_week(
+        config, progress=lambda line: print(line, flush=True), save_to=SAVED_ENGINE, source=args.config
+    )
     print()
     print(render_week(week, records=args.records))
+    print(SAVED_NOTE)
     return week.exit_code
 
 

@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.config import RefreshConfig, parse_config
 from local_engine.personalize import JobKind
 from local_engine.refresh import DEFAULT_START, WAIT_LIMIT, LocalRefresh, PersonalizeCall, RecordWrite
+from local_engine.saved import save
 from local_engine.synth import synthesize
 
 PHASES: tuple[JobKind, ...] = ("import", "training", "deployment")
@@ -127,8 +129,12 @@ def rehearse(
     *,
     progress: Callable[[str], None] = print,
     template: dict[str, Any] | None = None,
+    save_to: Path | None = None,
+    source: str = "",
 ) -> Outcome:
-    """Rehearse one scenario; `template` skips the synth when the caller already holds this config's template."""
+    """Rehearse one scenario; `template` skips the synth when the caller already holds this config's template.
+    With `save_to`, the engine is saved there as the rehearsal left it (see local_engine.saved), `source`
+    naming where the configuration came from."""
     started = time.perf_counter()
     if template is None:
         template = synthesized(config, progress)
@@ -153,6 +159,8 @@ def rehearse(
         outcome.personalize_calls = list(refresh.personalize_calls)
         outcome.simulated = refresh.clock.elapsed
         outcome.started = refresh.clock.start
+        if save_to is not None:
+            save(refresh, source=source, path=save_to)
     outcome.wall_seconds = time.perf_counter() - started
     return outcome
 

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from infra.config import RefreshConfig, parse_config
 from local_engine.refresh import LocalRefresh
+from local_engine.saved import save
 
 from .scenario import base_date_of, synthesized
 from .verdict import AS_EXPECTED, NOT_AS_EXPECTED
@@ -106,9 +108,15 @@ def week_config(config: RefreshConfig, *, source: str) -> RefreshConfig:
 
 
 def rehearse_week(
-    config: RefreshConfig, *, progress: Callable[[str], None] = print, template: dict[str, Any] | None = None
+    config: RefreshConfig,
+    *,
+    progress: Callable[[str], None] = print,
+    template: dict[str, Any] | None = None,
+    save_to: Path | None = None,
+    source: str = "",
 ) -> Week:
-    """Rehearse the week; `template` skips the synth when the caller already holds this config's template."""
+    """Rehearse the week; `template` skips the synth when the caller already holds this config's template.
+    With `save_to`, the engine is saved there as the week left it (see local_engine.saved)."""
     started = time.perf_counter()
     if template is None:
         template = synthesized(config, progress)
@@ -140,6 +148,8 @@ def rehearse_week(
         week.serving = {c.name: refresh.serving_version(c.name) for c in config.campaigns}
         week.days = _days(refresh, week)
         week.simulated = refresh.clock.elapsed
+        if save_to is not None:
+            save(refresh, source=source, path=save_to)
     week.wall_seconds = time.perf_counter() - started
     week.problems += check(week)
     return week

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from .errors import InvalidRunInput
 
 GLUE_FIELDS = frozenset({"trigger", "job_name", "job_run_id", "event_time"})
-MANUAL_FIELDS = frozenset({"trigger", "base_date", "force"})
+MANUAL_FIELDS = frozenset({"trigger", "base_date", "force", "campaigns"})
 BASE_DATE = re.compile(r"^\d{8}$")
 _JOB_RUN_ID = re.compile(r"^jr_[A-Za-z0-9_-]{1,252}$")
 _EVENT_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
@@ -30,7 +30,8 @@ class RunRequest:
     glue_job_name: str | None = None
     glue_job_run_id: str | None = None
     event_time: str | None = None
-    force: bool = False  # import and train even where the data did not change
+    force: bool = False  # import and train afresh, even where the data did not change or the day completed
+    campaigns: tuple[str, ...] = ()  # the campaigns to refresh (a manual start's choice); empty: all of them
 
 
 def parse_run_input(payload: Any, *, glue_job_names: tuple[str, ...], time_zone: str) -> RunRequest:
@@ -75,7 +76,15 @@ def _manual_request(payload: dict[str, Any]) -> RunRequest:
     force = payload.get("force", False)
     if not isinstance(force, bool):
         raise InvalidRunInput(f"force must be true or false, got {force!r}")
-    return RunRequest(base_date, "manual", force=force)
+    campaigns = payload.get("campaigns", [])
+    if (
+        not isinstance(campaigns, list)
+        or not all(isinstance(name, str) and name for name in campaigns)
+        or len(set(campaigns)) != len(campaigns)
+        or ("campaigns" in payload and not campaigns)
+    ):
+        raise InvalidRunInput(f"campaigns must be a list of distinct campaign names, got {campaigns!r}")
+    return RunRequest(base_date, "manual", force=force, campaigns=tuple(campaigns))
 
 
 def _only(payload: dict[str, Any], allowed: frozenset[str], *, required: frozenset[str]) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -16,6 +17,15 @@ from .errors import PersonalizeUnavailable
 # Statuses of a job that will never become ACTIVE: a re-run must use a new name.
 DEAD_STATUSES = frozenset({"CREATE FAILED", "CREATE STOPPING", "CREATE STOPPED"})
 IN_FLIGHT_STATUSES = frozenset({"CREATE PENDING", "CREATE IN_PROGRESS"})
+
+
+def reusable(resource: Mapping[str, Any], *, afresh_since: float | None) -> bool:
+    """Whether a job found under the day's name can be taken up by this run: it is not dead and, when the
+    run starts afresh (a forced re-run, begun at `afresh_since`), this run created it."""
+    if resource.get("status") in DEAD_STATUSES:
+        return False
+    created = resource.get("creationDateTime")
+    return afresh_since is None or (isinstance(created, datetime) and created.timestamp() >= afresh_since)
 
 
 # Codes that mean "try again later" but that Personalize's model does not define, so botocore raises

@@ -133,8 +133,8 @@ class RunRecords:
     ) -> Claim:
         """Claim the base date for every campaign not already running or refreshed, atomically.
 
-        A campaign whose run for this date is RUNNING or SUCCEEDED is skipped (a duplicate
-        event); one whose run FAILED is claimed again (one SKIPPED too, when the run is forced), and
+        A campaign whose run for this date is RUNNING or completed is skipped (a duplicate
+        event); one whose run FAILED is claimed again (a completed one too, when the run is forced), and
         so is one still RUNNING after `execution_timeout` seconds, since its execution has ended
         without recording it. A record this execution already claimed (an earlier try of this call)
         stays claimed. All claims land together or none do; a transaction cancelled by a conflict or
@@ -411,8 +411,17 @@ class RunRecords:
         """Each campaign's record of the day as it stands (empty when there is none), read for an alert."""
         return {name: self._get(name, base_date) or {} for name in campaign_names}
 
+    def afresh_since(self, campaign_names: Sequence[str], base_date: str) -> float | None:
+        """When this forced run began (it creates its own jobs, reusing none of an earlier attempt's), or
+        None when the run may take up what earlier attempts of the day created."""
+        for name in campaign_names:
+            record = self._get(name, base_date) or {}
+            if record.get("forced"):
+                return float(record["started_datetime"])
+        return None
+
     def _claimable(self, existing: dict[str, Any], execution_timeout: int, *, force: bool) -> bool:
-        if existing.get("run_status") in RERUNNABLE or (force and existing.get("run_status") == SKIPPED):
+        if existing.get("run_status") in RERUNNABLE or (force and existing.get("run_status") in COMPLETED):
             return True
         started = int(existing.get("started_datetime", self._now()))
         return existing.get("run_status") == RUNNING and started + execution_timeout < self._now()
@@ -441,6 +450,8 @@ class RunRecords:
             "updated_at": self._iso(now),
             "previous_attempts": [],
         }
+        if request.force:
+            item["forced"] = True
         if request.trigger == "glue":
             item |= {
                 "glue_job_name": request.glue_job_name,

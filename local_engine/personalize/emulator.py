@@ -334,6 +334,36 @@ class PersonalizeEmulator:
             self._catch_up()
             return _existing(self._solutions, solution_arn).next_automatic_training
 
+    # ----- saving and restoring -------------------------------------------
+
+    # What Personalize holds between two sessions: its resources (with their timelines), the metrics
+    # set for versions and the phase lengths. Calls made and injected faults belong to one session.
+    _SAVED: ClassVar[tuple[str, ...]] = (
+        "_datasets",
+        "_solutions",
+        "_campaigns",
+        "_import_jobs",
+        "_versions",
+        "_metrics",
+        "_durations",
+    )
+
+    def saved_state(self) -> dict[str, Any]:
+        """A copy of everything Personalize holds, as of now, for `restore_state` in a later session."""
+        with self._lock:
+            self._catch_up()
+            state = {name: copy.deepcopy(getattr(self, name)) for name in self._SAVED}
+            seqs = [job.seq for job in self._import_jobs.values()] + [v.seq for v in self._versions.values()]
+            state["next_seq"] = max(seqs, default=0) + 1
+            return state
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Hold what `saved_state` returned, instead of what this emulator holds."""
+        with self._lock:
+            for name in self._SAVED:
+                setattr(self, name, copy.deepcopy(state[name]))
+            self._seq = itertools.count(int(state["next_seq"]))
+
     # ----- seeding --------------------------------------------------------
 
     def add_dataset(self, dataset_arn: str, *, imported: bool = True) -> str:

@@ -40,6 +40,7 @@ JOB_NAME = "refresh-shop-recs-interactions-20261129"
 JOB_ARN = f"{PREFIX}:dataset-import-job/{JOB_NAME}"
 SOLUTION = f"{PREFIX}:solution/shop-user-personalization"
 CAMPAIGN = f"{PREFIX}:campaign/shop-home-recommendations"
+CAMPAIGN_NAME = "shop-home-recommendations"
 VERSION = f"{SOLUTION}/0123abcd"
 USER_PERSONALIZATION = "arn:aws:personalize:::recipe/aws-user-personalization"
 GLUE_EVENT = {
@@ -132,6 +133,12 @@ def test_manual_start_uses_its_base_date(settings: Settings, records: RunRecords
         ({**GLUE_EVENT, "job_run_id": "1; drop"}, "job_run_id must look like"),
         ({**GLUE_EVENT, "event_time": "yesterday"}, "event_time must be an ISO-8601 time"),
         ({k: v for k, v in GLUE_EVENT.items() if k != "job_run_id"}, "missing field(s)"),
+        ({"base_date": "20261101", "campaigns": "shop"}, "campaigns must be a list of distinct campaign names"),
+        ({"base_date": "20261101", "campaigns": []}, "campaigns must be a list of distinct campaign names"),
+        ({"base_date": "20261101", "campaigns": ["a", "a"]}, "campaigns must be a list of distinct campaign names"),
+        ({"base_date": "20261101", "campaigns": [7]}, "campaigns must be a list of distinct campaign names"),
+        ({"base_date": "20261101", "campaigns": ["someone-elses"]}, "are not configured; the configured campaigns are"),
+        ({**GLUE_EVENT, "campaigns": ["shop"]}, "unknown field(s)"),
     ],
 )
 def test_bad_input_fails_fast_and_writes_nothing(
@@ -140,6 +147,25 @@ def test_bad_input_fails_fast_and_writes_nothing(
     with pytest.raises(InvalidRunInput, match=message.replace("(", r"\(").replace(")", r"\)")):
         claim(settings, records, payload)
     assert table.scan()["Items"] == []
+
+
+def test_a_forced_manual_start_claims_a_completed_day_again_and_says_so(
+    settings: Settings, records: RunRecords, table: Any
+) -> None:
+    claim(settings, records, {"base_date": "20261101"})
+    table.update_item(
+        Key={"campaign_name": CAMPAIGN_NAME, "base_date": 20261101},
+        UpdateExpression="SET run_status = :done",
+        ExpressionAttributeValues={":done": "GATED"},
+    )
+    assert claim(settings, records, {"base_date": "20261101"}, execution=OTHER_EXECUTION)["duplicate"] is True
+
+    forced = claim(settings, records, {"base_date": "20261101", "force": True}, execution=OTHER_EXECUTION)
+
+    assert forced["duplicate"] is False
+    item = record(table, 20261101)
+    assert (item["attempt"], item["forced"], item["previous_attempts"][0]["run_status"]) == (2, True, "GATED")
+    assert records.afresh_since([CAMPAIGN_NAME], "20261101") == float(item["started_datetime"])
 
 
 def test_duplicate_event_for_a_running_or_succeeded_day_is_skipped(
