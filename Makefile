@@ -10,10 +10,11 @@ export AWS_DEFAULT_REGION ?= ap-northeast-2
 
 .PHONY: demo test lint synth clean soak reliability-report bench
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
 demo: $(STAMP)

@@ -55,3 +55,8 @@ class PersonalizeRefreshStack(Stack):
         CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)
         CfnOutput(self, "DeadLetterQueueUrl", value=trigger.dead_letter_queue.queue_url)
         CfnOutput(self, "UnrecordedEndsDeadLetterQueueUrl", value=unrecorded_ends.dead_letter_queue.queue_url)
+        # What the operator CLI needs besides the resources above: the names it validates a start against,
+        # the zone that makes "today" a base date, and the function that closes a run left RUNNING.
+        CfnOutput(self, "CampaignNames", value=",".join(campaign.name for campaign in config.campaigns))
+        CfnOutput(self, "TimeZone", value=config.time_zone)
+        CfnOutput(self, "RunFunctionName", value=functions.start_import.function_name)

@@ -1,6 +1,6 @@
 """What a local engine holds when a rehearsal ends, saved so that a later session resumes from it.
 
-The operator CLI's `--local` works on it: `make demo` saves its engine to `.rehearsal/last.pickle`, and each
+The operator CLI's `--local` works on it: `make demo` saves its engine to `.rehearsal/last.pickle.gz`, and each
 `personalize-refresh ... --local` command reads it (`runs`, `show`, `dlq`) or resumes the engine from it,
 acts, and saves it again (`start`, `retry`, `reconcile --fix`, `dlq --replay`).
 
@@ -12,6 +12,8 @@ are kept here). The file is a pickle the project wrote itself; it is never share
 
 from __future__ import annotations
 
+import gzip
+import os
 import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +24,9 @@ from infra.config import RefreshConfig, parse_config
 
 from .refresh import LocalRefresh
 
-SAVED_ENGINE = Path(".rehearsal/last.pickle")
+SAVED_ENGINE = Path(".rehearsal/last.pickle.gz")
+# Where to save and read it instead (the tests use it to keep the checkout's own file untouched).
+SAVED_ENGINE_VARIABLE = "PERSONALIZE_REFRESH_LOCAL_STATE"
 # Bumped whenever the saved fields change: an older file is refused with a clear message.
 FORMAT = 1
 
@@ -42,6 +46,7 @@ class SavedEngine:
     config: dict[str, Any]
     source: str  # where the configuration came from, for messages
     template: dict[str, Any]
+    outputs: dict[str, str]  # the stack's outputs, resolved as `cdk deploy` prints them
     now: datetime
     table_items: list[dict[str, Any]]  # DynamoDB's own JSON, as Scan returns it
     objects: list[tuple[str, str, bytes]]  # (bucket, key, body)
@@ -62,6 +67,7 @@ def save(
         config=refresh.config.model_dump(mode="json"),
         source=source,
         template=refresh.template,
+        outputs={name: refresh.deployment.output(name) for name in refresh.template.get("Outputs", {})},
         now=refresh.clock.now(),
         table_items=_table_items(refresh),
         objects=_objects(refresh),
@@ -74,18 +80,26 @@ def save(
         for listed in page["executions"]:
             arn = listed["executionArn"]
             saved.executions[arn] = SavedExecution(dict(sfn.describe_execution(executionArn=arn)), refresh.history(arn))
+    write(saved, path)
+    return saved
+
+
+def write(saved: SavedEngine, path: Path = SAVED_ENGINE) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(pickle.dumps(saved))
+    temporary.write_bytes(gzip.compress(pickle.dumps(saved), compresslevel=1))
     temporary.replace(path)  # a reader never sees half a file
-    return saved
+
+
+def saved_engine_path() -> Path:
+    return Path(os.environ.get(SAVED_ENGINE_VARIABLE) or SAVED_ENGINE)
 
 
 def load(path: Path = SAVED_ENGINE) -> SavedEngine:
     if not path.is_file():
         raise NoSavedEngine(f"no rehearsal saved at {path}: run `make demo` first")
     try:
-        saved = pickle.loads(path.read_bytes())
+        saved = pickle.loads(gzip.decompress(path.read_bytes()))  # this project's own file: see the docstring
     except Exception as error:
         raise NoSavedEngine(f"{path} cannot be read ({error}): run `make demo` again") from None
     if not isinstance(saved, SavedEngine) or saved.format != FORMAT:
@@ -157,7 +171,9 @@ def _queues(refresh: LocalRefresh) -> dict[str, str]:
 
 def _messages(refresh: LocalRefresh, queue_url: str) -> list[dict[str, Any]]:
     """The queue's messages (body and attributes), read without taking them off the queue for long."""
-    sqs, messages, seen = refresh.aws.client("sqs"), [], set()
+    sqs = refresh.aws.client("sqs")
+    messages: list[dict[str, Any]] = []
+    seen: set[str] = set()
     while True:
         received = sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=30

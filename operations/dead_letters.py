@@ -8,23 +8,20 @@ queue: the message body is the event, and its attributes say which rule and targ
   gives it (a duplicate of a day already running or refreshed is skipped by the claim, as usual);
 * a status change event for the claim function closes the execution's records it left RUNNING.
 
-A message is deleted only once its replay was accepted.
-
-    python -m operations.dead_letters --queue-url URL            # list
-    python -m operations.dead_letters --queue-url URL --replay   # replay, then delete
+A message is deleted only once its replay was accepted. `personalize-refresh dlq [--replay]` runs this.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
 
 ATTRIBUTES = ("RULE_ARN", "TARGET_ARN", "ERROR_CODE", "ERROR_MESSAGE")
 
@@ -101,37 +98,19 @@ def describe(letter: DeadLetter) -> str:
     return f"{letter.event.get('time', '?')}  {letter.event.get('detail-type', '?')}  {what}  ({letter.error})"
 
 
-def main(argv: list[str] | None = None, *, session: Any = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m operations.dead_letters", description=__doc__.split("\n")[0])
-    parser.add_argument("--queue-url", required=True, help="a DeadLetterQueueUrl output of the stack")
-    parser.add_argument("--replay", action="store_true", help="replay each event, then delete its message")
-    parser.add_argument("--region", help="the stack's region (default: the queue URL's)")
-    args = parser.parse_args(argv)
-    url_region = args.queue_url.split(".")[1] if args.queue_url.startswith("https://sqs.") else None
-    region = args.region or url_region
-    session = session or boto3.session.Session(region_name=region)
-    sqs = session.client("sqs")
-    letters = list(read(sqs, args.queue_url))
-    if not letters:
-        print("The dead-letter queue is empty.")
-        return 0
-    failures = 0
-    for letter in letters:
-        print(describe(letter))
-        if not args.replay:
-            continue
-        try:
-            done = replay(letter, stepfunctions=session.client("stepfunctions"), lambda_=session.client("lambda"))
-        except Exception as error:  # reported, and the message kept for another try
-            failures += 1
-            print(f"  not replayed, kept in the queue: {error}")
-            continue
-        sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=letter.receipt_handle)
-        print(f"  replayed: {done}")
-    if not args.replay:
-        print(f"{len(letters)} event(s); run again with --replay to replay them.")
-    return 1 if failures else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def handle(pipeline: Pipeline, *, replay: bool) -> list[dict[str, str]]:
+    """Each dead letter of the stack's queues, described, and replayed with `replay`. A message not replayed
+    is made visible again at once, so that the next listing or replay sees it."""
+    entries = []
+    for queue, letter in pipeline.dead_letters():
+        entry = {"queue": queue, "event": describe(letter), "error": letter.error}
+        if replay:
+            try:
+                entry["replayed"] = pipeline.replay(queue, letter)
+            except Exception as error:  # reported; the message stays in its queue for another try
+                entry["not_replayed"] = str(error)
+                pipeline.release(queue, letter)
+        else:
+            pipeline.release(queue, letter)
+        entries.append(entry)
+    return entries

@@ -16,7 +16,7 @@ from typing import NoReturn, cast
 
 from infra.config import ConfigError, load_config
 from local_engine.personalize import JobKind
-from local_engine.saved import SAVED_ENGINE
+from local_engine.saved import saved_engine_path
 
 from .report import render
 from .scenario import DEFAULT_FAILURE_REASONS, PHASES, Scenario, ScenarioError, rehearse, scenario_config
@@ -26,9 +26,6 @@ from .week_report import render_week
 
 PROGRAM = "rehearsal"
 DEFAULT_CONFIG = "config/example.json"
-SAVED_NOTE = (
-    f"\nSaved to {SAVED_ENGINE}: try the operator CLI on it, e.g. `.venv/bin/personalize-refresh runs --local`."
-)
 _LONGEST = 10_000  # of any duration's unit: longer would only wait for the state machine's timeout
 _DURATION_DEFAULTS = {"--import-minutes": 60, "--training-hours": 6, "--deployment-minutes": 30}
 # The options that change the single refresh's scenario: the week has its own.
@@ -170,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     use_project_node()
     logging.disable(logging.CRITICAL)  # the embedded AWS logs each failed state as an error; the report says it
     outcome = rehearse(
-        config, scenario, progress=lambda line: print(line, flush=True), save_to=SAVED_ENGINE, source=args.config
+        config, scenario, progress=lambda line: print(line, flush=True), save_to=saved_engine_path(), source=args.config
     )
     verdict = judge(outcome)
     print()
     print(render(outcome, verdict, states=args.states, records=args.records))
-    print(SAVED_NOTE)
+    print(_saved_note())
     return verdict.exit_code
 
 
@@ -189,12 +186,19 @@ def _week(args: argparse.Namespace) -> int:
     use_project_node()
     logging.disable(logging.CRITICAL)
     week = rehearse_week(
-        config, progress=lambda line: print(line, flush=True), save_to=SAVED_ENGINE, source=args.config
+        config, progress=lambda line: print(line, flush=True), save_to=saved_engine_path(), source=args.config
     )
     print()
     print(render_week(week, records=args.records))
-    print(SAVED_NOTE)
+    print(_saved_note())
     return week.exit_code
+
+
+def _saved_note() -> str:
+    return (
+        f"\nSaved to {saved_engine_path()}: try the operator CLI on it, e.g. "
+        "`.venv/bin/personalize-refresh runs --local` (see the README's Operating it)."
+    )
 
 
 def _say_bad_input(exc: Exception) -> None:

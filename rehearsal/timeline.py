@@ -191,7 +191,7 @@ def retry_entries(history: list[dict[str, Any]]) -> list[Entry]:
             continue  # not retried: the Catch took it, and the run record says so
         details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         state_name, state_input = _state_of(event, by_id)
-        operation, reason = _reason(str(details.get("cause") or ""))
+        operation, reason = task_failure(str(details.get("cause") or ""))
         what = operation or f"state {state_name!r}"
         delay = _utc(retry["timestamp"]) - _utc(event["timestamp"])
         entries.append(
@@ -321,7 +321,7 @@ def _subject(state_input: Any) -> str:
     return EXECUTION
 
 
-def _reason(cause: str) -> tuple[str | None, str]:
+def task_failure(cause: str) -> tuple[str | None, str]:
     """(the AWS operation that failed, if named; the message) out of a task's error cause."""
     try:
         parsed = json.loads(cause)

@@ -20,11 +20,25 @@ def example_raw() -> dict[str, Any]:
     return json.loads(EXAMPLE_CONFIG.read_text())
 
 
+def configuration_in(account: str, region: str, **changes: Any) -> dict[str, Any]:
+    """The example configuration moved to another account and region, with `changes` on top."""
+    text = json.dumps(example_raw()).replace("123456789012", account).replace("ap-northeast-2", region)
+    return {**json.loads(text), **changes}
+
+
 def two_of_each_raw() -> dict[str, Any]:
     """The example with an ITEMS dataset and a second campaign, as `make demo ARGS=--two` rehearses it."""
     from rehearsal.scenario import with_second_dataset_and_campaign
 
     return with_second_dataset_and_campaign(example_raw())
+
+
+@pytest.fixture(autouse=True)
+def saved_engine_elsewhere(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rehearsal a test runs saves its engine in a temporary folder, never over the checkout's own."""
+    from local_engine.saved import SAVED_ENGINE_VARIABLE
+
+    monkeypatch.setenv(SAVED_ENGINE_VARIABLE, str(tmp_path_factory.getbasetemp() / "saved-engine.pickle.gz"))
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from infra.config import RefreshConfig
 from local_engine.eventbridge import transform_input
 from local_engine.refresh import LocalRefresh
 from operations import dead_letters
+from operations.local import engine_pipeline
 
 CAMPAIGN = "shop-home-recommendations"
 
@@ -53,27 +53,28 @@ def dead_letter(refresh: LocalRefresh, queue_output: str, event: dict[str, Any],
     return queue_url
 
 
-def run(queue_url: str, refresh: LocalRefresh, *args: str) -> int:
-    session = boto3.session.Session(region_name=refresh.config.region)
-    return dead_letters.main(["--queue-url", queue_url, *args], session=session)
+def run(refresh: LocalRefresh, *, replay: bool = False) -> list[dict[str, str]]:
+    """What `personalize-refresh dlq [--replay]` does, on this engine."""
+    return dead_letters.handle(engine_pipeline(refresh), replay=replay)
 
 
-def test_listing_shows_each_event_and_keeps_it(refresh: LocalRefresh, capsys: pytest.CaptureFixture[str]) -> None:
-    queue_url = dead_letter(refresh, "DeadLetterQueueUrl", glue_event(refresh), refresh.deployment.state_machine_arn)
+def test_listing_shows_each_event_and_keeps_it(refresh: LocalRefresh) -> None:
+    dead_letter(refresh, "DeadLetterQueueUrl", glue_event(refresh), refresh.deployment.state_machine_arn)
 
-    assert run(queue_url, refresh) == 0
+    (listed,) = run(refresh)
 
-    out = capsys.readouterr().out
-    assert "Glue Job State Change  jr_bbbb" in out
-    assert "SDK_CLIENT_ERROR: Unable to invoke the target" in out
-    assert "1 event(s); run again with --replay" in out
+    assert listed["queue"] == "DeadLetterQueueUrl"
+    assert "Glue Job State Change  jr_bbbb" in listed["event"]
+    assert listed["error"] == "SDK_CLIENT_ERROR: Unable to invoke the target"
+    assert run(refresh) == [listed]  # listing again finds it: a listing takes nothing off the queue
 
 
 def test_a_replayed_glue_event_refreshes_the_day_and_leaves_the_queue(refresh: LocalRefresh) -> None:
     event = glue_event(refresh)
     queue_url = dead_letter(refresh, "DeadLetterQueueUrl", event, refresh.deployment.state_machine_arn)
 
-    assert run(queue_url, refresh, "--replay") == 0
+    (replayed,) = run(refresh, replay=True)
+    assert replayed["replayed"].startswith("started ")
 
     sfn = refresh.aws.client("stepfunctions")
     (execution,) = sfn.list_executions(stateMachineArn=refresh.deployment.state_machine_arn)["executions"]
@@ -113,9 +114,10 @@ def test_a_replayed_status_change_closes_the_run_it_left_running(refresh: LocalR
             "input": json.dumps({"base_date": "20261129"}),
         },
     }
-    queue_url = dead_letter(refresh, "UnrecordedEndsDeadLetterQueueUrl", ended, start_import)
+    dead_letter(refresh, "UnrecordedEndsDeadLetterQueueUrl", ended, start_import)
 
-    assert run(queue_url, refresh, "--replay") == 0
+    (replayed,) = run(refresh, replay=True)
+    assert replayed["replayed"] == "closed ['shop-home-recommendations']"
 
     record = refresh.run_record(CAMPAIGN, 20261129)
     assert (record["run_status"], record["failure_error"]) == ("TIMED_OUT", "ExecutionTimedOut")

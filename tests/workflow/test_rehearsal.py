@@ -24,15 +24,9 @@ from rehearsal.scenario import Scenario, rehearse
 from rehearsal.verdict import judge
 from rehearsal.week import Week, check, rehearse_week, week_config
 from rehearsal.week_report import render_week
-from tests.conftest import ROOT, example_raw
+from tests.conftest import ROOT, configuration_in, example_raw
 
 TIMELINE_ROW = re.compile(r"^  \+\d+:\d\d:\d\d +(?:\d+:\d\d:\d\d +)?")
-
-
-def configuration_in(account: str, region: str, **changes: Any) -> dict[str, Any]:
-    """The example configuration moved to another account and region, with `changes` on top."""
-    text = json.dumps(example_raw()).replace("123456789012", account).replace("ap-northeast-2", region)
-    return {**json.loads(text), **changes}
 
 
 def written(tmp_path: Path, raw: dict[str, Any]) -> str:
