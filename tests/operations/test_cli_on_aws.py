@@ -1,0 +1,107 @@
+"""The operator CLI without --local: resources found from the stack's outputs, calls made through the standard
+credential chain, here on the embedded AWS (moto answers every boto3 call in the process)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from infra.config import RefreshConfig, parse_config
+from local_engine.refresh import LocalRefresh
+from local_engine.synth import synthesize
+from operations import pipeline as pipeline_module
+from operations.cli import main
+from operations.pipeline import OperatorError, StackResources, stack_outputs
+from tests.conftest import configuration_in
+
+STACK = "ShopRefresh"
+REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def config() -> RefreshConfig:
+    return parse_config(configuration_in("444455556666", REGION, time_zone="Europe/Berlin"))
+
+
+@pytest.fixture
+def deployed(config: RefreshConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalRefresh]:
+    """The stack deployed on the embedded AWS; DescribeStacks answers with its outputs."""
+    with LocalRefresh(synthesize(config).to_json(), config) as refresh:
+        outputs = {name: refresh.deployment.output(name) for name in refresh.template["Outputs"]}
+
+        def described(cloudformation: Any, stack_name: str) -> dict[str, str]:
+            assert cloudformation.meta.region_name == REGION
+            if stack_name != STACK:
+                raise OperatorError(f"no stack {stack_name}")
+            return outputs
+
+        monkeypatch.setattr("operations.cli.stack_outputs", described)
+        logging.disable(logging.CRITICAL)  # the engine logs each error a state handles; the CLI's output is tested
+        try:
+            yield refresh
+        finally:
+            logging.disable(logging.NOTSET)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--stack", STACK, "--region", REGION])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_start_on_aws_claims_the_day_and_runs_shows_it(
+    deployed: LocalRefresh, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(capsys, "runs")[1].strip() == "No runs match."
+
+    code, out, err = cli(capsys, "start", "--base-date", "20261120")
+
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Started arn:aws:states:{REGION}:444455556666:execution:")
+    assert "shop-home-recommendations 20261120: " in out  # the claim landed before the command returned
+    arn = out.split()[1]
+    assert deployed.wait(arn)["status"] == "SUCCEEDED"
+    code, out, _ = cli(capsys, "runs", "--json")
+    ((run,),) = [json.loads(out)]
+    assert (run["base_date"], run["status"], run["trigger"]) == ("20261120", "SUCCEEDED", "manual")
+
+
+def test_a_stack_without_the_cli_outputs_is_named_with_what_to_do(deployed: LocalRefresh) -> None:
+    outputs = {name: deployed.deployment.output(name) for name in deployed.template["Outputs"]}
+    del outputs["RunFunctionName"]
+    with pytest.raises(OperatorError, match="stack old has no output RunFunctionName: deploy this version"):
+        StackResources.from_outputs("old", REGION, outputs)
+
+
+def test_stack_outputs_reads_describe_stacks_and_names_a_missing_stack() -> None:
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    with Stubber(cloudformation) as stub:
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": STACK,
+                        "CreationTime": "2026-11-01T00:00:00Z",
+                        "StackStatus": "UPDATE_COMPLETE",
+                        "Outputs": [{"OutputKey": "TimeZone", "OutputValue": "Europe/Berlin"}],
+                    }
+                ]
+            },
+            {"StackName": STACK},
+        )
+        stub.add_client_error(
+            "describe_stacks",
+            service_error_code="ValidationError",
+            service_message="Stack with id Nope does not exist",
+            expected_params={"StackName": "Nope"},
+        )
+        assert stack_outputs(cloudformation, STACK) == {"TimeZone": "Europe/Berlin"}
+        with pytest.raises(OperatorError, match="no stack Nope in this account and region"):
+            pipeline_module.stack_outputs(cloudformation, "Nope")
