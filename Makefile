@@ -61,3 +61,7 @@ bench: $(STAMP)
 # picture, docs/STATE_MACHINE.md, from statemachine/refresh.asl.json.
 diagram: $(STAMP)
 	$(BIN)/python -m docs_tools.state_machine_diagram
+
+# The configuration reference, docs/CONFIGURATION.md, from the configuration model in infra/config.py.
+config-reference: $(STAMP)
+	$(BIN)/python -m docs_tools.configuration_reference

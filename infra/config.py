@@ -77,7 +77,7 @@ def _time_zone(value: str) -> str:
 
 
 def _job_name_prefix(value: str) -> str:
-    """1 to 20 (`JOB_NAME_PREFIX_MAX`) letters, digits and hyphens, starting with a letter or digit"""
+    """1 to 20 letters, digits and hyphens, starting with a letter or digit"""
     if not _JOB_NAME_PREFIX.match(value):
         raise ValueError(f"expected letters, digits and hyphens, starting with a letter or digit, got {value!r}")
     if len(value) > JOB_NAME_PREFIX_MAX:
@@ -283,7 +283,8 @@ class PhaseTimeouts(_Strict):
     hours it trained are billed) and the run is recorded TIMED_OUT and alerted."""
     deployment_hours: float = Field(3, gt=0, le=24)
     """Hours a campaign update may take from its start. Past them the run is recorded TIMED_OUT and alerted;
-    the update, which cannot be stopped, either finishes or fails, and the campaign keeps its version."""
+    the update, which cannot be stopped, goes on: if it finishes, the campaign serves the new version (the
+    record still says TIMED_OUT); if it fails, the campaign keeps its previous version."""
 
     def seconds(self) -> dict[str, int]:
         return {
