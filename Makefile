@@ -57,3 +57,12 @@ reliability-report: $(STAMP)
 # section and its plot.
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# The reference pages generated from the code (a unit test fails when one is out of date): the state machine's
+# picture, docs/STATE_MACHINE.md, from statemachine/refresh.asl.json.
+diagram: $(STAMP)
+	$(BIN)/python -m docs_tools.state_machine_diagram
+
+# The configuration reference, docs/CONFIGURATION.md, from the configuration model in infra/config.py.
+config-reference: $(STAMP)
+	$(BIN)/python -m docs_tools.configuration_reference

@@ -2,6 +2,10 @@
 
 Every field is checked before any construct is built, so a bad value fails
 `cdk synth` with a message naming the field and what was expected.
+
+Each field's docstring says what it does, and each model's docstring the rules that tie its fields
+together; a custom check's docstring says what it accepts. docs/CONFIGURATION.md is generated from
+them (`make config-reference`).
 """
 
 from __future__ import annotations
@@ -59,10 +63,12 @@ def _matching(pattern: re.Pattern[str], expected: str) -> AfterValidator:
             raise ValueError(f"expected {expected}, got {value!r}")
         return value
 
+    check.__doc__ = expected  # what it accepts, for the configuration reference
     return AfterValidator(check)
 
 
 def _time_zone(value: str) -> str:
+    """an IANA time zone name, such as `Asia/Seoul` or `UTC`"""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -71,6 +77,7 @@ def _time_zone(value: str) -> str:
 
 
 def _job_name_prefix(value: str) -> str:
+    """1 to 20 letters, digits and hyphens, starting with a letter or digit"""
     if not _JOB_NAME_PREFIX.match(value):
         raise ValueError(f"expected letters, digits and hyphens, starting with a letter or digit, got {value!r}")
     if len(value) > JOB_NAME_PREFIX_MAX:
@@ -79,6 +86,7 @@ def _job_name_prefix(value: str) -> str:
 
 
 def _s3_location(value: str) -> str:
+    """an `s3://BUCKET/KEY` URL; `{base_date}` is the only placeholder it may hold"""
     if not _S3_URL.match(value):
         raise ValueError(f"expected an s3:// URL such as 's3://bucket/prefix/{{base_date}}/', got {value!r}")
     leftover = value.replace("{base_date}", "")
@@ -106,15 +114,27 @@ TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # use_attribute_docstrings: the docstring under each field becomes its description (and the reference's "effect").
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True)
 
 
 class Dataset(_Strict):
-    """One Personalize dataset re-imported on every refresh."""
+    """One Personalize dataset re-imported on every refresh.
+
+    A dataset whose data has the fingerprint of its last import (keys relative to the location, sizes,
+    ETags) is not imported again, unless a manual start says `"force": true`. Refused before any job
+    (`ImportRefused`): an empty location, more than 100 GB, or an INCREMENTAL import over 1 GB."""
 
     dataset_arn: DatasetArn
+    """The dataset to import into. Its dataset group and type name the import jobs
+    (`PREFIX-GROUP-DATASET-YYYYMMDD`) and the dataset in the run record (`interactions`, `items`, ...)."""
     data_location: S3Location
+    """Where the Glue job writes the data; `{base_date}` is replaced by the run's date (`YYYYMMDD`). Listed
+    before importing, to fingerprint the data (the task Lambdas may read under this prefix, any base date),
+    then given to Personalize's import job."""
     import_mode: Literal["FULL", "INCREMENTAL"] = "FULL"
+    """`FULL` replaces the dataset's data with the import; `INCREMENTAL` adds to it. An INCREMENTAL dataset is
+    imported FULL until it has had an ACTIVE import (Personalize needs one first)."""
 
     @property
     def dataset_group(self) -> str:
@@ -130,11 +150,20 @@ class TrainingPolicy(_Strict):
     """How a refresh trains the campaign's solution: FULL every time, or UPDATE (new items only, on top
     of the latest ACTIVE FULL version) with a FULL training every `full_every_days` days or every
     `full_every_runs` trainings. UPDATE falls back to FULL, with the reason recorded, where Personalize
-    cannot update (a recipe other than aws-user-personalization or aws-hrnn-coldstart, no FULL version)."""
+    cannot update (a recipe other than aws-user-personalization or aws-hrnn-coldstart, no FULL version).
+
+    Rules: `full_every_days` and `full_every_runs` only with mode UPDATE, and not both."""
 
     mode: Literal["FULL", "UPDATE"] = "FULL"
+    """`FULL` trains on all the data every run. `UPDATE` only adds new items on top of the latest ACTIVE FULL
+    version that the quality gate did not hold back (it does not learn from new interactions), and falls
+    back to FULL, reason recorded, where Personalize cannot update."""
     full_every_days: int | None = Field(None, ge=1, le=365)
+    """With UPDATE: a FULL training is due again once the last FULL version is this many days old (or within
+    12 hours of it, so a run at about the same time of day is not a day late)."""
     full_every_runs: int | None = Field(None, ge=2, le=100)
+    """With UPDATE: every this many trainings one is FULL (the FULL one included: 7 means six UPDATE
+    versions, then a FULL one)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingPolicy:
@@ -148,11 +177,19 @@ class TrainingPolicy(_Strict):
 
 class MetricRule(_Strict):
     """One offline metric the new version must keep: it may not drop by more than `max_drop_percent`
-    against the version the campaign serves, nor fall below `min_value`."""
+    against the version the campaign serves, nor fall below `min_value`.
+
+    Rules: give `max_drop_percent`, `min_value` or both."""
 
     metric: Annotated[str, _matching(_METRIC_NAME, "a Personalize metric name such as 'precision_at_25'")]
+    """A metric of `GetSolutionMetrics`, as Personalize spells it (names differ by recipe). A metric the
+    solution's versions do not report fails the run before training."""
     max_drop_percent: float | None = Field(None, ge=0, le=100)
+    """The most the new version may fall below the serving version on `metric`, in percent of the serving
+    version's value (below the FULL version it was built on, when the serving version is an UPDATE one that
+    reports no metrics). Not applied when that version lacks the metric."""
     min_value: float | None = Field(None, ge=0)
+    """The floor: a new version under it on `metric` is not deployed."""
 
     @model_validator(mode="after")
     def _bounded(self) -> MetricRule:
@@ -167,16 +204,26 @@ class QualityGate(_Strict):
     deployed or held back as `without_metrics` says."""
 
     rules: list[MetricRule] = Field(min_length=1)
+    """The metrics the new version must keep; it is deployed only if it keeps every one."""
     without_metrics: Literal["deploy", "hold"] = "deploy"
+    """What becomes of a new version that reports no metrics at all: `deploy` it, or `hold` it back (the run
+    is GATED)."""
 
 
 class Campaign(_Strict):
-    """One campaign retrained from its solution and redeployed on every refresh."""
+    """One campaign retrained from its solution and redeployed on every refresh. A campaign whose
+    datasets all hold what its last completed run saw ends SKIPPED, with nothing trained."""
 
     campaign_arn: CampaignArn
+    """The campaign to deploy each new version to; it keeps its `minProvisionedTPS` and `campaignConfig`. Its
+    name keys its run records (`campaign_name`)."""
     solution_arn: SolutionArn
+    """The solution a new version is trained from (`CreateSolutionVersion`): its recipe decides whether
+    UPDATE is possible, and its versions' metrics are the quality gate's."""
     training: TrainingPolicy = TrainingPolicy()
+    """How each refresh trains: FULL every time (the default), or UPDATE with a FULL one now and then."""
     quality_gate: QualityGate | None = None
+    """Metrics a new version must keep to be deployed; without a gate every new version is deployed."""
 
     @property
     def name(self) -> str:
@@ -190,15 +237,29 @@ class Campaign(_Strict):
 class Polling(_Strict):
     """How each phase is polled: planned from how long the same phase took in earlier successful runs
     (lambdas/refresh_common/polling.py). `dense_seconds` apart around the expected end, and never more
-    than the phase's own `*_seconds` apart."""
+    than the phase's own `*_seconds` apart. The history budget (see the top level) counts every poll
+    these settings allow.
+
+    Rules: each phase's `*_seconds` is at least `dense_seconds`."""
 
     dense_seconds: int = Field(60, ge=10, le=3600)
+    """Seconds between polls around the expected end (in the window of earlier durations), and the first
+    wait when a phase has no earlier successful run to plan from."""
     window_polls: int = Field(30, ge=1, le=200)
+    """The most polls in the expected window: a window that would take more at `dense_seconds` apart is
+    polled less densely."""
     window_margin_percent: float = Field(5, ge=0, le=100)
+    """How much the expected window (the shortest to the longest of the last 10 successful durations) is
+    widened on each side, in percent."""
     growth: float = Field(1.25, ge=1.01, le=4)
+    """Past the window, or with no history, each wait is this many times the one before, up to the
+    phase's longest wait."""
     import_seconds: int = Field(300, ge=10, le=3600)
+    """The longest wait between two polls of an import job (`DescribeDatasetImportJob`)."""
     training_seconds: int = Field(300, ge=10, le=3600)
+    """The longest wait between two polls of a training (`DescribeSolutionVersion`)."""
     deployment_seconds: int = Field(60, ge=10, le=3600)
+    """The longest wait between two polls of a campaign update (`DescribeCampaign`)."""
 
     @model_validator(mode="after")
     def _dense_is_the_shortest(self) -> Polling:
@@ -211,11 +272,19 @@ class Polling(_Strict):
 class PhaseTimeouts(_Strict):
     """Hours each phase may take: a training over its limit is stopped; an import or a campaign
     update, which cannot be stopped, is given up. Either way the run is recorded TIMED_OUT. The
-    state machine's own timeout (`execution_timeout_hours`) stays the backstop behind them."""
+    state machine's own timeout (`execution_timeout_hours`) stays the backstop behind them: make that
+    longer than their sum. The history budget (see the top level) counts the polls they allow."""
 
     import_hours: float = Field(6, gt=0, le=72)
+    """Hours an import job may take from its start. Past them the run is recorded TIMED_OUT and alerted; the
+    job, which cannot be stopped, goes on, and a re-run of the day reuses it once ACTIVE."""
     training_hours: float = Field(24, gt=0, le=24 * 7)
+    """Hours a training may take from its start. Past them it is stopped (`StopSolutionVersionCreation`; the
+    hours it trained are billed) and the run is recorded TIMED_OUT and alerted."""
     deployment_hours: float = Field(3, gt=0, le=24)
+    """Hours a campaign update may take from its start. Past them the run is recorded TIMED_OUT and alerted;
+    the update, which cannot be stopped, goes on: if it finishes, the campaign serves the new version (the
+    record still says TIMED_OUT); if it fails, the campaign keeps its previous version."""
 
     def seconds(self) -> dict[str, int]:
         return {
@@ -226,24 +295,59 @@ class PhaseTimeouts(_Strict):
 
 
 class RefreshConfig(_Strict):
-    """Everything one deployment of the refresh pipeline needs to know."""
+    """Everything one deployment of the refresh pipeline needs to know.
+
+    Rules across fields:
+
+    - `datasets` (by ARN), `campaigns` (by campaign name) and `glue_job_names` each list every entry once.
+    - All Personalize ARNs (datasets, campaigns, solutions) are in one account and region; the stack
+      deploys there.
+    - `personalize_role_arn` is a role of that account: Personalize cannot use a role of another account.
+    - `kms_key_arn`, when set, is a key of that region.
+    - History budget: a Standard execution fails, uncatchably, when its history reaches 25,000 events, so a
+      configuration whose longest run could write more than 20,000 (80 %, leaving room for retries) is
+      refused. The longest run polls each phase as often as `polling` allows until its `phase_timeouts`
+      limit (13 events a poll), for every dataset and campaign; the arithmetic is `infra/history_budget.py`.
+      Poll less often, or shorten `phase_timeouts`, to fit.
+    - Import job names `PREFIX-GROUP-DATASET-YYYYMMDD-NN` fit Personalize's 63 characters: the message says
+      which `job_name_prefix` length (or, when none fits, which dataset group name length) would."""
 
     glue_job_names: list[GlueJobName] = Field(min_length=1)
+    """Glue jobs whose SUCCEEDED state change starts a refresh (the EventBridge rule matches these names); a
+    Glue event of any other job is refused."""
     time_zone: TimeZoneName = "UTC"
+    """The zone in which the run's `base_date` (`YYYYMMDD`) is taken from the Glue event's time: it names the
+    jobs, keys the run records, and fills `{base_date}` in the data locations."""
     personalize_role_arn: RoleArn
+    """The IAM role Personalize assumes to read the S3 data of an import; the task Lambdas may pass only
+    this role."""
     datasets: list[Dataset] = Field(min_length=1)
+    """The datasets imported on every refresh, one import job each, before any training."""
     campaigns: list[Campaign] = Field(min_length=1)
+    """The campaigns retrained and redeployed on every refresh, each independently: one failing does not
+    stop the others."""
     alert_email: EmailAddress | None = None
-    # Customer-managed key for the table, topic, queue, logs and Lambda environment; AWS-managed keys when unset.
+    """An e-mail address subscribed to the alert topic (every failure, a held-back version, an automation
+    warning). Without one, subscribe to the topic (`AlertTopicArn`) yourself."""
     kms_key_arn: KmsKeyArn | None = None
+    """A customer-managed key for every store: the run table, the alert topic, the queues, the logs and the
+    Lambdas' environment. Unset: AWS-managed keys (see docs/SECURITY.md)."""
     job_name_prefix: JobNamePrefix = "refresh"
+    """The first part of every job name Personalize is given (import jobs, solution versions), and of the IAM
+    resource patterns that scope the Lambdas' permissions: give each stack in one account its own."""
     polling: Polling = Polling()
+    """How often each phase's job is polled, planned from how long the phase took in earlier runs."""
     phase_timeouts: PhaseTimeouts = PhaseTimeouts()
-    # What a run does when Personalize's own automation is on for a campaign (automatic training of its
-    # solution, or a campaign that follows the solution's latest version): refuse to run, or warn and run.
+    """How long each phase may take before the run is recorded TIMED_OUT."""
     automation_guard: Literal["refuse", "warn"] = "refuse"
+    """What a run does when Personalize's own automation is on for a campaign (automatic training of its
+    solution, or a campaign that follows its solution's latest version): `refuse` fails the run before any
+    job, naming the fix; `warn` records and alerts a warning, and runs."""
     execution_timeout_hours: int = Field(36, ge=1, le=24 * 7)
+    """The state machine's timeout, the backstop behind `phase_timeouts` (make it longer than their sum). A
+    run record still RUNNING after it may be claimed again by a new run (kept as ABANDONED)."""
     log_retention_days: Literal[30, 60, 90, 180, 365, 731] = 365
+    """Days the logs of the state machine and of the task Lambdas are kept."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RefreshConfig:
