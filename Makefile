@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= ap-northeast-2
 
-.PHONY: demo test lint synth clean soak reliability-report bench
+.PHONY: demo test lint synth clean soak reliability-report bench diagram config-reference
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
