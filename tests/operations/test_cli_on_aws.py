@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,3 +106,35 @@ def test_stack_outputs_reads_describe_stacks_and_names_a_missing_stack() -> None
         assert stack_outputs(cloudformation, STACK) == {"TimeZone": "Europe/Berlin"}
         with pytest.raises(OperatorError, match="no stack Nope in this account and region"):
             pipeline_module.stack_outputs(cloudformation, "Nope")
+
+
+def test_retry_of_a_day_still_running_needs_stop_then_stops_it_and_re_runs_the_day(
+    deployed: LocalRefresh, capsys: pytest.CaptureFixture[str]
+) -> None:
+    campaign = deployed.config.campaigns[0].name
+    with deployed.clock.hold():  # simulated time stands still: the run stays in its first wait
+        stuck = deployed.start_manual({"base_date": "20261120"})
+        _wait_for(lambda: any(r["execution_arn"] == stuck for r in deployed.run_records()))
+
+        code, _, err = cli(capsys, "retry", campaign, "20261120")
+        assert code == 1
+        assert "is still running" in err and "add --stop to stop it and re-run the day" in err
+
+        code, out, err = cli(capsys, "retry", campaign, "20261120", "--stop")
+
+    assert (code, err) == (0, "")
+    assert f"Stopped {stuck}" in out
+    assert deployed.wait(stuck)["status"] == "ABORTED"
+    rerun = out.split("Re-running ", 1)[1].split(": ", 1)[1].split()[0]
+    assert deployed.wait(rerun)["status"] == "SUCCEEDED"
+    record = deployed.run_record(campaign, 20261120)
+    assert (record["run_status"], record["attempt"], record["execution_arn"]) == ("SUCCEEDED", 2, rerun)
+    assert record["previous_attempts"][0]["run_status"] == "ABORTED"
+    assert record["previous_attempts"][0]["failure_error"] == "StoppedByOperator"
+
+
+def _wait_for(condition: Any, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.01)
