@@ -115,10 +115,13 @@ class BaseDate(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         text = str(value)
-        try:
-            return int(datetime.strptime(text, "%Y%m%d").strftime("%Y%m%d")) if len(text) == 8 else int("x")
-        except ValueError:
-            self.fail(f"expected a calendar date YYYYMMDD, got {text!r}", param, ctx)
+        if len(text) == 8 and text.isdigit():
+            try:
+                datetime.strptime(text, "%Y%m%d")
+                return int(text)
+            except ValueError:
+                pass  # not a calendar date: said below
+        self.fail(f"expected a calendar date YYYYMMDD, got {text!r}", param, ctx)
 
 
 BASE_DATE = BaseDate()
