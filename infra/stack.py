@@ -50,6 +50,9 @@ class PersonalizeRefreshStack(Stack):
             encryption_key=key,
         )
 
+        for publisher in (workflow.state_machine, functions.start_import):
+            alerts.allow_publishing(publisher.grant_principal)
+
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(self, "RunTableName", value=runs.table.table_name)
         CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)

@@ -22,9 +22,11 @@ from typing import Any
 from .aws import LocalAws
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-# What the refresh does not exercise at run time: permissions, log groups, policies, subscriptions.
+# What the refresh does not exercise at run time: permissions, log groups, policies, subscriptions, keys
+# (nothing is encrypted locally).
 NOT_EMULATED = frozenset(
     {
+        "AWS::KMS::Key",
         "AWS::IAM::Policy",
         "AWS::Logs::LogGroup",
         "AWS::SNS::TopicPolicy",

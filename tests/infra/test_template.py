@@ -90,6 +90,7 @@ def test_one_stack_holds_every_part(example_template: Template) -> None:
         "AWS::Lambda::Function": 3,
         "AWS::DynamoDB::GlobalTable": 1,
         "AWS::SNS::Topic": 1,
+        "AWS::KMS::Key": 1,  # the alert topic's, which CloudWatch alarms may use
         "AWS::SQS::Queue": 2,  # one dead-letter queue per rule
     }.items():
         example_template.resource_count_is(resource_type, count)
@@ -397,6 +398,10 @@ def getatt(template: Template, resource_type: str, fragment: str) -> dict[str, A
     return {"Fn::GetAtt": [logical_id(template, resource_type, fragment), "Arn"]}
 
 
+def alert_key(template: Template) -> dict[str, Any]:
+    return getatt(template, "AWS::KMS::Key", "Alerts")
+
+
 def test_start_import_role_is_exact(example_template: Template) -> None:
     table = getatt(example_template, "AWS::DynamoDB::GlobalTable", "Runs")
     assert policy_statements(example_template, "StartImportRole") == [
@@ -434,12 +439,13 @@ def test_start_import_role_is_exact(example_template: Template) -> None:
             "Effect": "Allow",
             "Resource": table,
         },
-        # It closes runs that ended unrecorded, and alerts about them.
+        # It closes runs that ended unrecorded, and alerts about them (the topic is encrypted with the stack's key).
         {
             "Action": "sns:Publish",
             "Effect": "Allow",
             "Resource": {"Ref": logical_id(example_template, "AWS::SNS::Topic", "Alerts")},
         },
+        {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow", "Resource": alert_key(example_template)},
     ]
 
 
@@ -536,6 +542,7 @@ def test_state_machine_role_is_exact(example_template: Template) -> None:
             "Effect": "Allow",
             "Resource": "*",
         },
+        {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow", "Resource": alert_key(example_template)},
     ]
 
 
