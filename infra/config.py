@@ -244,6 +244,10 @@ class RefreshConfig(_Strict):
     automation_guard: Literal["refuse", "warn"] = "refuse"
     execution_timeout_hours: int = Field(36, ge=1, le=24 * 7)
     log_retention_days: Literal[30, 60, 90, 180, 365, 731] = 365
+    stale_after_days: int = Field(8, ge=1, le=90)
+    """Days a campaign may go without a successful refresh before its staleness alarm fires. 8 suits a
+    weekly export: a week's refresh may end a day late before anyone is told. Only a SUCCEEDED run counts
+    as a refresh (not GATED nor SKIPPED); see docs/MONITORING.md."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RefreshConfig:
