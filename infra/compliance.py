@@ -14,6 +14,21 @@ XRAY_AND_LOG_DELIVERY = (
     "(*LogDelivery*, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) support no resource-level "
     "permissions: '*' is the narrowest resource IAM accepts for them."
 )
+METRICS_XRAY_AND_LOG_DELIVERY = (
+    "cloudwatch:PutMetricData supports no resource-level permissions: its statement is '*' with a "
+    "cloudwatch:namespace condition keeping it to the project's namespace. X-Ray (PutTraceSegments, "
+    "PutTelemetryRecords, GetSampling*) likewise accepts no narrower resource than '*'."
+)
+CHECK_FAILURE_ALARMS = (
+    "Invoked asynchronously by its hourly schedule: a check that fails publishes no datapoint, which the "
+    "staleness alarms treat as breaching, so the failure is alerted; a missed check is never worth replaying "
+    "from a dead-letter queue, since the next one measures afresh."
+)
+SCHEDULED_CHECK = (
+    "The target is the hourly freshness check: an invocation EventBridge could not deliver within the hour is "
+    "not worth replaying from a queue (the next check measures afresh), and a check that never ran publishes "
+    "no datapoint, which the staleness alarms treat as breaching."
+)
 LIST_ACTIONS = (
     "personalize:ListDatasetImportJobs supports no resource-level permissions: '*' is the narrowest resource "
     "IAM accepts for it; it only lists import jobs, to tell whether a dataset has had an ACTIVE one."
@@ -32,12 +47,16 @@ QUEUE_IS_THE_DLQ = (
     "subscription); a queue behind it would never receive anything."
 )
 NO_VPC = (
-    "The functions call only AWS APIs (Personalize, DynamoDB) over TLS and reach no private resource; a VPC "
-    "would add NAT or interface endpoints to pay for and no isolation."
+    "The functions call only AWS APIs (Personalize, DynamoDB, CloudWatch) over TLS and reach no private "
+    "resource; a VPC would add NAT or interface endpoints to pay for and no isolation."
 )
 CONCURRENCY_BOUNDED = (
     "Concurrency is bounded by the state machine (one invocation per campaign and phase per run); reserving "
     "concurrency would fail deployment in accounts with the default unreserved-concurrency minimum."
+)
+CHECK_CONCURRENCY = (
+    "The freshness check runs once an hour from its schedule (a failed run is retried at most twice); "
+    "reserving concurrency would fail deployment in accounts with the default unreserved-concurrency minimum."
 )
 AWS_MANAGED_KEY = (
     "Encrypted at rest with an AWS-managed key by default: the stack holds run metadata (ARNs, statuses, job "

@@ -348,6 +348,10 @@ class RefreshConfig(_Strict):
     run record still RUNNING after it may be claimed again by a new run (kept as ABANDONED)."""
     log_retention_days: Literal[30, 60, 90, 180, 365, 731] = 365
     """Days the logs of the state machine and of the task Lambdas are kept."""
+    stale_after_days: int = Field(8, ge=1, le=90)
+    """Days a campaign may go without a successful refresh before its staleness alarm fires. 8 suits a
+    weekly export: a week's refresh may end a day late before anyone is told. Only a SUCCEEDED run counts
+    as a refresh (not GATED nor SKIPPED); see docs/MONITORING.md."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RefreshConfig:

@@ -19,6 +19,17 @@ ALERT_TOPIC_VARIABLE = "ALERT_TOPIC_ARN"
 EVENT_SOURCE = "personalize-refresh"
 EVENT_DETAIL_TYPE = "Personalize Refresh Stage Change"
 
+# The freshness check's metrics (lambdas/check_freshness.py publishes them under these names).
+METRIC_NAMESPACE = "PersonalizeRefresh"
+FRESHNESS_SETTINGS_VARIABLE = "FRESHNESS_SETTINGS"
+DAYS_SINCE_REFRESH = "DaysSinceLastRefresh"
+DAYS_SINCE_RUN = "DaysSinceLastRun"
+PHASE_DURATION = "PhaseDuration"
+CAMPAIGN_DIMENSION = "Campaign"
+PHASE_DIMENSION = "Phase"
+PHASES = ("IMPORT", "TRAINING", "DEPLOYMENT")
+FRESHNESS_CHECK_RATE = 3600  # seconds between two freshness checks
+
 LAMBDA_MEMORY = 256  # MB
 LAMBDA_TIMEOUT = 60  # seconds; the state machine's Lambda tasks time out at 120
 EVENT_MAX_AGE = 24 * 3600  # seconds an unstarted refresh event is retried before it goes to the DLQ

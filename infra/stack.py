@@ -11,6 +11,8 @@ from constructs import Construct
 from .alerts import Alerts
 from .config import RefreshConfig
 from .execution_end import UnrecordedEnds
+from .freshness import FreshnessCheck
+from .monitoring import Monitoring
 from .refresh_workflow import RefreshWorkflow
 from .run_table import RunTable
 from .task_functions import TaskFunctions
@@ -50,6 +52,33 @@ class PersonalizeRefreshStack(Stack):
             encryption_key=key,
         )
 
+        for publisher in (workflow.state_machine, functions.start_import):
+            alerts.allow_publishing(publisher.grant_principal)
+        freshness = FreshnessCheck(
+            self, "Freshness", config=config, table=runs.table, code=functions.code, encryption_key=key
+        )
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            state_machine=workflow.state_machine,
+            state_machine_logs=workflow.log_group,
+            dead_letter_queues={
+                "TriggerDeadLetters": trigger.dead_letter_queue,
+                "UnrecordedEndsDeadLetters": unrecorded_ends.dead_letter_queue,
+            },
+            watched_queues={"UndeliveredAlerts": alerts.undelivered} if alerts.undelivered else {},
+            functions={
+                "StartImport": functions.start_import,
+                "StartTraining": functions.start_training,
+                "DeployVersion": functions.deploy_version,
+                "FreshnessCheck": freshness.function,
+            },
+            table=runs.table,
+            topic=alerts.topic,
+            freshness=freshness,
+        )
+
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(self, "RunTableName", value=runs.table.table_name)
         CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)
@@ -60,3 +89,15 @@ class PersonalizeRefreshStack(Stack):
         CfnOutput(self, "CampaignNames", value=",".join(campaign.name for campaign in config.campaigns))
         CfnOutput(self, "TimeZone", value=config.time_zone)
         CfnOutput(self, "RunFunctionName", value=functions.start_import.function_name)
+        CfnOutput(
+            self,
+            "AlertSubscription",
+            value=(
+                f"{config.alert_email}: receives nothing until the link in AWS's confirmation e-mail is followed"
+                if config.alert_email
+                else "no alert_email configured: subscribe to AlertTopicArn, or no one receives alerts and alarms"
+            ),
+            description="The alert e-mail must be confirmed: SNS delivers nothing to it until its link is followed",
+        )
+        CfnOutput(self, "DashboardName", value=monitoring.dashboard_name)
+        CfnOutput(self, "DashboardUrl", value=monitoring.dashboard_url)

@@ -50,7 +50,8 @@ class TaskFunctions(Construct):
         self._table = table
         self._key = encryption_key
         self._roles: dict[_FunctionSpec, iam.Role] = {}
-        self._code = task_code()
+        # One asset for every function of the stack: the handlers and their shared package.
+        self.code = task_code()
         arns = PersonalizeArns(config)
 
         self.start_import = self._function(START_IMPORT)
@@ -136,27 +137,19 @@ class TaskFunctions(Construct):
         )
         compliance.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", compliance.XRAY_AND_LOG_DELIVERY)
         self._roles[spec] = role
-        function = lambda_.Function(
+        function = uniform_function(
             self,
             spec.construct_id,
             description=spec.description,
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
             handler=spec.handler,
-            code=self._code,
-            memory_size=LAMBDA_MEMORY,
-            timeout=Duration.seconds(LAMBDA_TIMEOUT),
+            code=self.code,
             role=role,
             log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            tracing=lambda_.Tracing.ACTIVE,
             environment={
                 SETTINGS_VARIABLE: json.dumps(self._config.lambda_settings(), separators=(",", ":")),
                 TABLE_VARIABLE: self._table.table_name,
             },
-            environment_encryption=self._key,
+            encryption_key=self._key,
         )
         skips = {
             "CKV_AWS_115": compliance.CONCURRENCY_BOUNDED,
@@ -175,6 +168,41 @@ class TaskFunctions(Construct):
     @staticmethod
     def _allow(function: lambda_.Function, actions: list[str], resources: list[str]) -> None:
         function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+
+def uniform_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    handler: str,
+    code: lambda_.Code,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    environment: dict[str, str],
+    encryption_key: kms.IKey | None,
+) -> lambda_.Function:
+    """A Lambda with the project's uniform defaults: the newest Python runtime on arm64, JSON logs to its own
+    log group, active tracing, and its environment encrypted with the configured key."""
+    return lambda_.Function(
+        scope,
+        construct_id,
+        description=description,
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        architecture=lambda_.Architecture.ARM_64,
+        handler=handler,
+        code=code,
+        memory_size=LAMBDA_MEMORY,
+        timeout=Duration.seconds(LAMBDA_TIMEOUT),
+        role=role,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+        system_log_level_v2=lambda_.SystemLogLevel.WARN,
+        tracing=lambda_.Tracing.ACTIVE,
+        environment=environment,
+        environment_encryption=encryption_key,
+    )
 
 
 def _data_prefixes(config: RefreshConfig) -> dict[str, list[str]]:

@@ -517,3 +517,18 @@ def _phase_span(item: dict[str, Any], phase: str, dataset: str, mode: str) -> tu
     if status != "ACTIVE" or not start or not seen:
         return 0.0, 0.0
     return float(start), datetime.fromisoformat(str(seen)).timestamp()
+
+
+def phase_seconds(item: Mapping[str, Any]) -> dict[str, float]:
+    """How long each phase of one record took, in seconds, for the phases it saw ACTIVE: IMPORT is its
+    longest dataset import (training waits for every one of them), TRAINING and DEPLOYMENT its own job."""
+    record = dict(item)
+    spans = {
+        "IMPORT": [_phase_span(record, "IMPORT", dataset, "") for dataset in record.get("dataset_import_jobs") or {}],
+        "TRAINING": [_phase_span(record, "TRAINING", "", "")],
+        "DEPLOYMENT": [_phase_span(record, "DEPLOYMENT", "", "")],
+    }
+    durations = {
+        phase: [end - start for start, end in found if start and end > start] for phase, found in spans.items()
+    }
+    return {phase: max(seconds) for phase, seconds in durations.items() if seconds}

@@ -85,12 +85,15 @@ def test_executions_that_end_without_their_catch_reach_the_claim_function(exampl
 
 def test_one_stack_holds_every_part(example_template: Template) -> None:
     for resource_type, count in {
-        "AWS::Events::Rule": 2,  # the Glue trigger, and the unrecorded ends
+        "AWS::Events::Rule": 3,  # the Glue trigger, the unrecorded ends, and the freshness check's schedule
         "AWS::StepFunctions::StateMachine": 1,
-        "AWS::Lambda::Function": 3,
+        "AWS::Lambda::Function": 4,  # three tasks and the freshness check
         "AWS::DynamoDB::GlobalTable": 1,
         "AWS::SNS::Topic": 1,
-        "AWS::SQS::Queue": 2,  # one dead-letter queue per rule
+        "AWS::KMS::Key": 1,  # the alert topic's, which CloudWatch alarms may use
+        "AWS::SQS::Queue": 2,  # one dead-letter queue per event rule that delivers
+        "AWS::CloudWatch::Alarm": 6,  # three execution ends, two dead-letter queues, one stale campaign
+        "AWS::CloudWatch::Dashboard": 1,
     }.items():
         example_template.resource_count_is(resource_type, count)
 
@@ -374,6 +377,7 @@ def test_functions_share_uniform_defaults(example_template: Template) -> None:
         "start_import.handler",
         "start_training.handler",
         "deploy_version.handler",
+        "check_freshness.handler",
     }
     for function in functions.values():
         props = function["Properties"]
@@ -381,11 +385,13 @@ def test_functions_share_uniform_defaults(example_template: Template) -> None:
         assert props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
-        settings = json.loads(props["Environment"]["Variables"]["REFRESH_SETTINGS"])
-        assert settings["time_zone"] == "Asia/Seoul"
         assert "RUN_TABLE_NAME" in props["Environment"]["Variables"]
+        if props["Handler"] != "check_freshness.handler":
+            settings = json.loads(props["Environment"]["Variables"]["REFRESH_SETTINGS"])
+            assert settings["time_zone"] == "Asia/Seoul"
     roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
-    assert len(roles) == 3, "each function has its own role"
+    assert len(roles) == 4, "each function has its own role"
+    assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1, "one code asset"
 
 
 def policy_statements(template: Template, fragment: str) -> list[dict[str, Any]]:
@@ -395,6 +401,10 @@ def policy_statements(template: Template, fragment: str) -> list[dict[str, Any]]
 
 def getatt(template: Template, resource_type: str, fragment: str) -> dict[str, Any]:
     return {"Fn::GetAtt": [logical_id(template, resource_type, fragment), "Arn"]}
+
+
+def alert_key(template: Template) -> dict[str, Any]:
+    return getatt(template, "AWS::KMS::Key", "Alerts")
 
 
 def test_start_import_role_is_exact(example_template: Template) -> None:
@@ -434,12 +444,13 @@ def test_start_import_role_is_exact(example_template: Template) -> None:
             "Effect": "Allow",
             "Resource": table,
         },
-        # It closes runs that ended unrecorded, and alerts about them.
+        # It closes runs that ended unrecorded, and alerts about them (the topic is encrypted with the stack's key).
         {
             "Action": "sns:Publish",
             "Effect": "Allow",
             "Resource": {"Ref": logical_id(example_template, "AWS::SNS::Topic", "Alerts")},
         },
+        {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow", "Resource": alert_key(example_template)},
     ]
 
 
@@ -536,6 +547,7 @@ def test_state_machine_role_is_exact(example_template: Template) -> None:
             "Effect": "Allow",
             "Resource": "*",
         },
+        {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow", "Resource": alert_key(example_template)},
     ]
 
 

@@ -269,6 +269,23 @@ def test_phase_timeouts_have_defaults_and_bounds(raw_config: dict[str, Any]) -> 
         parse_config(raw_config)
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, "stale_after_days: Input should be greater than or equal to 1"),
+        (91, "stale_after_days: Input should be less than or equal to 90"),
+        ("a week", "stale_after_days: Input should be a valid integer"),
+        (7.5, "stale_after_days: Input should be a valid integer"),
+    ],
+)
+def test_a_bad_staleness_threshold_is_named(raw_config: dict[str, Any], value: Any, expected: str) -> None:
+    assert parse_config(raw_config).stale_after_days == 8
+    raw_config["stale_after_days"] = value
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw_config)
+    assert expected in str(raised.value)
+
+
 def test_a_configuration_that_could_reach_the_history_quota_is_refused(raw_config: dict[str, Any]) -> None:
     # Six campaigns, each polled every 10 s at most through a 6-hour training: 6 x 2,200 polls x 13 events.
     campaign = raw_config["campaigns"][0]
