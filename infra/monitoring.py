@@ -276,7 +276,7 @@ class Monitoring(Construct):
             alarm_name_override=alarm_name,
             alarm_description_override=(
                 f"{queue}: EventBridge gave up delivering an event after 24 h of retries. List and replay it with "
-                "python -m operations.dead_letters. See docs/MONITORING.md."
+                "`personalize-refresh dlq [--replay]`. See docs/RUNBOOK.md."
             ),
             # SQS stops publishing a queue's metrics after six hours without any API call, even with messages in
             # it: the alarm keeps its state until a datapoint says otherwise, so it returns to OK once drained.

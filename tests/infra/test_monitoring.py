@@ -109,7 +109,7 @@ def test_a_message_in_either_dead_letter_queue_alarms_until_it_is_drained(
     assert alarm["TreatMissingData"] == "ignore"
     assert alarm["AlarmActions"] == [topic(example_template)]
     assert alarm["OKActions"] == [topic(example_template)]
-    assert "operations.dead_letters" in alarm["AlarmDescription"]
+    assert "personalize-refresh dlq" in alarm["AlarmDescription"]
 
 
 def test_a_campaign_without_a_successful_refresh_for_stale_after_days_alarms(example_template: Template) -> None:
@@ -308,6 +308,9 @@ def test_outputs_warn_that_the_alert_email_must_be_confirmed_and_name_the_dashbo
         "AlertSubscription",
         "DashboardName",
         "DashboardUrl",
+        "CampaignNames",
+        "TimeZone",
+        "RunFunctionName",
     } == set(outputs)
     assert "must be confirmed" in outputs["AlertSubscription"]["Description"]
     assert "subscribe to AlertTopicArn" in outputs["AlertSubscription"]["Value"]
