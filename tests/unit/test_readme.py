@@ -13,15 +13,13 @@ from infra.config import JOB_NAME_MAX, JOB_NAME_PREFIX_MAX, PhaseTimeouts, Polli
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-# The monitoring's own page: its configuration field and stack outputs are documented there.
-MONITORING = (ROOT / "docs" / "MONITORING.md").read_text(encoding="utf-8")
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 STATUS = re.compile(r"^[A-Z][A-Z_]+$")  # the run's own statuses and phases: RUNNING, IMPORT, ...
 UPDATE_TARGET = re.compile(r"(?:SET\s+|,\s*)([\w#.]+)\s*=")
 
 
 def section(heading: str, text: str = README) -> str:
-    """The README's (or `text`'s) text from `heading` to the next heading of the same or a higher level."""
+    """The README's text (or `text`) from `heading` to the next heading of the same or a higher level."""
     start = text.index(f"\n{heading}\n")
     level = len(heading.split(" ", 1)[0])
     following = re.compile(rf"^#{{1,{level}}} ", re.MULTILINE).search(text, start + len(heading) + 2)
@@ -103,7 +101,7 @@ def test_the_run_record_table_lists_every_attribute_and_status_the_code_writes()
 
 
 def test_the_configuration_table_gives_every_limit_the_validation_enforces() -> None:
-    tables = section("## Configure") + section("## Configuration", MONITORING)
+    tables = section("## Configure")
     rows = {
         match["field"]: match["row"]
         for match in re.finditer(r"^\| `(?P<field>\w+)(?:\[\])?` (?P<row>.*)$", tables, re.MULTILINE)
@@ -133,7 +131,7 @@ def test_every_make_target_and_stack_output_is_named() -> None:
     assert {"StateMachineArn", "AlertSubscription"} <= set(outputs), "the stack's outputs were found"
 
     assert [target for target in phony.split() if f"make {target}" not in README] == []
-    assert [output for output in outputs if f"`{output}`" not in README + MONITORING] == []
+    assert [output for output in outputs if f"`{output}`" not in README] == []
     assert "-c stack_name=" in README
 
 
