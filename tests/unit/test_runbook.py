@@ -234,3 +234,13 @@ def test_every_cli_command_it_gives_exists_with_its_options() -> None:
 def test_every_cli_command_is_in_the_runbook() -> None:
     given = {_words(line)[0] for line in cli_lines() if _words(line)}
     assert set(cli.commands) <= given, f"docs/RUNBOOK.md never gives {sorted(set(cli.commands) - given)}"
+
+
+def test_every_alarm_of_the_stack_has_an_entry(example_template: Any) -> None:
+    """Each alarm by its name in the example stack (`PersonalizeRefresh-...`); each campaign's staleness alarm
+    by its pattern, `PersonalizeRefresh-Stale-CAMPAIGN`."""
+    alarms = example_template.find_resources("AWS::CloudWatch::Alarm").values()
+    names = {re.sub(r"-Stale-.+$", "-Stale-CAMPAIGN", str(alarm["Properties"]["AlarmName"])) for alarm in alarms}
+    assert "PersonalizeRefresh-Stale-CAMPAIGN" in names, "the stack's alarms were found"
+    missing = [name for name in sorted(names) if f"`{name}`" not in entries()]
+    assert missing == [], f"alarms without a runbook entry: {missing}"
