@@ -58,6 +58,10 @@ CHECK_CONCURRENCY = (
     "The freshness check runs once an hour from its schedule (a failed run is retried at most twice); "
     "reserving concurrency would fail deployment in accounts with the default unreserved-concurrency minimum."
 )
+EXECUTIONS_OF_THE_STATE_MACHINE = (
+    "Operators describe, stop and read the history of the state machine's executions, whose ARNs are known only "
+    "once each starts; the pattern covers only this state machine's executions."
+)
 AWS_MANAGED_KEY = (
     "Encrypted at rest with an AWS-managed key by default: the stack holds run metadata (ARNs, statuses, job "
     "events), not behaviour data. Set kms_key_arn in the configuration to use a customer-managed key instead."

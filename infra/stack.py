@@ -13,6 +13,7 @@ from .config import RefreshConfig
 from .execution_end import UnrecordedEnds
 from .freshness import FreshnessCheck
 from .monitoring import Monitoring
+from .operators import OperatorAccess
 from .refresh_workflow import RefreshWorkflow
 from .run_table import RunTable
 from .task_functions import TaskFunctions
@@ -79,6 +80,17 @@ class PersonalizeRefreshStack(Stack):
             freshness=freshness,
         )
 
+        operators = OperatorAccess(
+            self,
+            "Operators",
+            state_machine=workflow.state_machine,
+            table=runs.table,
+            run_function=functions.start_import,
+            campaign_arns=[campaign.campaign_arn for campaign in config.campaigns],
+            queues=[trigger.dead_letter_queue, unrecorded_ends.dead_letter_queue],
+            encryption_key=key,
+        )
+
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(self, "RunTableName", value=runs.table.table_name)
         CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)
@@ -101,3 +113,9 @@ class PersonalizeRefreshStack(Stack):
         )
         CfnOutput(self, "DashboardName", value=monitoring.dashboard_name)
         CfnOutput(self, "DashboardUrl", value=monitoring.dashboard_url)
+        CfnOutput(
+            self,
+            "OperatorPolicyArn",
+            value=operators.policy.managed_policy_arn,
+            description="What personalize-refresh needs: attach it to the operators' role, group or permission set",
+        )

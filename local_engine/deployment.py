@@ -68,6 +68,7 @@ class LocalDeployment:
     def deploy(self) -> LocalDeployment:
         creators: dict[str, Callable[[str, dict[str, Any]], _Physical]] = {
             "AWS::IAM::Role": self._role,
+            "AWS::IAM::ManagedPolicy": self._managed_policy,
             "AWS::DynamoDB::GlobalTable": self._table,
             "AWS::SNS::Topic": self._topic,
             "AWS::SQS::Queue": self._queue,
@@ -137,6 +138,14 @@ class LocalDeployment:
             AssumeRolePolicyDocument=json.dumps(self._resolve(props["AssumeRolePolicyDocument"])),
         )["Role"]
         return _Physical(role["RoleName"], {"Arn": role["Arn"]})
+
+    def _managed_policy(self, logical_id: str, props: dict[str, Any]) -> _Physical:
+        """Created (its document resolved, so IAM checks it) for the stack's output, not evaluated."""
+        arn = self.aws.client("iam").create_policy(
+            PolicyName=props.get("ManagedPolicyName") or _physical_name(logical_id),
+            PolicyDocument=json.dumps(self._resolve(props["PolicyDocument"])),
+        )["Policy"]["Arn"]
+        return _Physical(arn, {})
 
     def _table(self, logical_id: str, props: dict[str, Any]) -> _Physical:
         name = props.get("TableName") or _physical_name(logical_id)
@@ -255,6 +264,7 @@ class LocalDeployment:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": "PersonalizeRefresh",
+            "AWS::StackId": f"arn:aws:cloudformation:{self.aws.region}:{self.account}:stack/PersonalizeRefresh/local",
         }[name]
 
 

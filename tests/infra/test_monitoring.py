@@ -311,6 +311,7 @@ def test_outputs_warn_that_the_alert_email_must_be_confirmed_and_name_the_dashbo
         "CampaignNames",
         "TimeZone",
         "RunFunctionName",
+        "OperatorPolicyArn",
     } == set(outputs)
     assert "must be confirmed" in outputs["AlertSubscription"]["Description"]
     assert "subscribe to AlertTopicArn" in outputs["AlertSubscription"]["Value"]

@@ -21,6 +21,10 @@ KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-12345
 KEY_STATEMENT = {"Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], "Effect": "Allow", "Resource": KEY}
 _GENERIC = [
     (
+        re.compile(r"arn:<AWS::Partition>:states:[^:]+:\d{12}:execution:<\w+\.Name>:\*"),
+        "arn:<AWS::Partition>:states:REGION:ACCOUNT:execution:<STATE_MACHINE.Name>:*",
+    ),
+    (
         re.compile(r"arn:aws:personalize:[^:]+:\d{12}:dataset-import-job/[^\]]+"),
         "arn:aws:personalize:REGION:ACCOUNT:dataset-import-job/PREFIX-GROUP-DATASET-*",
     ),

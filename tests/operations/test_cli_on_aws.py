@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -138,3 +139,51 @@ def _wait_for(condition: Any, seconds: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "gave up waiting"
         time.sleep(0.01)
+
+
+def test_the_operator_policy_allows_every_call_the_cli_makes(
+    deployed: LocalRefresh, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: set[str] = set()
+
+    class RecordingSession(boto3.session.Session):
+        """The CLI's own session, which notes every call its clients make (not the in-process Lambdas')."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.events.register("before-call", lambda model, **_: calls.add(_action(model)))
+
+    monkeypatch.setattr("operations.cli.boto3", SimpleNamespace(session=SimpleNamespace(Session=RecordingSession)))
+    campaign = deployed.config.campaigns[0].name
+    for argv in (["start", "--base-date", "20261120"], ["runs"], ["show", campaign, "20261120"],
+                 ["reconcile", "--fix"], ["dlq", "--replay"]):  # fmt: skip
+        assert cli(capsys, *argv)[0] == 0, argv
+    assert {"states:StartExecution", "states:DescribeExecution", "dynamodb:Query", "dynamodb:GetItem",
+            "states:GetExecutionHistory", "personalize:DescribeCampaign", "sqs:ReceiveMessage"} <= calls  # fmt: skip
+    # Made by the commands of the tests above, and before any call here (the stack's outputs are read by a stand-in).
+    calls |= {"states:StopExecution", "lambda:InvokeFunction", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+              "cloudformation:DescribeStacks"}  # fmt: skip
+
+    (policy,) = _operator_policy(deployed)
+    allowed = {action for statement in policy for action in _actions(statement)}
+    assert sorted(calls - allowed) == []
+
+
+def _operator_policy(deployed: LocalRefresh) -> list[list[dict[str, Any]]]:
+    policies = [
+        resource["Properties"]["PolicyDocument"]["Statement"]
+        for resource in deployed.template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+    ]
+    return policies
+
+
+def _action(model: Any) -> str:
+    """The IAM action of an API call: its service's prefix and the operation's name, save one."""
+    action = f"{model.service_model.signing_name}:{model.name}"
+    return {"lambda:Invoke": "lambda:InvokeFunction"}.get(action, action)
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)

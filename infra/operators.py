@@ -1,0 +1,72 @@
+"""What an operator needs to run `personalize-refresh` against this stack, and nothing more: a managed policy
+to attach to the operators' role, group or SSO permission set (stack output `OperatorPolicyArn`)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aws_cdk import ArnFormat, CfnElement, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from .compliance import EXECUTIONS_OF_THE_STATE_MACHINE, acknowledge
+
+
+class OperatorAccess(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        state_machine: sfn.StateMachine,
+        table: dynamodb.ITableV2,
+        run_function: lambda_.IFunction,
+        campaign_arns: list[str],
+        queues: list[sqs.IQueue],
+        encryption_key: kms.IKey | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        statements = [
+            # runs, show: the stack's outputs, the run records, the executions and their histories
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]),
+            iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:Query"], resources=[table.table_arn]),
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
+                resources=[executions],
+            ),
+            # start, retry and a replayed Glue event start the state machine; reconcile --fix and a replayed
+            # execution end ask the run function to close a record its execution left RUNNING
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn]),
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[run_function.function_arn]),
+            # reconcile: what each campaign serves
+            iam.PolicyStatement(actions=["personalize:DescribeCampaign"], resources=campaign_arns),
+            # dlq
+            iam.PolicyStatement(
+                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+                resources=[queue.queue_arn for queue in queues],
+            ),
+        ]
+        if encryption_key is not None:  # the table and the queues are encrypted with it
+            statements.append(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[encryption_key.key_arn]))
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description=f"Operate the Personalize refresh of stack {stack.stack_name} with personalize-refresh",
+            statements=statements,
+        )
+        # As cdk-nag spells the executions' ARN: the state machine's generated name is only known at deploy.
+        machine = stack.get_logical_id(cast(CfnElement, state_machine.node.default_child))
+        pattern = f"arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:<{machine}.Name>:*"
+        acknowledge(self.policy, f"AwsSolutions-IAM5[Resource::{pattern}]", EXECUTIONS_OF_THE_STATE_MACHINE)
