@@ -12,7 +12,6 @@ by itself.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import sys
@@ -27,7 +26,7 @@ from pydantic.fields import FieldInfo
 
 from infra.config import RefreshConfig
 
-from . import ROOT
+from . import ROOT, generate
 
 DOC = ROOT / "docs" / "CONFIGURATION.md"
 EXAMPLE = ROOT / "config" / "example.json"
@@ -267,21 +266,12 @@ def undocumented(root: type[BaseModel] = RefreshConfig) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m docs_tools.configuration_reference", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--check", action="store_true", help="only compare with the committed file")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        if DOC.exists() and DOC.read_text(encoding="utf-8") == text:
-            return 0
-        print(f"{DOC.relative_to(ROOT)} is out of date: run `{COMMAND}`", file=sys.stderr)
-        return 1
-    DOC.write_text(text, encoding="utf-8")
-    for name in undocumented():
-        print(f"warning: {name} has no docstring", file=sys.stderr)
-    print(f"wrote {DOC.relative_to(ROOT)}")
+    description = (__doc__ or "").split("\n\n")[0]
+    program = "python -m docs_tools.configuration_reference"
+    if generate(argv, program=program, description=description, doc=DOC, command=COMMAND, render=render):
+        for name in undocumented():
+            print(f"warning: {name} has no docstring", file=sys.stderr)
+        print(f"wrote {DOC.relative_to(ROOT)}")
     return 0
 
 

@@ -10,7 +10,6 @@ or Parallel is a subgraph of its states, in place when it is small and in a diag
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import ROOT
+from . import ROOT, generate
 
 DEFINITION = ROOT / "statemachine" / "refresh.asl.json"
 DOC = ROOT / "docs" / "STATE_MACHINE.md"
@@ -547,23 +546,15 @@ def render(definition: State, *, inline_limit: int = INLINE_LIMIT) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m docs_tools.state_machine_diagram", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--check", action="store_true", help="only compare with the committed file")
-    args = parser.parse_args(argv)
     definition = load()
-    text = render(definition)
-    if args.check:
-        if DOC.exists() and DOC.read_text(encoding="utf-8") == text:
-            return 0
-        print(f"{DOC.relative_to(ROOT)} is out of date: run `{COMMAND}`", file=sys.stderr)
-        return 1
-    DOC.write_text(text, encoding="utf-8")
-    charts = diagrams(definition)
-    for chart in charts:
-        print(f"{chart.title}: {chart.nodes} nodes, {chart.edges} edges, {len(chart.text):,} characters")
-    print(f"wrote {DOC.relative_to(ROOT)}")
+    description = (__doc__ or "").split("\n\n")[0]
+    program = "python -m docs_tools.state_machine_diagram"
+    if generate(
+        argv, program=program, description=description, doc=DOC, command=COMMAND, render=lambda: render(definition)
+    ):
+        for chart in diagrams(definition):
+            print(f"{chart.title}: {chart.nodes} nodes, {chart.edges} edges, {len(chart.text):,} characters")
+        print(f"wrote {DOC.relative_to(ROOT)}")
     return 0
 
 

@@ -19,7 +19,6 @@ from botocore.exceptions import ClientError
 
 from . import dead_letters
 from .dead_letters import DeadLetter
-from .runs import RERUNNABLE
 
 
 class OperatorError(Exception):
@@ -234,10 +233,6 @@ class Pipeline:
         self.clients("sqs").change_message_visibility(
             QueueUrl=self.resources.dead_letter_queues[queue], ReceiptHandle=letter.receipt_handle, VisibilityTimeout=0
         )
-
-
-def rerunnable(record: dict[str, Any]) -> bool:
-    return record.get("run_status") in RERUNNABLE
 
 
 def deserialized(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

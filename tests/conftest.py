@@ -20,6 +20,24 @@ def example_raw() -> dict[str, Any]:
     return json.loads(EXAMPLE_CONFIG.read_text())
 
 
+def run_table(region: str, name: str = "runs") -> Any:
+    """The run table as the stack defines it (infra/run_table.py), created in the active moto mock."""
+    import boto3
+
+    return boto3.resource("dynamodb", region_name=region).create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "campaign_name", "KeyType": "HASH"},
+            {"AttributeName": "base_date", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "campaign_name", "AttributeType": "S"},
+            {"AttributeName": "base_date", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def configuration_in(account: str, region: str, **changes: Any) -> dict[str, Any]:
     """The example configuration moved to another account and region, with `changes` on top."""
     text = json.dumps(example_raw()).replace("123456789012", account).replace("ap-northeast-2", region)

@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from refresh_common import clock
 from refresh_common.errors import InvalidSettings
+from tests.conftest import run_table
 
 REGION = "ap-northeast-2"
 NAMESPACE = "PersonalizeRefresh"
@@ -32,18 +33,7 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture
 def table(aws: None) -> Any:
-    return boto3.resource("dynamodb", region_name=REGION).create_table(
-        TableName="runs",
-        KeySchema=[
-            {"AttributeName": "campaign_name", "KeyType": "HASH"},
-            {"AttributeName": "base_date", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "campaign_name", "AttributeType": "S"},
-            {"AttributeName": "base_date", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    return run_table(REGION)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from refresh_common.errors import (
 )
 from refresh_common.run_record import MAX_PREVIOUS_ATTEMPTS, MAX_SUMMARY_REASON, RunRecords
 from refresh_common.settings import MetricRule, QualityGate, Settings, TrainingPolicy, load_settings
+from tests.conftest import run_table
 
 REGION = "ap-northeast-2"
 PREFIX = "arn:aws:personalize:ap-northeast-2:123456789012"
@@ -59,19 +60,7 @@ def settings(example_config: RefreshConfig) -> Settings:
 @pytest.fixture
 def table() -> Iterator[Any]:
     with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name=REGION)
-        yield dynamodb.create_table(
-            TableName="runs",
-            KeySchema=[
-                {"AttributeName": "campaign_name", "KeyType": "HASH"},
-                {"AttributeName": "base_date", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "campaign_name", "AttributeType": "S"},
-                {"AttributeName": "base_date", "AttributeType": "N"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        yield run_table(REGION)
 
 
 @pytest.fixture
