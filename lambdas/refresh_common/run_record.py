@@ -273,9 +273,8 @@ class RunRecords:
         self, campaign_name: str, before: str, phase: str, *, dataset: str = "", mode: str = ""
     ) -> list[float]:
         """How long `phase` took in the campaign's earlier runs, newest first: from when its job was
-        started to when Personalize says it became ACTIVE (a record without that time: to when the state
-        machine saw it, which adds the polling's own delay). IMPORT is one dataset's; TRAINING only counts
-        trainings of `mode`, when given."""
+        started to when the state machine saw it ACTIVE (so a little of the polling's delay is in it).
+        IMPORT is one dataset's; TRAINING only counts trainings of `mode`, when given."""
         spans = (_phase_span(item, phase, dataset, mode) for item in self._earlier(campaign_name, before))
         return [float(end - start) for start, end in spans if start and end and end > start]
 
@@ -560,24 +559,16 @@ def _numbers(metrics: Mapping[str, float]) -> dict[str, Decimal]:
 
 
 def _phase_span(item: dict[str, Any], phase: str, dataset: str, mode: str) -> tuple[float, float]:
-    """(started, ACTIVE) in epoch seconds for one earlier record's phase; zeros when it has none. ACTIVE is
-    Personalize's time where the record has it, else the time the state machine saw it."""
+    """(started, seen ACTIVE) in epoch seconds for one earlier record's phase; zeros when it has none."""
     if phase == "IMPORT":
         job = (item.get("dataset_import_jobs") or {}).get(dataset) or {}
-        start, status = job.get("started_datetime"), job.get("status")
-        end = job.get("completed_at") or job.get("updated_at")
+        start, status, seen = job.get("started_datetime"), job.get("status"), job.get("updated_at")
     elif phase == "TRAINING":
         if mode and item.get("training_mode", mode) != mode:
             return 0.0, 0.0
-        start, status, completed, seen = (
-            item.get(f"solution_version_{k}") for k in ("datetime", "status", "completed_at", "updated_at")
-        )
-        end = completed or seen
+        start, status, seen = (item.get(f"solution_version_{k}") for k in ("datetime", "status", "updated_at"))
     else:
-        start, status, completed, seen = (
-            item.get(f"campaign_update_{k}") for k in ("datetime", "status", "completed_at", "updated_at")
-        )
-        end = completed or seen
-    if status != "ACTIVE" or not start or not end:
+        start, status, seen = (item.get(f"campaign_update_{k}") for k in ("datetime", "status", "updated_at"))
+    if status != "ACTIVE" or not start or not seen:
         return 0.0, 0.0
-    return float(start), datetime.fromisoformat(str(end)).timestamp()
+    return float(start), datetime.fromisoformat(str(seen)).timestamp()

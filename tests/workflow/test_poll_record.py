@@ -112,36 +112,6 @@ def test_each_phase_records_its_polls_and_how_long_its_end_waited_for_them(refre
     assert sum(idle.values()) > 0
 
 
-def test_with_history_the_end_is_seen_within_the_dense_polls_around_it(refresh: LocalRefresh) -> None:
-    first = run_glue_event(refresh)
-    earlier = refresh.run_record(CAMPAIGN, BASE_DATE)
-    refresh.clock.advance(timedelta(days=7).total_seconds() - (first["stopDate"] - first["startDate"]).total_seconds())
-
-    second = run_glue_event(refresh)
-
-    assert second["status"] == "SUCCEEDED"
-    (record,) = [r for r in refresh.run_records() if r["execution_arn"] == second["executionArn"]]
-    imported = record["dataset_import_jobs"]["interactions"]
-    # The history read is how long each job worked until Personalize's end, not until the poll that saw it:
-    # the first run's idle time does not push the window past the end.
-    seen_after = at(earlier["solution_version_updated_at"]).timestamp() - earlier["solution_version_datetime"]
-    assert record["training_poll_plan"]["earlier_seconds"] == [(PENDING + DURATIONS["training"]).total_seconds()]
-    assert seen_after > (PENDING + DURATIONS["training"]).total_seconds() + 60
-    assert record["dataset_import_jobs"]["interactions"]["poll_plan"]["earlier_seconds"] == [
-        (PENDING + DURATIONS["import"]).total_seconds()
-    ]
-    # The same durations as the week before: each job ends inside its window, polled every 60 s there.
-    for phase, figure in (
-        ("import", imported["idle_seconds"]),
-        ("training", record["solution_version_idle_seconds"]),
-        ("deployment", (at(record["campaign_update_updated_at"]) - at(record["campaign_update_completed_at"]))),
-    ):
-        seconds = figure.total_seconds() if isinstance(figure, timedelta) else figure
-        assert 0 <= seconds <= 60 + TOLERANCE, phase
-    assert record["solution_version_idle_seconds"] < earlier["solution_version_idle_seconds"]
-    assert record["solution_version_polls"] < earlier["solution_version_polls"]
-
-
 def test_a_rerun_records_no_idle_for_what_an_earlier_attempt_left_active(refresh: LocalRefresh) -> None:
     refresh.emulator.faults.fail_job("deployment", "Campaign update failed: internal error")
     failed = run_glue_event(refresh)
