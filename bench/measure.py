@@ -5,7 +5,8 @@ record and the Personalize emulator's log of calls.
 * Lambda invocations: every Lambda Task attempt; those made by a state of a poll loop are counted apart;
 * history events: the execution history's length;
 * idle overhead: per phase, from the moment its job reached its final status (Personalize's
-  lastUpdatedDateTime) to the first describe call of that job at or after it, the poll that saw it;
+  lastUpdatedDateTime) to the first describe call of that job at or after it, the poll that saw it; for the
+  project's own policy, checked against what the run record says of it;
 * cost: transitions, Lambda requests and Lambda duration at list price.
 """
 
@@ -64,6 +65,15 @@ class RefreshDidNotSucceed(RuntimeError):
     """A measured refresh failed: its figures would say nothing about polling."""
 
 
+class RecordDisagrees(RuntimeError):
+    """The run record's idle overhead is not what Personalize's log and the execution say: one of them is wrong."""
+
+
+# How far the record may be from the calls' log: a poll and the record write after it share their simulated
+# moment, and the record keeps tenths of a second.
+RECORD_TOLERANCE = 1.0  # seconds
+
+
 @contextmanager
 def deployed(template: dict[str, Any], config: RefreshConfig) -> Iterator[LocalRefresh]:
     """One deployment of a policy's template, for all of its refreshes."""
@@ -96,6 +106,8 @@ def run_refresh(refresh: LocalRefresh, policy: Policy, durations: Durations) -> 
     history = refresh.history(arn)
     (record,) = [r for r in refresh.run_records() if r["execution_arn"] == arn]
     figures = _figures(refresh, history, record, calls)
+    if policy.is_projects_own:
+        check_record(record, figures.idle_seconds)
     _next_week(refresh)
     return figures
 
@@ -141,6 +153,33 @@ def _figures(
         idle_seconds=_idle(refresh, record, calls),
         lambda_gb_seconds=gb_seconds,
     )
+
+
+def recorded_idle(record: dict[str, Any]) -> dict[str, float]:
+    """Each phase's idle overhead as the run record has it: the imports' (summed, as the bench sums them) and the
+    training's as the Lambdas that act on them wrote them, the deployment's from its two recorded times."""
+    deployed = record.get("campaign_update_completed_at")
+    return {
+        "import": sum(float(job.get("idle_seconds", 0)) for job in record["dataset_import_jobs"].values()),
+        "training": float(record.get("solution_version_idle_seconds", 0)),
+        "deployment": (
+            (_moment(record["campaign_update_updated_at"]) - _moment(deployed)).total_seconds() if deployed else 0.0
+        ),
+    }
+
+
+def check_record(record: dict[str, Any], measured: dict[str, float]) -> None:
+    """Raise RecordDisagrees unless the record's idle overhead is the bench's, phase by phase."""
+    recorded = recorded_idle(record)
+    wrong = {p: (recorded[p], measured[p]) for p in PHASES if abs(recorded[p] - measured[p]) > RECORD_TOLERANCE}
+    if wrong:
+        raise RecordDisagrees(
+            "; ".join(f"{phase}: the record says {r:.1f} s, the calls {m:.1f} s" for phase, (r, m) in wrong.items())
+        )
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def _function_memory_gb(refresh: LocalRefresh) -> dict[str, float]:

@@ -99,6 +99,8 @@ class TaskFunctions(Construct):
         # version the campaign serves before training.
         self._allow(self.start_training, ["personalize:DescribeSolution"], arns.solutions)
         self._allow(self.start_training, ["personalize:DescribeCampaign"], arns.campaigns)
+        # Training acts on the imports' end: it records how long each waited for the poll that saw it.
+        self._allow(self.start_training, ["personalize:DescribeDatasetImportJob"], arns.import_jobs)
         self._allow(self.start_training, ["dynamodb:UpdateItem", "dynamodb:Query"], [table.table_arn])
 
         self.deploy_version = self._function(DEPLOY_VERSION)
@@ -109,6 +111,7 @@ class TaskFunctions(Construct):
         self._allow(self.deploy_version, ["dynamodb:UpdateItem", "dynamodb:Query"], [table.table_arn])
 
         compliance.acknowledge_resources(self._roles[START_IMPORT], arns.import_jobs, compliance.JOB_NAME_PATTERN)
+        compliance.acknowledge_resources(self._roles[START_TRAINING], arns.import_jobs, compliance.JOB_NAME_PATTERN)
         for spec in (START_TRAINING, DEPLOY_VERSION):
             compliance.acknowledge_resources(self._roles[spec], arns.solution_versions, compliance.JOB_NAME_PATTERN)
 

@@ -3,12 +3,14 @@
 The new version's metrics (and the serving version's) are kept in the run record; with a quality gate
 configured, a version that breaks one of its rules is held back: the run ends GATED and the campaign
 keeps the version it served. The campaign keeps its minProvisionedTPS and campaignConfig. An update
-already under way to the same version (an earlier attempt) is reused rather than repeated.
+already under way to the same version (an earlier attempt) is reused rather than repeated. Being what acts
+on the training's end, it also records how long that end waited for the poll that saw it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from refresh_common import clock, decisions, personalize, polling
@@ -35,6 +37,7 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     if not isinstance(version_arn, str) or not version_arn.startswith(task.campaign.solution_arn + "/"):
         raise InvalidRunInput(f"solution_version_arn {version_arn!r} is not a version of {task.campaign.solution_arn}")
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
+    _record_training_idle(client, records, task, version_arn)
 
     campaign = client.describe_campaign(campaignArn=task.campaign.campaign_arn)["campaign"]
     latest = campaign.get("latestCampaignUpdate") or {}
@@ -105,6 +108,23 @@ def _result(settings: Settings, version_arn: str, status: str, gate: _Gate, poll
         "limit": clock.phase_limit(settings.phase_timeouts["deployment_seconds"]),
         "poll": polling.walk(poll),
     }
+
+
+def _record_training_idle(client: Any, records: RunRecords, task: CampaignTask, version_arn: str) -> None:
+    """The training's idle overhead: from the version's end, as Personalize reports it, to the poll that saw it
+    (the time the state machine recorded ACTIVE). A version no poll of this run saw end has none."""
+    record = records.own(task.campaign.campaign_name, task.base_date)
+    seen = record.get("solution_version_updated_at")
+    if record.get("solution_version_arn") != version_arn or record.get("solution_version_status") != "ACTIVE":
+        return
+    if not record.get("solution_version_polls") or not seen:
+        return
+    # The version's summary, as the gate reads them: no permission to describe versions is needed.
+    summaries = personalize.solution_versions(client, task.campaign.solution_arn)
+    completed = next((v.get("lastUpdatedDateTime") for v in summaries if v["solutionVersionArn"] == version_arn), None)
+    if completed is not None:
+        idle = polling.Idle(completed, datetime.fromisoformat(seen))
+        records.record_training_idle(task.campaign.campaign_name, task.base_date, task.execution_arn, idle)
 
 
 def _gate(client: Any, records: RunRecords, task: CampaignTask, version_arn: str, campaign: dict[str, Any]) -> _Gate:

@@ -3,7 +3,8 @@
 The training mode (FULL or UPDATE) is decided from the campaign's policy, the solution's recipe and its
 versions; a quality gate's metrics are checked against the serving version's before hours of training
 are spent. A re-run reuses the version an earlier attempt created under the same deterministic name,
-unless that version failed or was stopped.
+unless that version failed or was stopped. Being what acts on the imports' end, it also records how long
+that end waited for the poll that saw it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from refresh_common.logs import run_logger
 from refresh_common.naming import solution_version_names
 from refresh_common.run_record import RunRecords, run_table
 from refresh_common.settings import CampaignSettings, Settings, load_settings
-from refresh_common.task_input import campaign_task
+from refresh_common.task_input import CampaignTask, campaign_task
 
 # Versions described at most while looking for the one an earlier attempt created: a re-run comes
 # days, not hundreds of versions, after the attempt it repeats.
@@ -38,6 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def start_training(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
     task = campaign_task(event, settings)
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
+    _record_import_idle(client, records, task)
     _check_gate_metrics(client, task.campaign)
     mode = _training_mode(client, task.campaign, records.held_back(task.campaign.campaign_name, task.base_date))
     afresh_since = records.afresh_since([task.campaign.campaign_name], task.base_date)
@@ -63,6 +65,22 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
         "training_mode_reason": mode.reason,
         "limit": clock.phase_limit(settings.phase_timeouts["training_seconds"]),
     }
+
+
+def _record_import_idle(client: Any, records: RunRecords, task: CampaignTask) -> None:
+    """Each import's idle overhead: from its end, as Personalize reports it, to the poll that saw it (the time
+    the state machine recorded ACTIVE). An import no poll of this run saw end (one an earlier attempt left
+    ACTIVE) has none."""
+    ends = {}
+    for dataset, job in (
+        records.own(task.campaign.campaign_name, task.base_date).get("dataset_import_jobs") or {}
+    ).items():
+        if job.get("status") != "ACTIVE" or not job.get("polls") or not job.get("arn") or not job.get("updated_at"):
+            continue
+        described = client.describe_dataset_import_job(datasetImportJobArn=job["arn"])["datasetImportJob"]
+        if described.get("lastUpdatedDateTime") is not None:
+            ends[dataset] = polling.Idle(described["lastUpdatedDateTime"], datetime.fromisoformat(job["updated_at"]))
+    records.record_import_idle(task.campaign.campaign_name, task.base_date, task.execution_arn, ends)
 
 
 def _training_mode(client: Any, campaign: CampaignSettings, held_back: set[str]) -> decisions.Decision:

@@ -71,7 +71,7 @@ from local_engine.fast_responses import FastResponses
 from local_engine.lambda_router import LambdaRouter
 from local_engine.moto_caches import MotoCaches
 from local_engine.patching import ModuleShim, PatchSet
-from local_engine.sdk_adapter import AwsSdkAdapter, iso8601_millis
+from local_engine.sdk_adapter import AwsSdkAdapter, instant_text, iso8601_millis
 from local_engine.service_faults import ServiceFaults
 from local_engine.strictness import HISTORY_EVENT_QUOTA, StrictStepFunctions
 
@@ -131,12 +131,12 @@ def _clock_datetime_class(clock: VirtualClock) -> type[datetime_module.datetime]
 
 def _state_data_in_aws_format(real_state_data: Any) -> Any:
     """moto writes $$.State.EnteredTime with isoformat() ("+00:00", micros);
-    AWS writes "2024-01-01T00:00:00.000Z"."""
+    AWS writes "2024-01-01T00:00:00.123Z", and "2024-01-01T00:00:00Z" on a whole second."""
 
     def state_data(**fields: Any) -> Any:
         entered = fields.get("EnteredTime")
         if isinstance(entered, str):
-            fields["EnteredTime"] = iso8601_millis(datetime_module.datetime.fromisoformat(entered))
+            fields["EnteredTime"] = instant_text(datetime_module.datetime.fromisoformat(entered))
         return real_state_data(**fields)
 
     return state_data

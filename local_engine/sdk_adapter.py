@@ -6,7 +6,8 @@ response untouched. Real Step Functions instead:
 * takes PascalCase parameter names even for camelCase APIs (Personalize's
   ``datasetImportJobArn`` is written ``DatasetImportJobArn``),
 * returns every structure member PascalCased (``DatasetImportJob.Status``),
-  with timestamps as ISO-8601 strings,
+  with timestamps as ISO-8601 strings in UTC, written as Java's ``Instant``
+  writes them (see :func:`instant_text`),
 * names errors ``<Service>.<Code>Exception`` (``Personalize.ResourceNotFoundException``), and
   ``<Service>.<Service>Exception`` for a code the service's model does not define (a throttle
   or a 5xx answer: ``Personalize.PersonalizeException``).
@@ -120,7 +121,7 @@ def to_sfn_response(value: Any, shape: Shape | None) -> Any:
 
 def _to_sfn_scalar(value: Any) -> Any:
     if isinstance(value, datetime):
-        return iso8601_millis(value)
+        return instant_text(value)
     if isinstance(value, StreamingBody):
         value = value.read()
     if isinstance(value, (bytes, bytearray)):
@@ -130,10 +131,31 @@ def _to_sfn_scalar(value: Any) -> Any:
 
 
 def iso8601_millis(moment: datetime) -> str:
+    """Always with milliseconds: "2024-01-02T03:04:05.000Z"."""
+    moment = _utc(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def instant_text(moment: datetime) -> str:
+    """A timestamp as an aws-sdk integration puts it in the state's output: "2024-01-02T03:04:05.678Z", and
+    "2024-01-02T03:04:05Z" when its milliseconds are zero.
+
+    Step Functions runs these integrations on the AWS SDK for Java 2.x (its errors name the SDK's
+    exceptions, such as ``SageMakerA2IRuntime.SdkClientException``), which holds a Timestamp member as an
+    ``Instant``, and ``Instant.toString`` leaves out a fraction of zero; Step Functions writes
+    ``$$.State.EnteredTime`` the same way. Personalize's timestamps have millisecond precision, so finer
+    digits are dropped as the service would never send them. A reader of such a field must take both forms.
+    """
+    moment = _utc(moment)
+    millis = moment.microsecond // 1000
+    fraction = f".{millis:03d}" if millis else ""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC)
 
 
 @cache

@@ -15,12 +15,16 @@ Every bound comes from the configuration's `polling` (see PollBounds); the defau
 
 The state machine walks the list with Wait states (SecondsPath), no Lambda per poll. The list covers
 the phase's limit and then some, so the phase's own deadline always ends the loop before the list does.
+
+What the polls then cost in time is an Idle: from the moment Personalize put the job in its final status
+to the poll that saw it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from math import ceil, log
 from statistics import median
 
@@ -86,6 +90,27 @@ def plan(earlier: Sequence[float], bounds: PollBounds) -> PollPlan:
     expected = round(median(recent))
     reason = f"{len(recent)} earlier runs: {min(recent)} to {max(recent)} s, polls every {dense} s around the end"
     return PollPlan(waits, expected, (start, end), reason, recent)
+
+
+@dataclass(frozen=True)
+class Idle:
+    """A job's end as Personalize reports it (lastUpdatedDateTime of its final status), and when the
+    state machine saw it (the time it recorded that status)."""
+
+    completed: datetime
+    seen: datetime
+
+    @property
+    def seconds(self) -> float:
+        """The idle overhead: how much sooner the pipeline could have acted. Never negative, should the
+        two services' clocks disagree by a moment."""
+        return max(0.0, (self.seen - self.completed).total_seconds())
+
+
+def phase_idle(ends: Sequence[Idle]) -> float:
+    """A phase of several jobs (the imports) is done when its last job is: from the last end to the poll
+    that saw the last of them."""
+    return max(0.0, (max(e.seen for e in ends) - max(e.completed for e in ends)).total_seconds())
 
 
 def walk(plan: PollPlan) -> dict[str, object]:

@@ -22,6 +22,7 @@ from . import clock
 from .decisions import Decision, ImportPlan
 from .errors import RunNotOwned, RunRecordBusy
 from .inputs import RunRequest
+from .polling import Idle, phase_idle
 from .settings import CampaignSettings
 
 RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
@@ -296,6 +297,7 @@ class RunRecords:
                 "arn": job.job_arn,
                 "status": job.status,
                 "started_datetime": int(self._now()),
+                "polls": 0,
                 **({"poll_plan": job.poll_plan} if job.poll_plan else {}),
             }
             for job in jobs
@@ -329,6 +331,7 @@ class RunRecords:
             solution_version_arn=version_arn,
             solution_version_status=status,
             solution_version_datetime=int(self._now()),
+            solution_version_polls=0,
             **decided,
         )
 
@@ -373,7 +376,47 @@ class RunRecords:
             campaign_update_solution_version_arn=version_arn,
             campaign_update_status=status,
             campaign_update_datetime=int(self._now()),
+            campaign_update_polls=0,
         )
+
+    def record_import_idle(
+        self, campaign_name: str, base_date: str, execution_arn: str, ends: Mapping[str, Idle]
+    ) -> None:
+        """Each polled dataset's import end and idle overhead (`completed_at`, `idle_seconds` in its entry), and
+        the import phase's (`import_idle_seconds`: from the last import's end to the poll that saw it)."""
+        if not ends:
+            return
+        names: dict[str, str] = {}
+        sets: list[str] = []
+        values: dict[str, Any] = {}
+        for i, (dataset, end) in enumerate(sorted(ends.items())):
+            names[f"#dataset{i}"] = dataset
+            sets += [
+                f"dataset_import_jobs.#dataset{i}.completed_at = :completed{i}",
+                f"dataset_import_jobs.#dataset{i}.idle_seconds = :idle{i}",
+            ]
+            values |= {f":completed{i}": self._iso(end.completed.timestamp()), f":idle{i}": _seconds(end.seconds)}
+        sets += ["import_idle_seconds = :idle", "updated_at = :now"]
+        values |= {":idle": _seconds(phase_idle(list(ends.values()))), ":now": self._iso()}
+        self._conditional_update(campaign_name, base_date, execution_arn, "SET " + ", ".join(sets), names, values)
+
+    def record_training_idle(self, campaign_name: str, base_date: str, execution_arn: str, end: Idle) -> None:
+        """When the solution version became ACTIVE, and the idle overhead until the poll that saw it."""
+        self._update(
+            campaign_name,
+            base_date,
+            execution_arn,
+            solution_version_completed_at=self._iso(end.completed.timestamp()),
+            solution_version_idle_seconds=_seconds(end.seconds),
+        )
+
+    def own(self, campaign_name: str, base_date: str) -> dict[str, Any]:
+        """The run's record as it stands, read strongly consistent (with the Query every task Lambda may make)."""
+        items = self._table.query(
+            KeyConditionExpression=Key("campaign_name").eq(campaign_name) & Key("base_date").eq(int(base_date)),
+            ConsistentRead=True,
+        )["Items"]
+        return dict(items[0]) if items else {}
 
     def close_unrecorded(
         self, campaign_names: Sequence[str], base_date: str, execution_arn: str, end: ExecutionEnd
@@ -480,14 +523,32 @@ class RunRecords:
 
     def _update(self, campaign_name: str, base_date: str, execution_arn: str, **values: Any) -> None:
         values["updated_at"] = self._iso()
-        names = {f"#{k}": k for k in values}
+        self._conditional_update(
+            campaign_name,
+            base_date,
+            execution_arn,
+            "SET " + ", ".join(f"#{k} = :{k}" for k in values),
+            {f"#{k}": k for k in values},
+            {f":{k}": v for k, v in values.items()},
+        )
+
+    def _conditional_update(
+        self,
+        campaign_name: str,
+        base_date: str,
+        execution_arn: str,
+        expression: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+    ) -> None:
+        """An update of the record this execution owns; RunNotOwned when another one owns it."""
         try:
             self._table.update_item(
                 Key={"campaign_name": campaign_name, "base_date": int(base_date)},
-                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
+                UpdateExpression=expression,
                 ConditionExpression="execution_arn = :execution_arn",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={f":{k}": v for k, v in values.items()} | {":execution_arn": execution_arn},
+                ExpressionAttributeValues=values | {":execution_arn": execution_arn},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -496,6 +557,11 @@ class RunRecords:
 
     def _iso(self, epoch: float | None = None) -> str:
         return clock.iso(self._now() if epoch is None else epoch)
+
+
+def _seconds(seconds: float) -> Decimal:
+    """A duration in seconds as DynamoDB takes numbers, to a tenth of a second."""
+    return Decimal(str(round(seconds, 1)))
 
 
 def _numbers(metrics: Mapping[str, float]) -> dict[str, Decimal]:

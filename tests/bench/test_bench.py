@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench.measure import RecordDisagrees, check_record, recorded_idle
 from bench.policies import POLICIES, DefinitionChanged, policy_template
 from bench.report import Results, markdown_table, write_section
 from bench.run import bench
@@ -81,6 +82,27 @@ def test_the_table_has_a_row_per_policy_and_a_verdict_for_the_projects_own(resul
     assert len(table) == 2 + len(POLICIES)
     assert table[-1].startswith("| 5 the project's own | S1 steady |")
     assert table[-1].rstrip(" |").endswith(("met", "seeds)"))
+
+
+def test_the_projects_run_record_says_what_the_bench_measured(results: Results) -> None:
+    # bench() checks every refresh of the project's own policy against its record; here, that it found idle time
+    # worth checking in every phase.
+    measured = figures(results, 5).idle_seconds
+    assert all(measured[phase] > 0 for phase in ("import", "training", "deployment"))
+
+
+def test_a_record_that_disagrees_with_the_bench_is_refused() -> None:
+    record = {
+        "dataset_import_jobs": {"interactions": {"idle_seconds": 42.5}},
+        "solution_version_idle_seconds": 120,
+        "campaign_update_completed_at": "2026-11-29T09:00:00Z",
+        "campaign_update_updated_at": "2026-11-29T09:00:30.500Z",
+    }
+    assert recorded_idle(record) == {"import": 42.5, "training": 120.0, "deployment": 30.5}
+    check_record(record, {"import": 43, "training": 119.5, "deployment": 30})
+
+    with pytest.raises(RecordDisagrees, match=r"training: the record says 120\.0 s, the calls 180\.0 s"):
+        check_record(record, {"import": 42.5, "training": 180, "deployment": 30.5})
 
 
 def test_the_projects_own_policy_is_the_template_untouched(example_template: Any) -> None:

@@ -475,6 +475,8 @@ def test_start_training_role_is_exact(example_template: Template) -> None:
         },
         {"Action": "personalize:DescribeSolution", "Effect": "Allow", "Resource": SOLUTION},
         {"Action": "personalize:DescribeCampaign", "Effect": "Allow", "Resource": CAMPAIGN},
+        # The imports' end, for their idle overhead.
+        {"Action": "personalize:DescribeDatasetImportJob", "Effect": "Allow", "Resource": IMPORT_JOBS},
         {"Action": ["dynamodb:UpdateItem", "dynamodb:Query"], "Effect": "Allow", "Resource": table},
     ]
 
@@ -634,7 +636,7 @@ def test_record_writes_retry_every_transient_dynamodb_error(example_template: Te
         assert transient <= set(body["Retry"][0]["ErrorEquals"]), name
 
 
-OPTIONAL_FIELDS = (".FailureReason", ".Cause", ".LatestCampaignUpdate")
+OPTIONAL_FIELDS = (".FailureReason", ".Cause", ".LatestCampaignUpdate", ".LastUpdatedDateTime")
 
 
 def edges(name: str, body: dict[str, Any]) -> Iterator[tuple[str, set[str]]]:

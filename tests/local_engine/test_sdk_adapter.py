@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
@@ -12,6 +12,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 
 from local_engine.sdk_adapter import (
     AwsSdkAdapter,
+    instant_text,
     operation_model,
     service_error_prefix,
     sfn_error_name,
@@ -92,6 +93,17 @@ def test_response_is_pascal_cased_with_iso_millisecond_dates() -> None:
             "LatestCampaignUpdate": {"Status": "ACTIVE", "FailureReason": "none"},
         }
     }
+
+
+def test_timestamps_are_written_as_java_writes_an_instant() -> None:
+    # Milliseconds when there are any (Personalize's precision), none at all on a whole second.
+    assert instant_text(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2024-01-02T03:04:05Z"
+    assert instant_text(datetime(2024, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)) == "2024-01-02T03:04:05.600Z"
+    assert instant_text(datetime(2024, 1, 2, 3, 4, 5, 999, tzinfo=UTC)) == "2024-01-02T03:04:05Z"
+    assert instant_text(datetime(2024, 1, 2, 3, 4, 5, 1000)) == "2024-01-02T03:04:05.001Z"  # naive is UTC
+    # Whichever form it takes, Python reads it back to the same moment.
+    for text in ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05.600Z"):
+        assert instant_text(datetime.fromisoformat(text)) == text
 
 
 def test_error_names_follow_step_functions_convention() -> None:

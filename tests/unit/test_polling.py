@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from refresh_common.polling import MAX_WINDOW_POLLS, PollBounds, largest_number_of_polls, plan
+from refresh_common.polling import MAX_WINDOW_POLLS, Idle, PollBounds, largest_number_of_polls, phase_idle, plan
 
 TRAINING = PollBounds(dense_seconds=60, max_seconds=300, limit_seconds=24 * 3600)
 HOUR = 3600
@@ -90,3 +91,19 @@ def test_every_bound_comes_from_the_configuration() -> None:
     assert result.window == (3 * HOUR, 4 * HOUR)  # no margin
     assert result.waits[1] == HOUR // 10  # ten polls across the hour-wide window
     assert plan([], bounds).waits[:6] == [30, 60, 120, 240, 480, 600]  # doubling from dense_seconds
+
+
+def test_idle_is_from_the_end_personalize_reports_to_the_poll_that_saw_it() -> None:
+    end = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    assert Idle(end, end + timedelta(seconds=42.5)).seconds == 42.5
+    # Clocks a moment apart never make a negative idle time.
+    assert Idle(end, end - timedelta(milliseconds=300)).seconds == 0
+
+
+def test_a_phase_of_several_imports_is_idle_from_its_last_end_to_the_poll_that_saw_the_last() -> None:
+    start = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    interactions = Idle(start + timedelta(minutes=40), start + timedelta(minutes=44))  # 4 min idle on its own
+    items = Idle(start + timedelta(minutes=43), start + timedelta(minutes=45))  # ends last, seen 2 min later
+    # Training could start once both were ACTIVE (minute 43) and started when both were seen (minute 45).
+    assert phase_idle([interactions, items]) == 120
+    assert phase_idle([interactions]) == interactions.seconds == 240

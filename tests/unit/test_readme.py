@@ -80,7 +80,8 @@ def written_by_the_state_machine() -> tuple[set[str], set[str]]:
                 attributes |= {names[part]} if part in names else set() if part.startswith("#") else {part}
         attributes |= set(parameters.get("Item", {}))
         for value in parameters.get("ExpressionAttributeValues", {}).values():
-            if STATUS.match(str(value.get("S", ""))):
+            # a value given whole by a path (":completed.$") is not a literal status
+            if isinstance(value, dict) and STATUS.match(str(value.get("S", ""))):
                 values.add(value["S"])
     return attributes, values
 
