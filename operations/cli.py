@@ -413,10 +413,12 @@ def _print_detail(shown: dict[str, Any], record: dict[str, Any]) -> None:
     for warning in record.get("warnings") or []:
         out.print(f"  [yellow]warning[/yellow]: {warning}")
     if shown["phases"]:
-        table = Table("phase", "status", "started", "ended", "took", box=None, header_style="bold")
+        table = Table("phase", "status", "started", "ended", "took", "polls", "idle", box=None, header_style="bold")
         for phase in shown["phases"]:
-            table.add_row(phase["name"], phase["status"], phase["started"], phase["ended"] or "(running)",
-                          views.seconds_text(phase["seconds"]))  # fmt: skip
+            polls = "" if phase["polls"] is None else str(phase["polls"])
+            took, idle = views.seconds_text(phase["seconds"]), views.seconds_text(phase["idle_seconds"])
+            ended = phase["ended"] or "(running)"
+            table.add_row(phase["name"], phase["status"], phase["started"], ended, took, polls, idle)
         out.print(table)
     if shown["failure"]:
         failure = shown["failure"]

@@ -17,10 +17,21 @@ from rehearsal.timeline import duration, retry_entries, short_version, task_fail
 RUN_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "GATED", "SKIPPED")
 COMPLETED = frozenset({"SUCCEEDED", "GATED", "SKIPPED"})
 RERUNNABLE = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
-# Each phase: when it started (epoch seconds), when its status last changed (ISO-8601), and that status.
+# Each phase: when it started (epoch seconds), when its status last changed (ISO-8601), that status, and the
+# attribute prefix of its polls and idle overhead.
 _PHASES = {
-    "TRAINING": ("solution_version_datetime", "solution_version_updated_at", "solution_version_status"),
-    "DEPLOYMENT": ("campaign_update_datetime", "campaign_update_updated_at", "campaign_update_status"),
+    "TRAINING": (
+        "solution_version_datetime",
+        "solution_version_updated_at",
+        "solution_version_status",
+        "solution_version",
+    ),
+    "DEPLOYMENT": (
+        "campaign_update_datetime",
+        "campaign_update_updated_at",
+        "campaign_update_status",
+        "campaign_update",
+    ),
 }
 
 
@@ -31,6 +42,8 @@ class Phase:
     started: datetime
     ended: datetime | None  # None while it runs
     seconds: float | None
+    polls: int | None = None  # polls made
+    idle_seconds: float | None = None  # from the job's end (as Personalize reports it) to the poll that saw it
 
 
 def plain(value: Any) -> Any:
@@ -57,13 +70,21 @@ def phases(record: dict[str, Any]) -> list[Phase]:
         done = all(_final(status) for status in statuses)
         ends = [moment for job in imports if (moment := _iso(job.get("updated_at")))]
         ended = max(ends) if done and ends else None
-        found.append(_phase("IMPORT", ", ".join(sorted(statuses)), started, ended))
-    for name, (start_key, updated_key, status_key) in _PHASES.items():
+        polls = sum(int(job.get("polls", 0)) for job in imports) if all("polls" in job for job in imports) else None
+        found.append(
+            _phase("IMPORT", ", ".join(sorted(statuses)), started, ended, polls, _number(record, "import_idle_seconds"))
+        )
+    for name, (start_key, updated_key, status_key, prefix) in _PHASES.items():
         if start_key not in record:
             continue
         status = str(record.get(status_key, ""))
         ended = _iso(record.get(updated_key)) if _final(status) else None
-        found.append(_phase(name, status, _epoch(record[start_key]) or _start(record), ended))
+        idle = _number(record, f"{prefix}_idle_seconds")
+        completed = _iso(record.get(f"{prefix}_completed_at"))
+        if idle is None and completed and ended:  # the deployment's: no Lambda runs after it to work it out
+            idle = max((ended - completed).total_seconds(), 0.0)
+        polls = int(record[f"{prefix}_polls"]) if f"{prefix}_polls" in record else None
+        found.append(_phase(name, status, _epoch(record[start_key]) or _start(record), ended, polls, idle))
     return found
 
 
@@ -150,8 +171,19 @@ def seconds_text(seconds: float | None) -> str:
     return "" if seconds is None else duration(timedelta(seconds=seconds))
 
 
-def _phase(name: str, status: str, started: datetime, ended: datetime | None) -> Phase:
-    return Phase(name, status, started, ended, (ended - started).total_seconds() if ended else None)
+def _phase(
+    name: str,
+    status: str,
+    started: datetime,
+    ended: datetime | None,
+    polls: int | None = None,
+    idle: float | None = None,
+) -> Phase:
+    return Phase(name, status, started, ended, (ended - started).total_seconds() if ended else None, polls, idle)
+
+
+def _number(record: dict[str, Any], key: str) -> float | None:
+    return float(record[key]) if record.get(key) is not None else None
 
 
 def _phase_json(phase: Phase) -> dict[str, Any]:

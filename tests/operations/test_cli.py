@@ -115,6 +115,9 @@ def test_show_gives_the_failure_readably_the_phases_and_the_console_url(
     assert (shown["failure"]["phase"], shown["failure"]["error"]) == ("TRAINING", "TrainingFailed")
     assert shown["failure"]["reason"].endswith(f"failed: {TRAINING_FAILURE}")
     assert [(p["name"], p["status"]) for p in shown["phases"]] == [("IMPORT", "ACTIVE"), ("TRAINING", "CREATE FAILED")]
+    imported, trained = shown["phases"]
+    assert imported["polls"] > 0 and 0 <= imported["idle_seconds"] < 900  # no wait is longer than 5 min at first
+    assert trained["polls"] > 0 and trained["idle_seconds"] is None  # failed: no poll of this run saw it ACTIVE
     assert shown["execution"]["status"] == "FAILED"
     assert shown["execution"]["console_url"].endswith(shown["record"]["execution_arn"])
     assert shown["record"]["campaign_name"] == FIRST
