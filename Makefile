@@ -20,11 +20,14 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m rehearsal $(ARGS)
 
+# The tests run in PYTEST_WORKERS processes, a test file to each at a time (its module fixtures are shared).
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 	bash scripts/security_scan.sh
 
 # make synth CONFIG=config/my-shop.json STACK_NAME=...: what `cdk synth -c config=... -c stack_name=...` synthesizes.

@@ -31,10 +31,17 @@ def config() -> RefreshConfig:
     return parse_config(configuration_in("444455556666", REGION, time_zone="Europe/Berlin"))
 
 
+@pytest.fixture(scope="module")
+def template(config: RefreshConfig) -> dict[str, Any]:
+    return dict(synthesize(config).to_json())
+
+
 @pytest.fixture
-def deployed(config: RefreshConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalRefresh]:
+def deployed(
+    template: dict[str, Any], config: RefreshConfig, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LocalRefresh]:
     """The stack deployed on the embedded AWS; DescribeStacks answers with its outputs."""
-    with LocalRefresh(synthesize(config).to_json(), config) as refresh:
+    with LocalRefresh(template, config) as refresh:
         outputs = {name: refresh.deployment.output(name) for name in refresh.template["Outputs"]}
 
         def described(cloudformation: Any, stack_name: str) -> dict[str, str]:
