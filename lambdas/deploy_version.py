@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from refresh_common import clock, decisions, personalize, polling
 from refresh_common.errors import InvalidRunInput
 from refresh_common.logs import run_logger
@@ -37,7 +39,7 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     if not isinstance(version_arn, str) or not version_arn.startswith(task.campaign.solution_arn + "/"):
         raise InvalidRunInput(f"solution_version_arn {version_arn!r} is not a version of {task.campaign.solution_arn}")
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
-    _record_training_idle(client, records, task, version_arn)
+    _record_training_idle(client, records, task, version_arn, log)
 
     campaign = client.describe_campaign(campaignArn=task.campaign.campaign_arn)["campaign"]
     latest = campaign.get("latestCampaignUpdate") or {}
@@ -110,7 +112,7 @@ def _result(settings: Settings, version_arn: str, status: str, gate: _Gate, poll
     }
 
 
-def _record_training_idle(client: Any, records: RunRecords, task: CampaignTask, version_arn: str) -> None:
+def _record_training_idle(client: Any, records: RunRecords, task: CampaignTask, version_arn: str, log: Any) -> None:
     """The training's idle overhead: from the version's end, as Personalize reports it, to the poll that saw it
     (the time the state machine recorded ACTIVE). A version no poll of this run saw end has none."""
     record = records.own(task.campaign.campaign_name, task.base_date)
@@ -120,7 +122,11 @@ def _record_training_idle(client: Any, records: RunRecords, task: CampaignTask, 
     if not record.get("solution_version_polls") or not seen:
         return
     # The version's summary, as the gate reads them: no permission to describe versions is needed.
-    summaries = personalize.solution_versions(client, task.campaign.solution_arn)
+    try:
+        summaries = personalize.solution_versions(client, task.campaign.solution_arn)
+    except ClientError as error:  # a figure for the record: worth a warning, never a failed refresh
+        log.warning("training idle overhead not recorded", extra={"error": str(error)})
+        return
     completed = next((v.get("lastUpdatedDateTime") for v in summaries if v["solutionVersionArn"] == version_arn), None)
     if completed is not None:
         idle = polling.Idle(completed, datetime.fromisoformat(seen))

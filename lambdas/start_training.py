@@ -39,7 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def start_training(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
     task = campaign_task(event, settings)
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
-    _record_import_idle(client, records, task)
+    _record_import_idle(client, records, task, log)
     _check_gate_metrics(client, task.campaign)
     mode = _training_mode(client, task.campaign, records.held_back(task.campaign.campaign_name, task.base_date))
     afresh_since = records.afresh_since([task.campaign.campaign_name], task.base_date)
@@ -67,7 +67,7 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
     }
 
 
-def _record_import_idle(client: Any, records: RunRecords, task: CampaignTask) -> None:
+def _record_import_idle(client: Any, records: RunRecords, task: CampaignTask, log: Any) -> None:
     """Each import's idle overhead: from its end, as Personalize reports it, to the poll that saw it (the time
     the state machine recorded ACTIVE). An import no poll of this run saw end (one an earlier attempt left
     ACTIVE) has none."""
@@ -77,7 +77,11 @@ def _record_import_idle(client: Any, records: RunRecords, task: CampaignTask) ->
     ).items():
         if job.get("status") != "ACTIVE" or not job.get("polls") or not job.get("arn") or not job.get("updated_at"):
             continue
-        described = client.describe_dataset_import_job(datasetImportJobArn=job["arn"])["datasetImportJob"]
+        try:
+            described = client.describe_dataset_import_job(datasetImportJobArn=job["arn"])["datasetImportJob"]
+        except ClientError as error:  # a figure for the record: worth a warning, never a failed refresh
+            log.warning("import idle overhead not recorded", extra={"dataset": dataset, "error": str(error)})
+            continue
         if described.get("lastUpdatedDateTime") is not None:
             ends[dataset] = polling.Idle(described["lastUpdatedDateTime"], datetime.fromisoformat(job["updated_at"]))
     records.record_import_idle(task.campaign.campaign_name, task.base_date, task.execution_arn, ends)

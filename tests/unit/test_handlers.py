@@ -481,6 +481,34 @@ def test_start_training_creates_a_full_version_named_for_the_day(
     assert item["solution_name"] == "shop-user-personalization"
 
 
+def test_start_training_goes_on_when_an_import_end_cannot_be_read_for_its_idle_figure(
+    settings: Settings, records: RunRecords, table: Any, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    event = campaign_event(settings, records)
+    table.update_item(  # the import as the state machine records it once a poll saw it ACTIVE
+        Key={"campaign_name": "shop-home-recommendations", "base_date": 20261129},
+        UpdateExpression="SET dataset_import_jobs = :jobs",
+        ExpressionAttributeValues={
+            ":jobs": {
+                "interactions": {
+                    "arn": f"{PREFIX}:dataset-import-job/j",
+                    "status": "ACTIVE",
+                    "polls": 3,
+                    "updated_at": "2026-11-29T01:00:00Z",
+                }
+            }
+        },
+    )
+    stubber.add_client_error("describe_dataset_import_job", "AccessDeniedException")
+    stubber.add_response("create_solution_version", {"solutionVersionArn": VERSION})
+
+    result = start_training.start_training(event, settings, records, client)
+
+    assert result["solution_version_arn"] == VERSION
+    assert "idle_seconds" not in record(table)["dataset_import_jobs"]["interactions"]
+
+
 def test_start_training_ages_the_last_full_version_by_the_lambdas_clock(
     settings: Settings, records: RunRecords, personalize: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch
 ) -> None:
