@@ -192,30 +192,25 @@ class Monitoring(Construct):
                 )
             },
         )
-        facade.add_segment(
-            monitoring.SingleWidgetDashboardSegment(
-                cloudwatch.LogQueryWidget(
-                    title="Failed task attempts by error: Personalize and other service errors, each retried or caught",
-                    log_group_names=[state_machine_logs.log_group_name],
-                    query_string=FAILED_ATTEMPTS_QUERY,
-                    view=cloudwatch.LogQueryVisualizationType.TABLE,
-                    width=12,
-                    height=8,
+        for title, query in (
+            (
+                "Failed task attempts by error: Personalize and other service errors, each retried or caught",
+                FAILED_ATTEMPTS_QUERY,
+            ),
+            ("Executions that failed, timed out or were aborted: the error and its cause", FAILED_EXECUTIONS_QUERY),
+        ):
+            facade.add_segment(
+                monitoring.SingleWidgetDashboardSegment(
+                    cloudwatch.LogQueryWidget(
+                        title=title,
+                        log_group_names=[state_machine_logs.log_group_name],
+                        query_string=query,
+                        view=cloudwatch.LogQueryVisualizationType.TABLE,
+                        width=12,
+                        height=8,
+                    )
                 )
             )
-        )
-        facade.add_segment(
-            monitoring.SingleWidgetDashboardSegment(
-                cloudwatch.LogQueryWidget(
-                    title="Executions that failed, timed out or were aborted: the error and its cause",
-                    log_group_names=[state_machine_logs.log_group_name],
-                    query_string=FAILED_EXECUTIONS_QUERY,
-                    view=cloudwatch.LogQueryVisualizationType.TABLE,
-                    width=12,
-                    height=8,
-                )
-            )
-        )
         facade.monitor_custom(
             alarm_friendly_name="DeadLetters",
             human_readable_name="Dead-letter queues: events EventBridge gave up delivering after 24 h of retries",

@@ -31,7 +31,7 @@ from boto3.dynamodb.conditions import Key
 
 from refresh_common import clock
 from refresh_common.errors import InvalidSettings
-from refresh_common.run_record import SUCCEEDED, phase_seconds
+from refresh_common.run_record import SUCCEEDED, phase_seconds, run_table
 
 SETTINGS_VARIABLE = "FRESHNESS_SETTINGS"
 TABLE_VARIABLE = "RUN_TABLE_NAME"
@@ -84,7 +84,7 @@ class Freshness:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = load_settings()
-    table = _dynamodb().Table(settings.table_name)
+    table = run_table(settings.table_name)
     return check(settings, table, _cloudwatch(), now=clock.now())
 
 
@@ -207,11 +207,6 @@ def _epoch(iso: Any) -> float:
 
 def _days(now: float, since: float) -> float:
     return max(0.0, now - since) / DAY
-
-
-@cache
-def _dynamodb() -> Any:
-    return boto3.resource("dynamodb")
 
 
 @cache

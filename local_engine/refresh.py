@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from unittest import mock
 
@@ -25,6 +24,7 @@ from moto.dynamodb.models import table as moto_table
 from moto.utilities.arns import parse_arn
 
 from infra.config import RefreshConfig
+from operations.runs import plain
 
 from .aws import LocalAws
 from .clock import VirtualClock
@@ -177,11 +177,11 @@ class LocalRefresh:
 
     def run_records(self) -> list[dict[str, Any]]:
         items = self._table.scan(ConsistentRead=True)["Items"]
-        return sorted((_plain(item) for item in items), key=lambda i: (i["campaign_name"], i["base_date"]))
+        return sorted((plain(item) for item in items), key=lambda i: (i["campaign_name"], i["base_date"]))
 
     def run_record(self, campaign_name: str, base_date: int) -> dict[str, Any]:
         item = self._table.get_item(Key={"campaign_name": campaign_name, "base_date": base_date}, ConsistentRead=True)
-        return _plain(item["Item"])
+        return plain(item["Item"])
 
     def record_writes(self) -> list[RecordWrite]:
         """Every write to the run table so far, in order, whoever made it (a Lambda or the state machine)."""
@@ -191,7 +191,7 @@ class LocalRefresh:
         for stream_record in list(table.stream_shard.items):
             change = stream_record.record["dynamodb"]
             if "NewImage" in change:
-                record = {k: _plain(deserialize(v)) for k, v in change["NewImage"].items()}
+                record = {k: plain(deserialize(v)) for k, v in change["NewImage"].items()}
                 writes.append(RecordWrite(change["ApproximateCreationDateTime"].replace(tzinfo=UTC), record))
         return writes
 
@@ -324,14 +324,3 @@ def moto_account(account: str) -> Iterator[None]:
             os.environ.pop("MOTO_ACCOUNT_ID", None)
         else:
             os.environ["MOTO_ACCOUNT_ID"] = previous
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals as ints, for printing and comparing."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value

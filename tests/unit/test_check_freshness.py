@@ -13,7 +13,7 @@ import check_freshness
 import pytest
 from moto import mock_aws
 
-from refresh_common import clock
+from refresh_common import clock, run_record
 from refresh_common.errors import InvalidSettings
 from tests.conftest import run_table
 
@@ -216,7 +216,7 @@ def test_the_handler_reads_its_settings_and_publishes(
         "FRESHNESS_SETTINGS", json.dumps({"namespace": NAMESPACE, "campaigns": [CAMPAIGN], "stale_after_days": 8})
     )
     monkeypatch.setattr(clock, "now", lambda: NOW)
-    check_freshness._dynamodb.cache_clear()
+    run_record._dynamodb.cache_clear()
     check_freshness._cloudwatch.cache_clear()
 
     assert check_freshness.handler({"source": "aws.events"}, None)["campaigns"] == {CAMPAIGN: 2.0}
