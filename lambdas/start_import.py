@@ -120,7 +120,7 @@ def start_imports(
         for dataset, plan in zip(settings.datasets, plans, strict=True)
         if plan.action == "import"
     ]
-    polls = {job.dataset_name: _poll_plan(records, settings, names, base_date, job.dataset_name) for job in jobs}
+    polls = _poll_plans(records, settings, names, base_date, [job.dataset_name for job in jobs])
     jobs = [replace(job, poll_plan=polls[job.dataset_name].summary()) for job in jobs]
     skipped = _skipped_campaigns(client, settings, names, plans, history, force)
     skip_reason = "; ".join(f"{plan.dataset_name}: {plan.reason}" for plan in plans if plan.action == "skip")
@@ -173,13 +173,14 @@ def _plan(client: Any, s3: Any, dataset: DatasetSettings, base_date: str, histor
     )
 
 
-def _poll_plan(
-    records: RunRecords, settings: Settings, names: list[str], base_date: str, dataset_name: str
-) -> polling.PollPlan:
-    """The import's polls, planned from how long this dataset's imports took before (any campaign's
-    records hold them; the first's are read)."""
-    earlier = records.phase_durations(names[0], base_date, "IMPORT", dataset=dataset_name) if names else []
-    return polling.plan(earlier, settings.poll_bounds("import_seconds"))
+def _poll_plans(
+    records: RunRecords, settings: Settings, names: list[str], base_date: str, datasets: list[str]
+) -> dict[str, polling.PollPlan]:
+    """Each import's polls, planned from how long that dataset's imports took before (any campaign's
+    records hold them; the first's are read, once for every dataset)."""
+    earlier = records.import_durations(names[0], base_date, datasets) if names and datasets else {}
+    bounds = settings.poll_bounds("import_seconds")
+    return {dataset: polling.plan(earlier.get(dataset, []), bounds) for dataset in datasets}
 
 
 def _has_active_import(client: Any, dataset: DatasetSettings) -> bool:
