@@ -18,7 +18,7 @@ from refresh_common import clock, decisions, personalize, polling
 from refresh_common.errors import NameAttemptsExhausted, QualityGateMisconfigured
 from refresh_common.logs import run_logger
 from refresh_common.naming import solution_version_names
-from refresh_common.run_record import RunRecords, run_table
+from refresh_common.run_record import RunRecords, afresh_since, run_table
 from refresh_common.settings import CampaignSettings, Settings, load_settings
 from refresh_common.task_input import CampaignTask, campaign_task
 
@@ -39,11 +39,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def start_training(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
     task = campaign_task(event, settings)
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
-    _record_import_idle(client, records, task, log)
+    own = records.own(task.campaign.campaign_name, task.base_date)
+    _record_import_idle(client, records, task, own, log)
     _check_gate_metrics(client, task.campaign)
     mode = _training_mode(client, task.campaign, records.held_back(task.campaign.campaign_name, task.base_date))
-    afresh_since = records.afresh_since([task.campaign.campaign_name], task.base_date)
-    name, arn, status = _create_or_reuse(client, settings, task.campaign, task.base_date, mode.choice, afresh_since)
+    name, arn, status = _create_or_reuse(
+        client, settings, task.campaign, task.base_date, mode.choice, afresh_since(own)
+    )
     earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, "TRAINING", mode=mode.choice)
     poll = polling.plan(earlier, settings.poll_bounds("training_seconds"))
     records.record_training_started(
@@ -67,14 +69,12 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
     }
 
 
-def _record_import_idle(client: Any, records: RunRecords, task: CampaignTask, log: Any) -> None:
+def _record_import_idle(client: Any, records: RunRecords, task: CampaignTask, own: dict[str, Any], log: Any) -> None:
     """Each import's idle overhead: from its end, as Personalize reports it, to the poll that saw it (the time
     the state machine recorded ACTIVE). An import no poll of this run saw end (one an earlier attempt left
     ACTIVE) has none."""
     ends = {}
-    for dataset, job in (
-        records.own(task.campaign.campaign_name, task.base_date).get("dataset_import_jobs") or {}
-    ).items():
+    for dataset, job in (own.get("dataset_import_jobs") or {}).items():
         if job.get("status") != "ACTIVE" or not job.get("polls") or not job.get("arn") or not job.get("updated_at"):
             continue
         try:

@@ -462,9 +462,8 @@ class RunRecords:
         """When this forced run began (it creates its own jobs, reusing none of an earlier attempt's), or
         None when the run may take up what earlier attempts of the day created."""
         for name in campaign_names:
-            record = self._get(name, base_date) or {}
-            if record.get("forced"):
-                return float(record["started_datetime"])
+            if (since := afresh_since(self._get(name, base_date) or {})) is not None:
+                return since
         return None
 
     def _claimable(self, existing: dict[str, Any], execution_timeout: int, *, force: bool) -> bool:
@@ -571,6 +570,11 @@ def _seconds(seconds: float) -> Decimal:
 def _numbers(metrics: Mapping[str, float]) -> dict[str, Decimal]:
     """Metrics as DynamoDB takes numbers."""
     return {name: Decimal(str(value)) for name, value in metrics.items()}
+
+
+def afresh_since(record: Mapping[str, Any]) -> float | None:
+    """When the run of `record` began, if a forced start claimed it (it then creates its own jobs); else None."""
+    return float(record["started_datetime"]) if record.get("forced") else None
 
 
 def _durations(items: Sequence[dict[str, Any]], phase: str, dataset: str, mode: str) -> list[float]:
