@@ -1,4 +1,4 @@
-"""The refresh state machine, defined in `statemachine/refresh.asl.json` and inlined with its substitutions."""
+"""The refresh state machine: the definition infra/workflow builds, inlined with its substitutions."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from . import compliance
+from . import compliance, workflow
 from .config import RefreshConfig
-from .constants import DEFINITION_FILE, EVENT_DETAIL_TYPE, EVENT_SOURCE, LOG_RETENTION
+from .constants import EVENT_DETAIL_TYPE, EVENT_SOURCE, LOG_RETENTION
 from .personalize_arns import PersonalizeArns
 from .run_table import run_table_key_statement
 from .task_functions import TaskFunctions
@@ -109,6 +109,6 @@ def _definition(config: RefreshConfig) -> str:
     CDK applies `timeout` only to definitions it builds itself, and TimeoutSeconds must be
     a number, so it is set here rather than through a string substitution.
     """
-    definition = json.loads(DEFINITION_FILE.read_text(encoding="utf-8"))
+    definition = workflow.definition()
     definition["TimeoutSeconds"] = config.execution_timeout_seconds
     return json.dumps(definition, indent=2)

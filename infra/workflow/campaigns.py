@@ -1,0 +1,539 @@
+"""The campaigns: each trained and deployed on its own, in an inline Map; a failed campaign is recorded,
+alerted and announced, and does not stop the others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import retries
+from .polling import PollLoop
+from .states import (
+    DEPLOY_VERSION_FUNCTION,
+    START_TRAINING_FUNCTION,
+    State,
+    States,
+    alert,
+    announce,
+    campaign_detail,
+    catch_all,
+    caught_failure,
+    failure,
+    failure_cause,
+    failure_not_recorded,
+    lambda_task,
+    mark_failed,
+    reason_given,
+    record_write,
+)
+
+TRAINING = PollLoop(
+    phase="training",
+    wait="Wait before polling training",
+    plan="Plan next training poll",
+    describe="Describe solution version",
+    poll_path="$.training.poll",
+    planned_by="Start training",
+    action="describeSolutionVersion",
+    parameters={"SolutionVersionArn.$": "$.training.solution_version_arn"},
+    result_selector={
+        "status.$": "$.SolutionVersion.Status",
+        "version.$": "$.SolutionVersion",
+        "checked_at.$": "$$.State.EnteredTime",
+    },
+)
+DEPLOYMENT = PollLoop(
+    phase="deployment",
+    wait="Wait before polling deployment",
+    plan="Plan next deployment poll",
+    describe="Describe campaign",
+    poll_path="$.deployment.poll",
+    planned_by="Deploy version",
+    action="describeCampaign",
+    parameters={"CampaignArn.$": "$.campaign_arn"},
+    result_selector={"campaign.$": "$.Campaign", "checked_at.$": "$$.State.EnteredTime"},
+    describe_comment="The update is done only when latestCampaignUpdate is ACTIVE for this version; "
+    "campaign.status stays ACTIVE throughout.",
+)
+TRAINING_FAILED = "Training step failed"
+DEPLOYMENT_FAILED = "Deployment step failed"
+FAILED = "Record campaign failure"
+VERSION = "$.training.solution_version_arn"
+UPDATE = "$.describe.campaign.LatestCampaignUpdate"
+
+
+def states(*, then: str, on_error: str) -> States:
+    """The Map over the campaigns Start import decided on, to `then` with `$.outcome` (each campaign's outcome
+    and whether any failed); an error of the Map itself goes to `on_error`."""
+    return {
+        "Refresh campaigns": {
+            "Type": "Map",
+            "Comment": "Trains and deploys each campaign independently; a failed campaign does not stop the others. "
+            "A campaign whose data did not change was recorded SKIPPED by Start import.",
+            "ItemsPath": "$.import.campaigns",
+            "ItemSelector": {
+                "campaign_name.$": "$$.Map.Item.Value.campaign_name",
+                "campaign_arn.$": "$$.Map.Item.Value.campaign_arn",
+                "skip.$": "$$.Map.Item.Value.skip",
+                "skip_reason.$": "$$.Map.Item.Value.skip_reason",
+                "run.$": "$.run",
+            },
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Data changed?",
+                "States": {**_skip(), **_training(), **_deployment(), **_failure()},
+            },
+            "ResultSelector": {
+                "campaigns.$": "$",
+                "any_failed.$": "States.ArrayContains($[*].run_status, 'FAILED')",
+            },
+            "ResultPath": "$.outcome",
+            "Catch": [catch_all("$.error", on_error)],
+            "Next": then,
+        }
+    }
+
+
+def _skip() -> States:
+    return {
+        "Data changed?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.skip", "BooleanEquals": True, "Next": "Announce campaign skipped"}],
+            "Default": "Record import active",
+        },
+        "Announce campaign skipped": announce(
+            campaign_detail(phase="DONE", status="SKIPPED", decision="skip", reason_="$.skip_reason"),
+            next_="Campaign skipped",
+            comment="the data the campaign depends on did not change; nothing is trained or deployed.",
+        ),
+        "Campaign skipped": _outcome(run_status="SKIPPED"),
+    }
+
+
+def _training() -> States:
+    version_fields = {"solution_version_arn_": VERSION, "training_mode_": "$.training.training_mode"}
+    return {
+        "Record import active": {
+            **record_write(
+                [
+                    ("dataset_import_job_status", ":active"),
+                    ("dataset_import_job_updated_at", ":now"),
+                    ("phase", ":training"),
+                ],
+                {":active": {"S": "ACTIVE"}, ":training": {"S": "TRAINING"}},
+            ),
+            "Catch": [catch_all("$.error", TRAINING_FAILED)],
+            "Next": "Start training",
+        },
+        "Start training": lambda_task(
+            START_TRAINING_FUNCTION,
+            {
+                "campaign_name.$": "$.campaign_name",
+                "base_date.$": "$.run.base_date",
+                "execution_arn.$": "$.run.execution_arn",
+            },
+            result_selector={
+                "solution_version_arn.$": "$.Payload.solution_version_arn",
+                "seen": {"status.$": "$.Payload.status"},
+                "training_mode.$": "$.Payload.training_mode",
+                "training_mode_reason.$": "$.Payload.training_mode_reason",
+                "poll.$": "$.Payload.poll",
+                "limit.$": "$.Payload.limit",
+            },
+            result_path="$.training",
+            busy_retry=retries.PERSONALIZE_BUSY,
+            catch=[catch_all("$.error", TRAINING_FAILED)],
+            next_="Announce training started",
+            comment="Creates the solution version (trainingMode FULL or UPDATE, as the campaign's training policy "
+            "decides), or reuses the one an earlier attempt created.",
+        ),
+        "Announce training started": announce(
+            campaign_detail(
+                phase="TRAINING",
+                status_="$.training.seen.status",
+                decision_="$.training.training_mode",
+                reason_="$.training.training_mode_reason",
+                **version_fields,
+            ),
+            next_="Training finished?",
+            comment="the solution version is created (or reused), FULL or UPDATE, and why.",
+        ),
+        **TRAINING.states(next_="Training status changed?", on_error=TRAINING_FAILED),
+        "Training status changed?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Not": {"Variable": "$.describe.status", "StringEqualsPath": "$.training.seen.status"},
+                    "Next": "Record training status",
+                },
+                {
+                    "And": [
+                        {"Variable": "$.training.limit.timed_out", "IsPresent": False},
+                        {"Variable": "$.describe.checked_at", "TimestampGreaterThanPath": "$.training.limit.deadline"},
+                    ],
+                    "Next": "Stop training over its limit",
+                },
+            ],
+            "Default": "Training finished?",
+        },
+        "Record training status": _record_status(
+            "solution_version", "$.describe.status", TRAINING, next_="Training finished?", on_error=TRAINING_FAILED
+        ),
+        "Training finished?": {
+            "Type": "Choice",
+            "Comment": "Entered first too: a version reused from an earlier attempt may already be ACTIVE.",
+            "Choices": [
+                {"Variable": "$.training.seen.status", "StringEquals": "ACTIVE", "Next": "Announce training active"},
+                {
+                    "Variable": "$.training.seen.status",
+                    "StringEquals": "CREATE FAILED",
+                    "Next": "Training failure reason given?",
+                },
+                {
+                    "Variable": "$.training.seen.status",
+                    "StringEquals": "CREATE STOPPED",
+                    "Next": "Stopped at its limit?",
+                },
+            ],
+            "Default": TRAINING.wait,
+        },
+        "Training failure reason given?": reason_given(
+            "$.describe.version.FailureReason", present="Training failed", absent="Training failed without a reason"
+        ),
+        "Training failed": failure(
+            "TRAINING",
+            "TrainingFailed",
+            "FAILED",
+            "States.Format('Solution version {} failed: {}', $.training.solution_version_arn, "
+            "$.describe.version.FailureReason)",
+            next_=FAILED,
+        ),
+        "Training failed without a reason": failure(
+            "TRAINING",
+            "TrainingFailed",
+            "FAILED",
+            "States.Format('Solution version {} failed; Personalize gave no failureReason', "
+            "$.training.solution_version_arn)",
+            next_=FAILED,
+        ),
+        **_stop_training(),
+        "Training step failed": caught_failure("TRAINING", "FAILED", next_="Step failure cause given?"),
+        "Announce training active": announce(
+            campaign_detail(
+                phase="TRAINING",
+                status="ACTIVE",
+                decision="continue",
+                reason="the solution version is trained; the quality gate decides whether it is deployed",
+                **version_fields,
+            ),
+            next_="Deploy version",
+            comment="the new solution version is trained; the quality gate decides next.",
+        ),
+    }
+
+
+def _stop_training() -> States:
+    """Training over its limit is stopped (and then polled until Personalize says CREATE STOPPED)."""
+    stop = {
+        "Type": "Task",
+        "Comment": "Training done until now is billed; the version cannot be resumed.",
+        "Resource": "arn:aws:states:::aws-sdk:personalize:stopSolutionVersionCreation",
+        "Parameters": {"SolutionVersionArn.$": VERSION},
+        "ResultPath": None,
+        "TimeoutSeconds": 60,
+        "Retry": [retries.DESCRIBE],
+        "Catch": [
+            {
+                "ErrorEquals": ["Personalize.InvalidInputException"],
+                "Comment": "It finished meanwhile: the next poll sees how.",
+                "ResultPath": None,
+                "Next": TRAINING.wait,
+            },
+            catch_all("$.error", TRAINING_FAILED),
+        ],
+        "Next": "Training stop requested",
+    }
+    return {
+        "Stop training over its limit": stop,
+        "Training stop requested": {
+            "Type": "Pass",
+            "Result": True,
+            "ResultPath": "$.training.limit.timed_out",
+            "Next": TRAINING.wait,
+        },
+        "Stopped at its limit?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.training.limit.timed_out", "IsPresent": True, "Next": "Training timed out"}],
+            "Default": "Training stopped",
+        },
+        "Training timed out": failure(
+            "TRAINING",
+            "TrainingTimedOut",
+            "TIMED_OUT",
+            "States.Format('Solution version {} was still training at its {} limit and was stopped; the campaign "
+            "keeps its version', $.training.solution_version_arn, $.training.limit.limit)",
+            next_=FAILED,
+        ),
+        "Training stopped": failure(
+            "TRAINING",
+            "TrainingStopped",
+            "FAILED",
+            "States.Format('Solution version {} was stopped before it became ACTIVE', $.training.solution_version_arn)",
+            next_=FAILED,
+        ),
+    }
+
+
+def _deployment() -> States:
+    version_fields = {
+        "solution_version_arn_": VERSION,
+        "training_mode_": "$.training.training_mode",
+        "metrics": {"solution_version.$": "$.deployment.metrics", "serving_version.$": "$.deployment.serving_metrics"},
+    }
+    ours = {"Variable": f"{UPDATE}.SolutionVersionArn", "StringEqualsPath": VERSION}
+    return {
+        "Deploy version": lambda_task(
+            DEPLOY_VERSION_FUNCTION,
+            {
+                "campaign_name.$": "$.campaign_name",
+                "base_date.$": "$.run.base_date",
+                "execution_arn.$": "$.run.execution_arn",
+                "solution_version_arn.$": VERSION,
+            },
+            result_selector={
+                "seen": {"status.$": "$.Payload.status"},
+                "gated.$": "$.Payload.gated",
+                "gate_decision.$": "$.Payload.gate_decision",
+                "gate_reason.$": "$.Payload.gate_reason",
+                "metrics.$": "$.Payload.metrics",
+                "serving_metrics.$": "$.Payload.serving_metrics",
+                "poll.$": "$.Payload.poll",
+                "limit.$": "$.Payload.limit",
+            },
+            result_path="$.deployment",
+            busy_retry=retries.PERSONALIZE_BUSY,
+            catch=[catch_all("$.error", DEPLOYMENT_FAILED)],
+            next_="Announce deployment decision",
+            comment="Checks the quality gate, then updates the campaign to the new version, keeping its "
+            "minProvisionedTPS and campaignConfig. A version the gate holds back is recorded GATED by the Lambda.",
+        ),
+        "Announce deployment decision": announce(
+            campaign_detail(
+                phase="DEPLOYMENT",
+                status_="$.deployment.seen.status",
+                decision_="$.deployment.gate_decision",
+                reason_="$.deployment.gate_reason",
+                **version_fields,
+            ),
+            next_="Deployment finished?",
+            comment="the quality gate's decision; deploy (the campaign update has started) or hold.",
+        ),
+        **DEPLOYMENT.states(next_="Deployment status changed?", on_error=DEPLOYMENT_FAILED),
+        "Deployment status changed?": {
+            "Type": "Choice",
+            "Comment": "latestCampaignUpdate may not show the update yet: keep polling until it shows this version.",
+            "Choices": [
+                {"Variable": f"{UPDATE}.SolutionVersionArn", "IsPresent": False, "Next": DEPLOYMENT.wait},
+                {
+                    "And": [
+                        ours,
+                        {"Not": {"Variable": f"{UPDATE}.Status", "StringEqualsPath": "$.deployment.seen.status"}},
+                    ],
+                    "Next": "Record deployment status",
+                },
+                {
+                    "Variable": "$.describe.checked_at",
+                    "TimestampGreaterThanPath": "$.deployment.limit.deadline",
+                    "Next": "Deployment timed out",
+                },
+                {"Not": ours, "Next": DEPLOYMENT.wait},
+            ],
+            "Default": "Deployment finished?",
+        },
+        "Record deployment status": _record_status(
+            "campaign_update", f"{UPDATE}.Status", DEPLOYMENT, next_="Deployment finished?", on_error=DEPLOYMENT_FAILED
+        ),
+        "Deployment finished?": {
+            "Type": "Choice",
+            "Comment": "Entered first too: an update reused from an earlier attempt may already be ACTIVE. The status "
+            "seen is always latestCampaignUpdate's, for this version.",
+            "Choices": [
+                {"Variable": "$.deployment.gated", "BooleanEquals": True, "Next": "Alert model held back"},
+                {
+                    "Variable": "$.deployment.seen.status",
+                    "StringEquals": "ACTIVE",
+                    "Next": "Deployment end time given?",
+                },
+                {
+                    "Variable": "$.deployment.seen.status",
+                    "StringEquals": "CREATE FAILED",
+                    "Next": "Deployment failure reason given?",
+                },
+            ],
+            "Default": DEPLOYMENT.wait,
+        },
+        "Deployment end time given?": {
+            "Type": "Choice",
+            "Comment": "When Personalize says the update became ACTIVE, for the record's idle time; the model marks "
+            "it optional, and an update an earlier attempt left ACTIVE was not described by this run.",
+            "Choices": [
+                {"Variable": f"{UPDATE}.LastUpdatedDateTime", "IsPresent": True, "Next": "Keep deployment end time"}
+            ],
+            "Default": "No deployment end time",
+        },
+        "Keep deployment end time": {
+            "Type": "Pass",
+            "Parameters": {"S.$": f"{UPDATE}.LastUpdatedDateTime"},
+            "ResultPath": "$.deployment.completed_at",
+            "Next": "Record success",
+        },
+        "No deployment end time": {
+            "Type": "Pass",
+            "Result": {"NULL": True},
+            "ResultPath": "$.deployment.completed_at",
+            "Next": "Record success",
+        },
+        **_held_back(version_fields),
+        "Deployment failure reason given?": reason_given(
+            f"{UPDATE}.FailureReason", present="Deployment failed", absent="Deployment failed without a reason"
+        ),
+        "Deployment failed": failure(
+            "DEPLOYMENT",
+            "DeploymentFailed",
+            "FAILED",
+            "States.Format('Campaign update to {} failed: {}; the campaign still serves its previous version', "
+            "$.training.solution_version_arn, $.describe.campaign.LatestCampaignUpdate.FailureReason)",
+            next_=FAILED,
+        ),
+        "Deployment failed without a reason": failure(
+            "DEPLOYMENT",
+            "DeploymentFailed",
+            "FAILED",
+            "States.Format('Campaign update to {} failed; Personalize gave no failureReason; the campaign still "
+            "serves its previous version', $.training.solution_version_arn)",
+            next_=FAILED,
+        ),
+        "Deployment timed out": failure(
+            "DEPLOYMENT",
+            "DeploymentTimedOut",
+            "TIMED_OUT",
+            "States.Format('Campaign update to {} was not done at its {} limit; an update cannot be stopped: if it "
+            "still finishes, the campaign serves the new version, else it keeps its previous one', "
+            "$.training.solution_version_arn, $.deployment.limit.limit)",
+            next_=FAILED,
+            comment="A campaign update cannot be stopped.",
+        ),
+        DEPLOYMENT_FAILED: caught_failure("DEPLOYMENT", "FAILED", next_="Step failure cause given?"),
+        **failure_cause(
+            ("Step failure cause given?", "Keep step failure cause", "No step failure cause"), next_=FAILED
+        ),
+        "Record success": {
+            **record_write(
+                [
+                    ("run_status", ":succeeded"),
+                    ("phase", ":done"),
+                    ("deployed_solution_version_arn", ":version"),
+                    ("campaign_update_completed_at", ":completed"),
+                    ("ended_at", ":now"),
+                ],
+                {
+                    ":succeeded": {"S": "SUCCEEDED"},
+                    ":done": {"S": "DONE"},
+                    ":version": {"S.$": VERSION},
+                    ":completed.$": "$.deployment.completed_at",
+                },
+            ),
+            "Catch": [catch_all("$.error", DEPLOYMENT_FAILED)],
+            "Next": "Announce campaign refreshed",
+        },
+        "Announce campaign refreshed": announce(
+            campaign_detail(
+                phase="DONE",
+                status="SUCCEEDED",
+                decision="serve",
+                reason="the campaign update is ACTIVE: the campaign serves the new solution version",
+                **version_fields,
+            ),
+            next_="Campaign refreshed",
+            comment="the campaign update is ACTIVE; the campaign serves the new version.",
+        ),
+        "Campaign refreshed": _outcome(run_status="SUCCEEDED", **{"solution_version_arn.$": VERSION}),
+    }
+
+
+def _held_back(version_fields: dict[str, Any]) -> States:
+    return {
+        "Alert model held back": alert(
+            "Personalize refresh held back a new version",
+            "States.Format('The quality gate held back the new solution version of campaign {} for base date {}; "
+            "the campaign keeps the version it served.\nGate: {}\nHeld back: {}\nExecution: {}', $.campaign_name, "
+            "$.run.base_date, $.deployment.gate_reason, $.training.solution_version_arn, $$.Execution.Id)",
+            next_="Announce campaign held back",
+        ),
+        "Announce campaign held back": announce(
+            campaign_detail(
+                phase="DONE", status="GATED", decision="hold", reason_="$.deployment.gate_reason", **version_fields
+            ),
+            next_="Campaign held back",
+            comment="the run is GATED; the campaign keeps the version it served.",
+        ),
+        "Campaign held back": {
+            **_outcome(run_status="GATED", **{"solution_version_arn.$": VERSION}),
+            "Comment": "Not a failure: the run did what it should, and the campaign keeps the version it served.",
+        },
+    }
+
+
+def _failure() -> States:
+    return {
+        FAILED: mark_failed(
+            catch=[catch_all("$.record_error", "Campaign failure not recorded")], Next="Alert campaign failure"
+        ),
+        "Campaign failure not recorded": failure_not_recorded("Alert campaign failure"),
+        "Alert campaign failure": alert(
+            "Personalize refresh failed",
+            "States.Format('The Personalize refresh of campaign {} for base date {} failed in phase {}.\nError: {}\n"
+            "Reason: {}\nExecution: {}', $.campaign_name, $.run.base_date, $.failure.phase, $.failure.error, "
+            "$.failure.cause, $$.Execution.Id)",
+            next_="Announce campaign failed",
+        ),
+        "Announce campaign failed": announce(
+            campaign_detail(
+                phase="DONE",
+                status_="$.failure.run_status",
+                decision="keep",
+                reason_="$.failure.cause",
+                error_="$.failure.error",
+                failure_phase_="$.failure.phase",
+            ),
+            next_="Campaign failed",
+            comment="the campaign's run FAILED or TIMED_OUT in a phase; the campaign keeps the version it served.",
+        ),
+        "Campaign failed": _outcome(
+            run_status="FAILED",
+            **{"phase.$": "$.failure.phase", "error.$": "$.failure.error", "cause.$": "$.failure.cause"},
+        ),
+    }
+
+
+def _outcome(run_status: str, **fields: str) -> State:
+    """The campaign's item of the Map's result: its name, how its run ended, and what the run end needs."""
+    return {
+        "Type": "Pass",
+        "Parameters": {"campaign_name.$": "$.campaign_name", "run_status": run_status, **fields},
+        "End": True,
+    }
+
+
+def _record_status(attribute: str, status: str, loop: PollLoop, *, next_: str, on_error: str) -> State:
+    """The job's new status in the campaign's run record; what was written becomes the status seen."""
+    return {
+        **record_write(
+            [(f"{attribute}_status", ":status"), (f"{attribute}_updated_at", ":now"), (f"{attribute}_polls", ":polls")],
+            {":status": {"S.$": status}, ":polls": {"N.$": f"States.JsonToString({loop.poll_path}.index)"}},
+            returns="UPDATED_NEW",
+        ),
+        "ResultSelector": {"status.$": f"$.Attributes.{attribute}_status.S"},
+        "ResultPath": f"{loop.poll_path.rsplit('.', 1)[0]}.seen",
+        "Catch": [catch_all("$.error", on_error)],
+        "Next": next_,
+    }

@@ -1,0 +1,232 @@
+"""The imports: start one dataset import job per dataset, then poll each until it is ACTIVE.
+
+A failed or late import fails the whole run (every campaign depends on the data), so the Map's errors go
+to the run's failure (run_end.py).
+"""
+
+from __future__ import annotations
+
+from . import retries
+from .polling import PollLoop
+from .states import (
+    START_IMPORT_FUNCTION,
+    State,
+    States,
+    announce,
+    catch_all,
+    lambda_task,
+    reason_given,
+    record_write,
+    run_detail,
+)
+
+START_AT = "Start import"
+FAILED = "Import failed"  # where the imports' errors go: the run's failure
+
+POLL = PollLoop(
+    phase="import",
+    wait="Wait before polling import",
+    plan="Plan next import poll",
+    describe="Describe import job",
+    poll_path="$.job.poll",
+    planned_by="Start import",
+    action="describeDatasetImportJob",
+    parameters={"DatasetImportJobArn.$": "$.job.dataset_import_job_arn"},
+    result_selector={
+        "status.$": "$.DatasetImportJob.Status",
+        "job.$": "$.DatasetImportJob",
+        "checked_at.$": "$$.State.EnteredTime",
+    },
+)
+
+
+def states(*, then: str) -> States:
+    """From the claimed run to `then` (the campaigns) once every import is ACTIVE, with `$.import` holding the
+    jobs and the campaigns' decisions; an import that fails goes to FAILED with `$.error`."""
+    return {
+        START_AT: lambda_task(
+            START_IMPORT_FUNCTION,
+            {"action": "import", "run.$": "$.run"},
+            result_selector={"jobs.$": "$.Payload.import_jobs", "campaigns.$": "$.Payload.campaigns"},
+            result_path="$.import",
+            busy_retry=retries.PERSONALIZE_BUSY,
+            catch=[catch_all("$.error", FAILED)],
+            next_="Wait for imports",
+            comment="Creates one dataset import job per dataset, or reuses the one an earlier attempt created.",
+        ),
+        "Wait for imports": {
+            "Type": "Map",
+            "Comment": "Polls every import job until it is ACTIVE; a failed job fails the whole refresh.",
+            "ItemsPath": "$.import.jobs",
+            "ItemSelector": {
+                "job.$": "$$.Map.Item.Value",
+                "seen": {"status.$": "$$.Map.Item.Value.status"},
+                "run.$": "$.run",
+            },
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Announce import started",
+                "States": _one_import(),
+            },
+            "ResultPath": None,
+            "Catch": [catch_all("$.error", FAILED)],
+            "Next": then,
+        },
+    }
+
+
+def _one_import() -> States:
+    """One dataset's job, from its creation (or reuse) to ACTIVE."""
+    return {
+        "Announce import started": announce(
+            _dataset_detail(
+                status_="$.job.status", decision="import", reason_="States.Format('import job {}', $.job.job_name)"
+            ),
+            next_="Import finished?",
+            comment="the dataset's import job is created, or reused from an earlier attempt.",
+        ),
+        **POLL.states(next_="Import status changed?", on_error="Import poll failed"),
+        "Import poll failed": {
+            "Type": "Fail",
+            "Comment": "A fixed error name: Fail states may not raise the States.* errors a Catch can receive.",
+            "Error": "ImportPollFailed",
+            "CausePath": "States.JsonToString($.error)",
+        },
+        "Import status changed?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Not": {"Variable": "$.describe.status", "StringEqualsPath": "$.seen.status"},
+                    "Next": "Record import status",
+                },
+                {
+                    "Variable": "$.describe.checked_at",
+                    "TimestampGreaterThanPath": "$.job.deadline",
+                    "Next": "Import over its limit",
+                },
+            ],
+            "Default": "Import finished?",
+        },
+        "Record import status": _record_status(),
+        "Remember import status": {
+            "Type": "Pass",
+            "Parameters": {"status.$": "$.describe.status"},
+            "ResultPath": "$.seen",
+            "Next": "Import finished?",
+        },
+        "Import finished?": {
+            "Type": "Choice",
+            "Comment": "Entered first too: a job reused from an earlier attempt may already be ACTIVE.",
+            "Choices": [
+                {"Variable": "$.seen.status", "StringEquals": "ACTIVE", "Next": "Announce import active"},
+                {"Variable": "$.seen.status", "StringEquals": "CREATE FAILED", "Next": "Import failure reason given?"},
+            ],
+            "Default": POLL.wait,
+        },
+        "Import failure reason given?": reason_given(
+            "$.describe.job.FailureReason", present="Import job failed", absent="Import job failed without a reason"
+        ),
+        "Import job failed": {
+            "Type": "Fail",
+            "Error": "ImportJobFailed",
+            "CausePath": "States.Format('Import job {} failed: {}', $.job.dataset_import_job_arn, "
+            "$.describe.job.FailureReason)",
+        },
+        "Import job failed without a reason": {
+            "Type": "Fail",
+            "Error": "ImportJobFailed",
+            "CausePath": "States.Format('Import job {} failed; Personalize gave no failureReason', "
+            "$.job.dataset_import_job_arn)",
+        },
+        "Import over its limit": {
+            "Type": "Fail",
+            "Comment": "An import cannot be stopped: it goes on, and a re-run of the day reuses it once it is ACTIVE.",
+            "Error": "ImportTimedOut",
+            "CausePath": "States.Format('Import job {} was still {} at its {} limit; an import cannot be stopped: "
+            "it goes on, and a re-run of the day reuses it once ACTIVE', $.job.dataset_import_job_arn, "
+            "$.describe.status, $.job.limit)",
+        },
+        "Announce import active": announce(
+            _dataset_detail(
+                status="ACTIVE",
+                decision="continue",
+                reason="the dataset is imported; training starts once every dataset is",
+            ),
+            next_="Import job active",
+            comment="the dataset is imported.",
+        ),
+        "Import job active": {"Type": "Succeed"},
+    }
+
+
+def _dataset_detail(**fields: str) -> dict[str, str]:
+    return run_detail(
+        phase="IMPORT",
+        dataset_name_="$.job.dataset_name",
+        dataset_import_job_arn_="$.job.dataset_import_job_arn",
+        **fields,
+    )
+
+
+def _record_status() -> State:
+    """The job's new status, in the run record of every campaign of the run; the first configured dataset's
+    also in the record's top-level dataset_import_job_* attributes."""
+    dataset = [
+        ("dataset_import_jobs.#dataset.#status", ":status"),
+        ("dataset_import_jobs.#dataset.updated_at", ":now"),
+        ("dataset_import_jobs.#dataset.polls", ":polls"),
+    ]
+    first = [("dataset_import_job_status", ":status"), ("dataset_import_job_updated_at", ":now")]
+    values = {":status": {"S.$": "$.status"}, ":polls": {"N.$": "States.JsonToString($.polls)"}}
+    names = {"#dataset.$": "$.dataset_name", "#status": "status"}
+    not_recorded = [catch_all("$.error", "Import status not recorded")]
+    return {
+        "Type": "Map",
+        "Comment": "Mirrors the job's new status into the run record of every campaign of this run.",
+        "ItemsPath": "$.run.campaigns",
+        "ItemSelector": {
+            "campaign_name.$": "$$.Map.Item.Value.campaign_name",
+            "run.$": "$.run",
+            "dataset_name.$": "$.job.dataset_name",
+            "primary.$": "$.job.primary",
+            "status.$": "$.describe.status",
+            "polls.$": "$.job.poll.index",
+        },
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": "First dataset?",
+            "States": {
+                "First dataset?": {
+                    "Type": "Choice",
+                    "Comment": "The record's top-level dataset_import_job_* attributes follow the first configured "
+                    "dataset.",
+                    "Choices": [
+                        {
+                            "Variable": "$.primary",
+                            "BooleanEquals": True,
+                            "Next": "Mirror first dataset's import status",
+                        }
+                    ],
+                    "Default": "Mirror import status",
+                },
+                "Mirror first dataset's import status": {
+                    **record_write(dataset + first, values, names=names),
+                    "Catch": not_recorded,
+                    "End": True,
+                },
+                "Mirror import status": {
+                    **record_write(dataset, values, names=names),
+                    "Catch": not_recorded,
+                    "End": True,
+                },
+                "Import status not recorded": {
+                    "Type": "Fail",
+                    "Error": "RunRecordNotWritten",
+                    "CausePath": "States.JsonToString($.error)",
+                },
+            },
+        },
+        "ResultPath": None,
+        "Catch": [catch_all("$.error", "Import poll failed")],
+        "Next": "Remember import status",
+    }
