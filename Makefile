@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= ap-northeast-2
 
-.PHONY: demo test lint synth clean soak reliability-report bench diagram config-reference
+.PHONY: demo test lint synth clean soak reliability-report bench definition diagram config-reference
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ reliability-report: $(STAMP)
 # section and its plot.
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# statemachine/refresh.asl.json, from its builder in infra/workflow (a unit test fails when it is out of date).
+definition: $(STAMP)
+	$(BIN)/python -m infra.workflow
 
 # The reference pages generated from the code (a unit test fails when one is out of date): the state machine's
 # picture, docs/STATE_MACHINE.md, from statemachine/refresh.asl.json.

@@ -9,7 +9,6 @@ from aws_cdk import aws_logs as logs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = PROJECT_ROOT / "lambdas"
-DEFINITION_FILE = PROJECT_ROOT / "statemachine" / "refresh.asl.json"
 
 SETTINGS_VARIABLE = "REFRESH_SETTINGS"
 TABLE_VARIABLE = "RUN_TABLE_NAME"
