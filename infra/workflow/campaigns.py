@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import retries
-from .polling import PollLoop
+from .polling import PLANNED, Polling, PollLoop, status_is
 from .states import (
     DEPLOY_VERSION_FUNCTION,
     START_TRAINING_FUNCTION,
@@ -40,6 +40,8 @@ TRAINING = PollLoop(
         "version.$": "$.SolutionVersion",
         "checked_at.$": "$$.State.EnteredTime",
     },
+    job={"arn.$": "$.training.solution_version_arn"},
+    ended="Training ended?",
 )
 DEPLOYMENT = PollLoop(
     phase="deployment",
@@ -51,6 +53,8 @@ DEPLOYMENT = PollLoop(
     action="describeCampaign",
     parameters={"CampaignArn.$": "$.campaign_arn"},
     result_selector={"campaign.$": "$.Campaign", "checked_at.$": "$$.State.EnteredTime"},
+    job={"arn.$": "$.campaign_arn", "solution_version_arn.$": "$.training.solution_version_arn"},
+    ended="Deployment ended?",
     describe_comment="The update is done only when latestCampaignUpdate is ACTIVE for this version; "
     "campaign.status stays ACTIVE throughout.",
 )
@@ -61,7 +65,7 @@ VERSION = "$.training.solution_version_arn"
 UPDATE = "$.describe.campaign.LatestCampaignUpdate"
 
 
-def states(*, then: str, on_error: str) -> States:
+def states(*, then: str, on_error: str, polling: Polling = PLANNED) -> States:
     """The Map over the campaigns Start import decided on, to `then` with `$.outcome` (each campaign's outcome
     and whether any failed); an error of the Map itself goes to `on_error`."""
     return {
@@ -80,7 +84,7 @@ def states(*, then: str, on_error: str) -> States:
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "INLINE"},
                 "StartAt": "Data changed?",
-                "States": {**_skip(), **_training(), **_deployment(), **_failure()},
+                "States": {**_skip(), **_training(polling), **_deployment(polling), **_failure()},
             },
             "ResultSelector": {
                 "campaigns.$": "$",
@@ -109,8 +113,30 @@ def _skip() -> States:
     }
 
 
-def _training() -> States:
+def _training(polling: Polling) -> States:
     version_fields = {"solution_version_arn_": VERSION, "training_mode_": "$.training.training_mode"}
+    ours = {
+        "Training status changed?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Not": {"Variable": "$.describe.status", "StringEqualsPath": "$.training.seen.status"},
+                    "Next": "Record training status",
+                },
+                {
+                    "And": [
+                        {"Variable": "$.training.limit.timed_out", "IsPresent": False},
+                        {"Variable": "$.describe.checked_at", "TimestampGreaterThanPath": "$.training.limit.deadline"},
+                    ],
+                    "Next": "Stop training over its limit",
+                },
+            ],
+            "Default": "Training finished?",
+        },
+        "Record training status": _record_status(
+            "solution_version", "$.describe.status", TRAINING, next_="Training finished?", on_error=TRAINING_FAILED
+        ),
+    }
     return {
         "Record import active": {
             **record_write(
@@ -157,26 +183,16 @@ def _training() -> States:
             next_="Training finished?",
             comment="the solution version is created (or reused), FULL or UPDATE, and why.",
         ),
-        **TRAINING.states(next_="Training status changed?", on_error=TRAINING_FAILED),
-        "Training status changed?": {
-            "Type": "Choice",
-            "Choices": [
-                {
-                    "Not": {"Variable": "$.describe.status", "StringEqualsPath": "$.training.seen.status"},
-                    "Next": "Record training status",
-                },
-                {
-                    "And": [
-                        {"Variable": "$.training.limit.timed_out", "IsPresent": False},
-                        {"Variable": "$.describe.checked_at", "TimestampGreaterThanPath": "$.training.limit.deadline"},
-                    ],
-                    "Next": "Stop training over its limit",
-                },
+        **TRAINING.states(
+            polling,
+            ours={**ours, **_stop_training()},
+            next_="Training status changed?",
+            on_error=TRAINING_FAILED,
+            endings=[
+                status_is("$.describe.status", "ACTIVE", "Announce training active"),
+                status_is("$.describe.status", "CREATE FAILED", "Training failure reason given?"),
+                status_is("$.describe.status", "CREATE STOPPED", "Stopped at its limit?"),
             ],
-            "Default": "Training finished?",
-        },
-        "Record training status": _record_status(
-            "solution_version", "$.describe.status", TRAINING, next_="Training finished?", on_error=TRAINING_FAILED
         ),
         "Training finished?": {
             "Type": "Choice",
@@ -194,7 +210,7 @@ def _training() -> States:
                     "Next": "Stopped at its limit?",
                 },
             ],
-            "Default": TRAINING.wait,
+            "Default": TRAINING.first(polling),
         },
         "Training failure reason given?": reason_given(
             "$.describe.version.FailureReason", present="Training failed", absent="Training failed without a reason"
@@ -215,7 +231,7 @@ def _training() -> States:
             "$.training.solution_version_arn)",
             next_=FAILED,
         ),
-        **_stop_training(),
+        **_stopped(),
         "Training step failed": caught_failure("TRAINING", "FAILED", next_="Step failure cause given?"),
         "Announce training active": announce(
             campaign_detail(
@@ -260,6 +276,12 @@ def _stop_training() -> States:
             "ResultPath": "$.training.limit.timed_out",
             "Next": TRAINING.wait,
         },
+    }
+
+
+def _stopped() -> States:
+    """Personalize says CREATE STOPPED: at its limit, by this run, or by someone else."""
+    return {
         "Stopped at its limit?": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.training.limit.timed_out", "IsPresent": True, "Next": "Training timed out"}],
@@ -283,13 +305,49 @@ def _stop_training() -> States:
     }
 
 
-def _deployment() -> States:
+def _deployment(polling: Polling) -> States:
     version_fields = {
         "solution_version_arn_": VERSION,
         "training_mode_": "$.training.training_mode",
         "metrics": {"solution_version.$": "$.deployment.metrics", "serving_version.$": "$.deployment.serving_metrics"},
     }
-    ours = {"Variable": f"{UPDATE}.SolutionVersionArn", "StringEqualsPath": VERSION}
+    ours_version = {"Variable": f"{UPDATE}.SolutionVersionArn", "StringEqualsPath": VERSION}
+    ours = {
+        "Deployment status changed?": {
+            "Type": "Choice",
+            "Comment": "latestCampaignUpdate may not show the update yet: keep polling until it shows this version.",
+            "Choices": [
+                {"Variable": f"{UPDATE}.SolutionVersionArn", "IsPresent": False, "Next": DEPLOYMENT.wait},
+                {
+                    "And": [
+                        ours_version,
+                        {"Not": {"Variable": f"{UPDATE}.Status", "StringEqualsPath": "$.deployment.seen.status"}},
+                    ],
+                    "Next": "Record deployment status",
+                },
+                {
+                    "Variable": "$.describe.checked_at",
+                    "TimestampGreaterThanPath": "$.deployment.limit.deadline",
+                    "Next": "Deployment timed out",
+                },
+                {"Not": ours_version, "Next": DEPLOYMENT.wait},
+            ],
+            "Default": "Deployment finished?",
+        },
+        "Record deployment status": _record_status(
+            "campaign_update", f"{UPDATE}.Status", DEPLOYMENT, next_="Deployment finished?", on_error=DEPLOYMENT_FAILED
+        ),
+        "Deployment timed out": failure(
+            "DEPLOYMENT",
+            "DeploymentTimedOut",
+            "TIMED_OUT",
+            "States.Format('Campaign update to {} was not done at its {} limit; an update cannot be stopped: if it "
+            "still finishes, the campaign serves the new version, else it keeps its previous one', "
+            "$.training.solution_version_arn, $.deployment.limit.limit)",
+            next_=FAILED,
+            comment="A campaign update cannot be stopped.",
+        ),
+    }
     return {
         "Deploy version": lambda_task(
             DEPLOY_VERSION_FUNCTION,
@@ -327,30 +385,18 @@ def _deployment() -> States:
             next_="Deployment finished?",
             comment="the quality gate's decision; deploy (the campaign update has started) or hold.",
         ),
-        **DEPLOYMENT.states(next_="Deployment status changed?", on_error=DEPLOYMENT_FAILED),
-        "Deployment status changed?": {
-            "Type": "Choice",
-            "Comment": "latestCampaignUpdate may not show the update yet: keep polling until it shows this version.",
-            "Choices": [
-                {"Variable": f"{UPDATE}.SolutionVersionArn", "IsPresent": False, "Next": DEPLOYMENT.wait},
-                {
-                    "And": [
-                        ours,
-                        {"Not": {"Variable": f"{UPDATE}.Status", "StringEqualsPath": "$.deployment.seen.status"}},
-                    ],
-                    "Next": "Record deployment status",
-                },
-                {
-                    "Variable": "$.describe.checked_at",
-                    "TimestampGreaterThanPath": "$.deployment.limit.deadline",
-                    "Next": "Deployment timed out",
-                },
-                {"Not": ours, "Next": DEPLOYMENT.wait},
+        **DEPLOYMENT.states(
+            polling,
+            ours=ours,
+            next_="Deployment status changed?",
+            on_error=DEPLOYMENT_FAILED,
+            endings=[
+                {"And": [ours_version, {"Variable": f"{UPDATE}.Status", "StringEquals": status}], "Next": next_}
+                for status, next_ in (
+                    ("ACTIVE", "Deployment end time given?"),
+                    ("CREATE FAILED", "Deployment failure reason given?"),
+                )
             ],
-            "Default": "Deployment finished?",
-        },
-        "Record deployment status": _record_status(
-            "campaign_update", f"{UPDATE}.Status", DEPLOYMENT, next_="Deployment finished?", on_error=DEPLOYMENT_FAILED
         ),
         "Deployment finished?": {
             "Type": "Choice",
@@ -369,7 +415,7 @@ def _deployment() -> States:
                     "Next": "Deployment failure reason given?",
                 },
             ],
-            "Default": DEPLOYMENT.wait,
+            "Default": DEPLOYMENT.first(polling),
         },
         "Deployment end time given?": {
             "Type": "Choice",
@@ -411,16 +457,6 @@ def _deployment() -> States:
             "States.Format('Campaign update to {} failed; Personalize gave no failureReason; the campaign still "
             "serves its previous version', $.training.solution_version_arn)",
             next_=FAILED,
-        ),
-        "Deployment timed out": failure(
-            "DEPLOYMENT",
-            "DeploymentTimedOut",
-            "TIMED_OUT",
-            "States.Format('Campaign update to {} was not done at its {} limit; an update cannot be stopped: if it "
-            "still finishes, the campaign serves the new version, else it keeps its previous one', "
-            "$.training.solution_version_arn, $.deployment.limit.limit)",
-            next_=FAILED,
-            comment="A campaign update cannot be stopped.",
         ),
         DEPLOYMENT_FAILED: caught_failure("DEPLOYMENT", "FAILED", next_="Step failure cause given?"),
         **failure_cause(

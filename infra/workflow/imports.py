@@ -7,7 +7,7 @@ to the run's failure (run_end.py).
 from __future__ import annotations
 
 from . import retries
-from .polling import PollLoop
+from .polling import PLANNED, Polling, PollLoop, status_is
 from .states import (
     START_IMPORT_FUNCTION,
     State,
@@ -37,10 +37,12 @@ POLL = PollLoop(
         "job.$": "$.DatasetImportJob",
         "checked_at.$": "$$.State.EnteredTime",
     },
+    job={"arn.$": "$.job.dataset_import_job_arn"},
+    ended="Import ended?",
 )
 
 
-def states(*, then: str) -> States:
+def states(*, then: str, polling: Polling = PLANNED) -> States:
     """From the claimed run to `then` (the campaigns) once every import is ACTIVE, with `$.import` holding the
     jobs and the campaigns' decisions; an import that fails goes to FAILED with `$.error`."""
     return {
@@ -66,7 +68,7 @@ def states(*, then: str) -> States:
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "INLINE"},
                 "StartAt": "Announce import started",
-                "States": _one_import(),
+                "States": _one_import(polling),
             },
             "ResultPath": None,
             "Catch": [catch_all("$.error", FAILED)],
@@ -75,23 +77,9 @@ def states(*, then: str) -> States:
     }
 
 
-def _one_import() -> States:
+def _one_import(polling: Polling) -> States:
     """One dataset's job, from its creation (or reuse) to ACTIVE."""
-    return {
-        "Announce import started": announce(
-            _dataset_detail(
-                status_="$.job.status", decision="import", reason_="States.Format('import job {}', $.job.job_name)"
-            ),
-            next_="Import finished?",
-            comment="the dataset's import job is created, or reused from an earlier attempt.",
-        ),
-        **POLL.states(next_="Import status changed?", on_error="Import poll failed"),
-        "Import poll failed": {
-            "Type": "Fail",
-            "Comment": "A fixed error name: Fail states may not raise the States.* errors a Catch can receive.",
-            "Error": "ImportPollFailed",
-            "CausePath": "States.JsonToString($.error)",
-        },
+    ours = {
         "Import status changed?": {
             "Type": "Choice",
             "Choices": [
@@ -114,6 +102,39 @@ def _one_import() -> States:
             "ResultPath": "$.seen",
             "Next": "Import finished?",
         },
+        "Import over its limit": {
+            "Type": "Fail",
+            "Comment": "An import cannot be stopped: it goes on, and a re-run of the day reuses it once it is ACTIVE.",
+            "Error": "ImportTimedOut",
+            "CausePath": "States.Format('Import job {} was still {} at its {} limit; an import cannot be stopped: "
+            "it goes on, and a re-run of the day reuses it once ACTIVE', $.job.dataset_import_job_arn, "
+            "$.describe.status, $.job.limit)",
+        },
+    }
+    return {
+        "Announce import started": announce(
+            _dataset_detail(
+                status_="$.job.status", decision="import", reason_="States.Format('import job {}', $.job.job_name)"
+            ),
+            next_="Import finished?",
+            comment="the dataset's import job is created, or reused from an earlier attempt.",
+        ),
+        **POLL.states(
+            polling,
+            ours=ours,
+            next_="Import status changed?",
+            on_error="Import poll failed",
+            endings=[
+                status_is("$.describe.status", "ACTIVE", "Announce import active"),
+                status_is("$.describe.status", "CREATE FAILED", "Import failure reason given?"),
+            ],
+        ),
+        "Import poll failed": {
+            "Type": "Fail",
+            "Comment": "A fixed error name: Fail states may not raise the States.* errors a Catch can receive.",
+            "Error": "ImportPollFailed",
+            "CausePath": "States.JsonToString($.error)",
+        },
         "Import finished?": {
             "Type": "Choice",
             "Comment": "Entered first too: a job reused from an earlier attempt may already be ACTIVE.",
@@ -121,7 +142,7 @@ def _one_import() -> States:
                 {"Variable": "$.seen.status", "StringEquals": "ACTIVE", "Next": "Announce import active"},
                 {"Variable": "$.seen.status", "StringEquals": "CREATE FAILED", "Next": "Import failure reason given?"},
             ],
-            "Default": POLL.wait,
+            "Default": POLL.first(polling),
         },
         "Import failure reason given?": reason_given(
             "$.describe.job.FailureReason", present="Import job failed", absent="Import job failed without a reason"
@@ -137,14 +158,6 @@ def _one_import() -> States:
             "Error": "ImportJobFailed",
             "CausePath": "States.Format('Import job {} failed; Personalize gave no failureReason', "
             "$.job.dataset_import_job_arn)",
-        },
-        "Import over its limit": {
-            "Type": "Fail",
-            "Comment": "An import cannot be stopped: it goes on, and a re-run of the day reuses it once it is ACTIVE.",
-            "Error": "ImportTimedOut",
-            "CausePath": "States.Format('Import job {} was still {} at its {} limit; an import cannot be stopped: "
-            "it goes on, and a re-run of the day reuses it once ACTIVE', $.job.dataset_import_job_arn, "
-            "$.describe.status, $.job.limit)",
         },
         "Announce import active": announce(
             _dataset_detail(
