@@ -7,11 +7,10 @@ polls each phase may make before its timeout:
     polls(phase)   = the most polls a plan can make before the phase's limit (`largest_number_of_polls`
                      in lambdas/refresh_common/polling.py): the first wait, at most 30 in the expected
                      window, the growth back to the longest wait, and ceil(limit / longest wait) + 1
-    per poll       = 13 events: Wait (entered, exited), the Pass that picks the next wait (entered,
-                     exited), describe Task (entered, scheduled, started, succeeded, exited), two
-                     Choices (entered, exited each)
-    per dataset    = 11 x polls(import)
-    per campaign   = 11 x (polls(training) + polls(deployment))
+    per poll       = the events of one poll that sees no change, read from the built definition
+                     (`events_per_poll` in infra/workflow/history.py)
+    per dataset    = per poll(import) x polls(import)
+    per campaign   = per poll(training) x polls(training) + per poll(deployment) x polls(deployment)
     fixed          = 160 events for the claim, the starts, the status changes and the ends, plus
                      70 per dataset and 100 per campaign for their Map iterations and record writes
     stage events   = each PutEvents Task writes 5 (entered, scheduled, started, succeeded, exited);
@@ -33,12 +32,13 @@ from math import ceil
 from pathlib import Path
 from types import ModuleType
 
+from .workflow.history import events_per_poll
+
 # Not from .constants, which loads the CDK: the configuration is checked before the CDK starts.
 _PLANNER = Path(__file__).resolve().parent.parent / "lambdas" / "refresh_common" / "polling.py"
 
 HISTORY_EVENT_QUOTA = 25_000
 BUDGET = int(HISTORY_EVENT_QUOTA * 0.8)
-EVENTS_PER_POLL = 13
 FIXED_EVENTS = 160
 EVENTS_PER_DATASET = 70
 EVENTS_PER_CAMPAIGN = 100
@@ -63,8 +63,9 @@ class Phase:
 
 def largest_history(*, import_: Phase, training: Phase, deployment: Phase, datasets: int, campaigns: int) -> int:
     """The most events one execution of this configuration can write."""
-    per_dataset = EVENTS_PER_DATASET + EVENTS_PER_POLL * import_.polls
-    per_campaign = EVENTS_PER_CAMPAIGN + EVENTS_PER_POLL * (training.polls + deployment.polls)
+    per_dataset = EVENTS_PER_DATASET + events_per_poll("import") * import_.polls
+    per_campaign = EVENTS_PER_CAMPAIGN + events_per_poll("training") * training.polls
+    per_campaign += events_per_poll("deployment") * deployment.polls
     return FIXED_EVENTS + datasets * per_dataset + campaigns * per_campaign
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import campaigns, claim, imports, run_end
+from .polling import PLANNED, Polling, PollLoop
 
 DEFINITION_FILE = Path(__file__).resolve().parents[2] / "statemachine" / "refresh.asl.json"
 WIDTH = 120  # columns: a value that fits stays on one line, as a person would write it
@@ -19,17 +20,23 @@ WIDTH = 120  # columns: a value that fits stays on one line, as a person would w
 COMMENT = "Refresh Amazon Personalize after the Glue export: import, train, deploy; the run table mirrors every status."
 
 
-def definition() -> dict[str, Any]:
+POLL_LOOPS: dict[str, PollLoop] = {
+    loop.phase: loop for loop in (imports.POLL, campaigns.TRAINING, campaigns.DEPLOYMENT)
+}
+
+
+def definition(polling: Polling = PLANNED) -> dict[str, Any]:
     """The definition as deployed, with ${...} placeholders for CDK's definition_substitutions and no
-    TimeoutSeconds (infra/refresh_workflow.py sets it from the configuration)."""
+    TimeoutSeconds (infra/refresh_workflow.py sets it from the configuration); the bench builds it with a
+    peer's `polling`."""
     return {
         "Comment": COMMENT,
         "StartAt": claim.START_AT,
         "States": {
             **claim.states(then=imports.START_AT),
-            **imports.states(then="Refresh campaigns"),
+            **imports.states(then="Refresh campaigns", polling=polling),
             **run_end.failure_states(),
-            **campaigns.states(then=run_end.OUTCOME, on_error=run_end.CAMPAIGNS_FAILED),
+            **campaigns.states(then=run_end.OUTCOME, on_error=run_end.CAMPAIGNS_FAILED, polling=polling),
             **run_end.outcome_states(),
         },
     }

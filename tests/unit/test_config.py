@@ -297,17 +297,21 @@ def test_a_configuration_that_could_reach_the_history_quota_is_refused(raw_confi
 
 
 def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
-    from infra.history_budget import EVENTS_PER_POLL, Phase, largest_history
+    from infra.history_budget import Phase, largest_history
+    from infra.workflow.history import events_per_poll
 
     one = {"import_": Phase(3600, 300, 60), "training": Phase(7200, 900, 60), "deployment": Phase(1800, 60, 60)}
     base = largest_history(**one, datasets=1, campaigns=1)
     # the first wait, 30 in the window, 9 growing from 60 s to 300 s, 12 of 300 s in the hour, and 24 past
     # the limit (a stopped training winds down)
     assert Phase(3600, 300, 60).polls == 1 + 30 + 9 + 12 + 24
-    assert largest_history(**one, datasets=2, campaigns=1) - base == 70 + EVENTS_PER_POLL * 76
+    assert largest_history(**one, datasets=2, campaigns=1) - base == 70 + events_per_poll("import") * 76
     training, deployment = Phase(7200, 900, 60).polls, Phase(1800, 60, 60).polls
     assert (training, deployment) == (1 + 30 + 14 + 8 + 24, 1 + 30 + 1 + 30 + 24)
-    assert largest_history(**one, datasets=1, campaigns=2) - base == 100 + EVENTS_PER_POLL * (training + deployment)
+    assert (
+        largest_history(**one, datasets=1, campaigns=2) - base
+        == 100 + events_per_poll("training") * training + events_per_poll("deployment") * deployment
+    )
 
 
 def test_the_readme_gives_the_history_budget_of_the_defaults(example_config: Any) -> None:

@@ -4,6 +4,7 @@ poll happens, and each figure can be worked out beforehand."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import accumulate
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 from infra.config import RefreshConfig
+from infra.workflow import POLL_LOOPS
+from infra.workflow.history import events_per_poll
 from local_engine.refresh import LocalRefresh
 from refresh_common.polling import PollBounds, plan
 
@@ -152,3 +155,16 @@ def test_two_datasets_record_each_imports_idle_and_the_phases(
             last_end = max(at(e["completed_at"]) for e in entries.values())
             last_seen = max(at(e["updated_at"]) for e in entries.values())
             assert record["import_idle_seconds"] == pytest.approx((last_seen - last_end).total_seconds(), abs=0.1)
+
+
+@pytest.mark.parametrize("phase", ["import", "training", "deployment"])
+def test_a_poll_that_sees_no_change_writes_the_events_the_history_budget_counts(
+    refresh: LocalRefresh, phase: str
+) -> None:
+    """infra/history_budget.py takes a poll's events from the built definition; the execution writes as many."""
+    loop = POLL_LOOPS[phase]
+    history = refresh.history(run_glue_event(refresh)["executionArn"])
+    waits = [i for i, e in enumerate(history) if e.get("stateEnteredEventDetails", {}).get("name") == loop.wait]
+    assert len(waits) > 2  # polled more than once, mostly without a change
+
+    assert min(later - earlier for earlier, later in itertools.pairwise(waits)) == events_per_poll(phase)
