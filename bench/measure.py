@@ -23,7 +23,7 @@ from infra.config import RefreshConfig
 from local_engine.refresh import LocalRefresh, PersonalizeCall
 
 from . import poll_lambda
-from .policies import Policy, poll_loop_states
+from .policies import Policy, poller_states
 from .scenarios import Durations
 
 # List prices (us-east-1; ap-northeast-2 is the same for all three).
@@ -122,8 +122,7 @@ def _next_week(refresh: LocalRefresh) -> None:
 def _figures(
     refresh: LocalRefresh, history: list[dict[str, Any]], record: dict[str, Any], calls: list[PersonalizeCall]
 ) -> Figures:
-    loops = poll_loop_states(refresh.state_machine_definition())
-    in_loops = frozenset().union(*loops.values())
+    pollers = poller_states()
     memory = _function_memory_gb(refresh)
     state_of: dict[int, str] = {}
     entered = scheduled = task_states = lambda_invocations = poll_lambda_invocations = 0
@@ -141,7 +140,7 @@ def _figures(
             details = event["taskScheduledEventDetails"]
             if details["resourceType"] == "lambda":
                 lambda_invocations += 1
-                poll_lambda_invocations += state_of[event["id"]] in in_loops
+                poll_lambda_invocations += state_of[event["id"]] in pollers
                 function_name = json.loads(details["parameters"])["FunctionName"].split(":")[6]
                 gb_seconds += memory[function_name] * ASSUMED_LAMBDA_SECONDS
     return Figures(

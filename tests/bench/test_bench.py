@@ -3,7 +3,6 @@ No timing is asserted: the bench's wall time depends on the machine."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,16 @@ from typing import Any
 import pytest
 
 from bench.measure import RecordDisagrees, check_record, recorded_idle
-from bench.policies import POLICIES, DefinitionChanged, policy_template
+from bench.policies import POLICIES, policy_template
+from bench.poll_lambda import ResourcePending
 from bench.report import Results, markdown_table, write_section
 from bench.run import bench
 from bench.scenarios import SCENARIOS
+from infra import workflow
 from infra.config import RefreshConfig
+from infra.workflow import POLL_LOOPS
+from infra.workflow.history import all_states, states_holding
+from infra.workflow.polling import PHASES, LambdaRetry, Polling
 
 LIMITS = {"import": 6 * 3600, "training": 24 * 3600, "deployment": 3 * 3600}
 TOLERANCE = 1  # second: a poll's describe call and the Wait it follows share their simulated moment
@@ -112,41 +116,64 @@ def test_the_projects_own_policy_is_the_template_untouched(example_template: Any
     assert policy_template(template, own, phase_limits=LIMITS) is template
 
 
-def _with_definition(template: dict[str, Any], change: Any) -> dict[str, Any]:
-    changed = copy.deepcopy(template)
-    (machine,) = [r for r in changed["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-    definition = json.loads(machine["Properties"]["DefinitionString"])
-    change(definition)
-    machine["Properties"]["DefinitionString"] = json.dumps(definition)
-    return changed
+def loop_shape(definition: dict[str, Any], phase: str, polling: Polling) -> list[str]:
+    """The types of the states one poll passes, when the job has not ended, from the loop's first state."""
+    first = POLL_LOOPS[phase].first(polling)
+    states = states_holding(definition, first)
+    shape, name = [], first
+    while not shape or name != first:
+        shape.append(states[name]["Type"])
+        name = states[name]["Default"] if states[name]["Type"] == "Choice" else states[name]["Next"]
+    return shape
 
 
-def _import_states(definition: dict[str, Any]) -> dict[str, Any]:
-    return dict(definition["States"]["Wait for imports"]["ItemProcessor"]["States"])
-
-
-def test_a_poll_loop_that_gained_a_state_is_refused_not_measured(example_template: Any) -> None:
-    def add_a_step(definition: dict[str, Any]) -> None:
-        states = definition["States"]["Wait for imports"]["ItemProcessor"]["States"]
-        states["Plan the next import poll"] = {"Type": "Pass", "Next": "Wait before polling import"}
-        states["Import finished?"]["Default"] = "Plan the next import poll"
-
-    changed = _with_definition(example_template.to_json(), add_a_step)
-
+@pytest.mark.parametrize("phase", PHASES)
+def test_each_peer_polls_in_its_authors_shape(example_template: Any, phase: str) -> None:
+    shapes = {}
     for policy in POLICIES:
-        if not policy.is_projects_own:
-            with pytest.raises(DefinitionChanged, match="gained \\['Plan the next import poll'\\]"):
-                policy_template(changed, policy, phase_limits=LIMITS)
+        template = policy_template(example_template.to_json(), policy, phase_limits=LIMITS)
+        (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+        definition = json.loads(machine["Properties"]["DefinitionString"])
+        shapes[policy.number] = loop_shape(definition, phase, policy.polling(LIMITS))
+
+    assert shapes[1] == shapes[2] == shapes[4] == ["Wait", "Task", "Choice"]
+    assert shapes[3] == ["Task", "Choice"]
+    assert shapes[5][0] == "Wait"
+    assert shapes[5] == ["Wait", "Pass", "Task", "Choice", "Choice"]
 
 
-def test_a_renamed_polling_wait_is_refused(example_template: Any) -> None:
-    def rename(definition: dict[str, Any]) -> None:
-        states = definition["States"]["Wait for imports"]["ItemProcessor"]["States"]
-        states["Wait for the planned poll"] = states.pop("Wait before polling import")
-        states["Import finished?"]["Default"] = "Wait for the planned poll"
+def test_the_lambda_retry_poller_outlasts_each_phase_limit_and_raises_the_error_its_retry_matches() -> None:
+    (retried,) = [p for p in POLICIES if p.lambda_retry]
+    polling = retried.polling(LIMITS)
 
-    with pytest.raises(DefinitionChanged, match="no state 'Wait before polling import'"):
-        policy_template(_with_definition(example_template.to_json(), rename), POLICIES[0], phase_limits=LIMITS)
+    assert isinstance(polling, LambdaRetry)
+    assert ResourcePending.__name__ == polling.PENDING
+    for phase, limit in LIMITS.items():
+        attempts = polling.attempts[phase]
+        assert sum(60 * 1.02**n for n in range(attempts)) >= limit > sum(60 * 1.02**n for n in range(attempts - 1))
+
+
+def test_outside_their_poll_loops_the_peers_run_as_the_project_does(example_template: Any) -> None:
+    own = named_states(workflow.definition())
+    for policy in POLICIES:
+        peer = named_states(workflow.definition(policy.polling(LIMITS)))
+        first = {POLL_LOOPS[phase].first(policy.polling(LIMITS)) for phase in PHASES}
+        polls = {name for loop in POLL_LOOPS.values() for name in (loop.wait, loop.describe)}
+        for name in own.keys() & peer.keys() - polls:
+            state, theirs = own[name], peer[name]
+            if state != theirs:
+                # only where a phase goes to poll (again): to the peer's first state of the loop
+                assert state["Type"] == "Choice" and theirs["Default"] in first, (policy.label, name)
+                assert state["Choices"] == theirs["Choices"], (policy.label, name)
+
+
+def named_states(definition: dict[str, Any]) -> dict[str, Any]:
+    """Every state by its name, a Map without its states (they are among the others)."""
+    return {
+        name: {key: value for key, value in state.items() if key != "ItemProcessor"}
+        for states in all_states(definition)
+        for name, state in states.items()
+    }
 
 
 def test_the_section_is_replaced_and_the_rest_of_the_page_kept(tmp_path: Path) -> None:
