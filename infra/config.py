@@ -307,7 +307,7 @@ class RefreshConfig(_Strict):
     - History budget: a Standard execution fails, uncatchably, when its history reaches 25,000 events, so a
       configuration whose longest run could write more than 20,000 (80 %, leaving room for retries) is
       refused. The longest run polls each phase as often as `polling` allows until its `phase_timeouts`
-      limit (13 events a poll), for every dataset and campaign; the arithmetic is `infra/history_budget.py`.
+      limit (11 events a poll), for every dataset and campaign; the arithmetic is `infra/history_budget.py`.
       Poll less often, or shorten `phase_timeouts`, to fit.
     - Import job names `PREFIX-GROUP-DATASET-YYYYMMDD-NN` fit Personalize's 63 characters: the message says
       which `job_name_prefix` length (or, when none fits, which dataset group name length) would."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import retries
-from .polling import PLANNED, Polling, PollLoop, status_is
+from .polling import PLANNED, UNCHANGED, Polling, PollLoop, status_is
 from .states import (
     DEPLOY_VERSION_FUNCTION,
     START_TRAINING_FUNCTION,
@@ -118,6 +118,7 @@ def _training(polling: Polling) -> States:
     ours = {
         "Training status changed?": {
             "Type": "Choice",
+            "Comment": UNCHANGED,
             "Choices": [
                 {
                     "Not": {"Variable": "$.describe.status", "StringEqualsPath": "$.training.seen.status"},
@@ -131,7 +132,7 @@ def _training(polling: Polling) -> States:
                     "Next": "Stop training over its limit",
                 },
             ],
-            "Default": "Training finished?",
+            "Default": TRAINING.wait,
         },
         "Record training status": _record_status(
             "solution_version", "$.describe.status", TRAINING, next_="Training finished?", on_error=TRAINING_FAILED
@@ -315,7 +316,8 @@ def _deployment(polling: Polling) -> States:
     ours = {
         "Deployment status changed?": {
             "Type": "Choice",
-            "Comment": "latestCampaignUpdate may not show the update yet: keep polling until it shows this version.",
+            "Comment": "latestCampaignUpdate may not show the update yet: keep polling until it shows this version. "
+            + UNCHANGED,
             "Choices": [
                 {"Variable": f"{UPDATE}.SolutionVersionArn", "IsPresent": False, "Next": DEPLOYMENT.wait},
                 {
@@ -332,7 +334,7 @@ def _deployment(polling: Polling) -> States:
                 },
                 {"Not": ours_version, "Next": DEPLOYMENT.wait},
             ],
-            "Default": "Deployment finished?",
+            "Default": DEPLOYMENT.wait,
         },
         "Record deployment status": _record_status(
             "campaign_update", f"{UPDATE}.Status", DEPLOYMENT, next_="Deployment finished?", on_error=DEPLOYMENT_FAILED

@@ -7,7 +7,7 @@ to the run's failure (run_end.py).
 from __future__ import annotations
 
 from . import retries
-from .polling import PLANNED, Polling, PollLoop, status_is
+from .polling import PLANNED, UNCHANGED, Polling, PollLoop, status_is
 from .states import (
     START_IMPORT_FUNCTION,
     State,
@@ -82,6 +82,7 @@ def _one_import(polling: Polling) -> States:
     ours = {
         "Import status changed?": {
             "Type": "Choice",
+            "Comment": UNCHANGED,
             "Choices": [
                 {
                     "Not": {"Variable": "$.describe.status", "StringEqualsPath": "$.seen.status"},
@@ -93,7 +94,7 @@ def _one_import(polling: Polling) -> States:
                     "Next": "Import over its limit",
                 },
             ],
-            "Default": "Import finished?",
+            "Default": POLL.wait,
         },
         "Record import status": _record_status(),
         "Remember import status": {

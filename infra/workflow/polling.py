@@ -21,6 +21,10 @@ from . import retries
 from .states import DESCRIBE_TIMEOUT, LAMBDA_TASK_TIMEOUT, State, States, catch_all
 
 PHASES = ("import", "training", "deployment")
+UNCHANGED = (
+    "An unchanged status is no end (the one seen before was not, or the loop would have ended): "
+    "poll again without asking."
+)
 
 
 @dataclass(frozen=True)

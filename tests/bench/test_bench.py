@@ -139,7 +139,7 @@ def test_each_peer_polls_in_its_authors_shape(example_template: Any, phase: str)
     assert shapes[1] == shapes[2] == shapes[4] == ["Wait", "Task", "Choice"]
     assert shapes[3] == ["Task", "Choice"]
     assert shapes[5][0] == "Wait"
-    assert shapes[5] == ["Wait", "Pass", "Task", "Choice", "Choice"]
+    assert shapes[5] == ["Wait", "Pass", "Task", "Choice"]
 
 
 def test_the_lambda_retry_poller_outlasts_each_phase_limit_and_raises_the_error_its_retry_matches() -> None:

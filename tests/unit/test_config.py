@@ -287,7 +287,7 @@ def test_a_bad_staleness_threshold_is_named(raw_config: dict[str, Any], value: A
 
 
 def test_a_configuration_that_could_reach_the_history_quota_is_refused(raw_config: dict[str, Any]) -> None:
-    # Six campaigns, each polled every 10 s at most through a 6-hour training: 6 x 2,200 polls x 13 events.
+    # Six campaigns, each polled every 10 s at most through a 6-hour training: 6 x 2,200 polls x 11 events.
     campaign = raw_config["campaigns"][0]
     raw_config["campaigns"] = [{**campaign, "campaign_arn": f"{campaign['campaign_arn']}-{i}"} for i in range(6)]
     raw_config["polling"] = {"dense_seconds": 10, "training_seconds": 10}
