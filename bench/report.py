@@ -186,20 +186,21 @@ def section(results: Results, plot_name: str) -> str:
 
 Personalize announces no completion, so the state machine polls. Each policy below is a state machine
 definition that differs from the project's only in how it polls, run on the local engine (the synthesized
-stack on moto, the real handlers, the Personalize emulator, the virtual clock):
+stack on moto, the real handlers, the Personalize emulator, the virtual clock). The peers poll in the shape
+their authors built, without the project's status records and phase limits:
 
-1. **fixed 60 s**: each phase's Wait/describe/Choice loop waits 60 s;
+1. **fixed 60 s**: each phase a loop of Wait 60 s, describe, Choice "ended?";
 2. **fixed 120 s**: the same, 120 s (a public CDK MLOps sample for Personalize);
-3. **Lambda retry 60 s x1.02**: each phase's Wait and describe Task replaced by a Lambda Task that describes
-   the job and raises `ResourcePending` until it has ended, retried by Step Functions every 60 s with back-off
-   rate 1.02 (AWS's solution for maintaining Personalize models), with attempts enough to outlast the phase's
-   limit;
+3. **Lambda retry 60 s x1.02**: each phase a Lambda Task that describes the job and raises `ResourcePending`
+   until it has ended, retried by Step Functions every 60 s with back-off rate 1.02 (AWS's solution for
+   maintaining Personalize models), with attempts enough to outlast the phase's limit, then Choice "ended?";
 4. **fixed 300/900/60 s**: the fixed waits this project used before its polls were planned (import, training,
    deployment);
-5. **the project's own**: the synthesized template as it is in the checkout, untouched.
+5. **the project's own**: the synthesized template as it is in the checkout, untouched: Wait as planned,
+   the Pass that moves the plan on, describe, Choice "status changed?" (recorded when it has; then "ended?").
 
-Policies 1 to 4 are derived from policy 5's template by `bench/policies.py`, which finds each phase's poll
-loop by its states' names and Types and refuses a definition whose loops have changed shape.
+Policies 1 to 4 are the same definition built by `infra/workflow` with the peer's polling
+(`bench/policies.py`), in the synthesized template in place of policy 5's.
 
 Measured at commit `{results.commit}` with `{results.command}`, seeds {seeds}: {len(results.seeds)} refreshes per
 policy and scenario, each with one dataset and one campaign (`config/example.json`). The durations are

@@ -17,7 +17,7 @@ from .states import (
 
 IMPORT_FAILED = "Import failed"
 CAMPAIGNS_FAILED = "Campaign refresh failed"
-OUTCOME = "Any campaign failed?"
+OUTCOME = "Tally campaigns"
 
 
 def failure_states() -> States:
@@ -114,9 +114,6 @@ def failure_states() -> States:
     }
 
 
-FIRST_FAILED = "$.failed.first"
-
-
 def outcome_states() -> States:
     """From the campaigns' outcomes (`$.outcome`) to the execution's end: failed if any campaign failed."""
     failed_cause = (
@@ -125,13 +122,30 @@ def outcome_states() -> States:
     )
     return {
         OUTCOME: {
+            "Type": "Pass",
+            "Comment": "States.ArrayContains on a path's result, as the intrinsic functions page documents it.",
+            "Parameters": {
+                "campaigns.$": "$.outcome.campaigns",
+                "any_failed.$": "States.ArrayContains($.outcome.statuses, 'FAILED')",
+            },
+            "ResultPath": "$.outcome",
+            "Next": "Any campaign failed?",
+        },
+        "Any campaign failed?": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.outcome.any_failed", "BooleanEquals": True, "Next": "Select failed campaigns"}],
             "Default": "Announce refresh succeeded",
         },
         "Select failed campaigns": {
             "Type": "Pass",
-            "Parameters": {"first.$": "States.ArrayGetItem($.outcome.campaigns[?(@.run_status == 'FAILED')], 0)"},
+            "Comment": 'A filter in a Parameters path ("Using JSONPath paths"), then the first of its list by index.',
+            "Parameters": {"all.$": "$.outcome.campaigns[?(@.run_status == 'FAILED')]"},
+            "ResultPath": "$.failed",
+            "Next": "Take the first failed campaign",
+        },
+        "Take the first failed campaign": {
+            "Type": "Pass",
+            "Parameters": {"first.$": "$.failed.all[0]"},
             "ResultPath": "$.failed",
             "Next": "Announce refresh ended with failed campaigns",
         },
