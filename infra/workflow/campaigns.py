@@ -35,11 +35,8 @@ TRAINING = PollLoop(
     planned_by="Start training",
     action="describeSolutionVersion",
     parameters={"SolutionVersionArn.$": "$.training.solution_version_arn"},
-    result_selector={
-        "status.$": "$.SolutionVersion.Status",
-        "version.$": "$.SolutionVersion",
-        "checked_at.$": "$$.State.EnteredTime",
-    },
+    # No field of the version: a path the answer lacks would end the execution uncaught (States.Runtime).
+    result_selector={"version.$": "$.SolutionVersion", "checked_at.$": "$$.State.EnteredTime"},
     job={"arn.$": "$.training.solution_version_arn"},
     ended="Training ended?",
 )
@@ -62,6 +59,7 @@ TRAINING_FAILED = "Training step failed"
 DEPLOYMENT_FAILED = "Deployment step failed"
 FAILED = "Record campaign failure"
 VERSION = "$.training.solution_version_arn"
+TRAINING_STATUS = "$.describe.version.Status"
 UPDATE = "$.describe.campaign.LatestCampaignUpdate"
 
 
@@ -114,27 +112,45 @@ def _skip() -> States:
 
 def _training(polling: Polling) -> States:
     version_fields = {"solution_version_arn_": VERSION, "training_mode_": "$.training.training_mode"}
+    over_limit = {
+        "And": [
+            {"Variable": "$.training.limit.timed_out", "IsPresent": False},
+            {"Variable": "$.describe.checked_at", "TimestampGreaterThanPath": "$.training.limit.deadline"},
+        ],
+        "Next": "Stop training over its limit",
+    }
     ours = {
         "Training status changed?": {
             "Type": "Choice",
             "Comment": UNCHANGED,
             "Choices": [
+                {"Variable": TRAINING_STATUS, "IsPresent": False, "Next": "Training status not given"},
                 {
-                    "Not": {"Variable": "$.describe.status", "StringEqualsPath": "$.training.seen.status"},
+                    "Not": {"Variable": TRAINING_STATUS, "StringEqualsPath": "$.training.seen.status"},
                     "Next": "Record training status",
                 },
-                {
-                    "And": [
-                        {"Variable": "$.training.limit.timed_out", "IsPresent": False},
-                        {"Variable": "$.describe.checked_at", "TimestampGreaterThanPath": "$.training.limit.deadline"},
-                    ],
-                    "Next": "Stop training over its limit",
-                },
+                over_limit,
+                TRAINING.ran_out("Training polls ran out"),
             ],
             "Default": TRAINING.wait,
         },
+        "Training status not given": {
+            "Type": "Choice",
+            "Comment": "Personalize answered without a status: the limit still stops the training.",
+            "Choices": [over_limit, TRAINING.ran_out("Training polls ran out")],
+            "Default": TRAINING.wait,
+        },
         "Record training status": _record_status(
-            "solution_version", "$.describe.status", TRAINING, next_="Training finished?", on_error=TRAINING_FAILED
+            "solution_version", TRAINING_STATUS, TRAINING, next_="Training finished?", on_error=TRAINING_FAILED
+        ),
+        "Training polls ran out": failure(
+            "TRAINING",
+            "TrainingTimedOut",
+            "TIMED_OUT",
+            "States.Format('Solution version {} was still {} when its polls ran out, long past its {} limit: a stop "
+            "was asked and not done; stop it by hand (aws personalize stop-solution-version-creation) if it still "
+            "trains', $.training.solution_version_arn, $.training.seen.status, $.training.limit.limit)",
+            next_=FAILED,
         ),
     }
     return {
@@ -189,9 +205,9 @@ def _training(polling: Polling) -> States:
             next_="Training status changed?",
             on_error=TRAINING_FAILED,
             endings=[
-                status_is("$.describe.status", "ACTIVE", "Announce training active"),
-                status_is("$.describe.status", "CREATE FAILED", "Training failure reason given?"),
-                status_is("$.describe.status", "CREATE STOPPED", "Stopped at its limit?"),
+                status_is(TRAINING_STATUS, "ACTIVE", "Announce training active"),
+                status_is(TRAINING_STATUS, "CREATE FAILED", "Training failure reason given?"),
+                status_is(TRAINING_STATUS, "CREATE STOPPED", "Stopped at its limit?"),
             ],
         ),
         "Training finished?": {
@@ -209,6 +225,7 @@ def _training(polling: Polling) -> States:
                     "StringEquals": "CREATE STOPPED",
                     "Next": "Stopped at its limit?",
                 },
+                *([TRAINING.ran_out("Training polls ran out")] if polling == PLANNED else []),
             ],
             "Default": TRAINING.first(polling),
         },
@@ -260,9 +277,10 @@ def _stop_training() -> States:
         "Catch": [
             {
                 "ErrorEquals": ["Personalize.InvalidInputException"],
-                "Comment": "It finished meanwhile: the next poll sees how.",
+                "Comment": "It cannot be stopped now (it finished meanwhile, or Personalize refuses): asked once, "
+                "not at every poll; the next polls see how it ends, or the plan runs out.",
                 "ResultPath": None,
-                "Next": TRAINING.wait,
+                "Next": "Training stop requested",
             },
             catch_all("$.error", TRAINING_FAILED),
         ],
@@ -312,13 +330,24 @@ def _deployment(polling: Polling) -> States:
         "metrics": {"solution_version.$": "$.deployment.metrics", "serving_version.$": "$.deployment.serving_metrics"},
     }
     ours_version = {"Variable": f"{UPDATE}.SolutionVersionArn", "StringEqualsPath": VERSION}
+    over_limit = {
+        "Variable": "$.describe.checked_at",
+        "TimestampGreaterThanPath": "$.deployment.limit.deadline",
+        "Next": "Deployment timed out",
+    }
     ours = {
         "Deployment status changed?": {
             "Type": "Choice",
             "Comment": "latestCampaignUpdate may not show the update yet: keep polling until it shows this version. "
             + UNCHANGED,
             "Choices": [
-                {"Variable": f"{UPDATE}.SolutionVersionArn", "IsPresent": False, "Next": DEPLOYMENT.wait},
+                {
+                    "Or": [
+                        {"Variable": f"{UPDATE}.SolutionVersionArn", "IsPresent": False},
+                        {"Variable": f"{UPDATE}.Status", "IsPresent": False},
+                    ],
+                    "Next": "Deployment update not shown",
+                },
                 {
                     "And": [
                         ours_version,
@@ -326,13 +355,15 @@ def _deployment(polling: Polling) -> States:
                     ],
                     "Next": "Record deployment status",
                 },
-                {
-                    "Variable": "$.describe.checked_at",
-                    "TimestampGreaterThanPath": "$.deployment.limit.deadline",
-                    "Next": "Deployment timed out",
-                },
-                {"Not": ours_version, "Next": DEPLOYMENT.wait},
+                over_limit,
+                DEPLOYMENT.ran_out("Deployment polls ran out"),
             ],
+            "Default": DEPLOYMENT.wait,
+        },
+        "Deployment update not shown": {
+            "Type": "Choice",
+            "Comment": "latestCampaignUpdate is missing, or says no version or status: the limit still ends the wait.",
+            "Choices": [over_limit, DEPLOYMENT.ran_out("Deployment polls ran out")],
             "Default": DEPLOYMENT.wait,
         },
         "Record deployment status": _record_status(
@@ -347,6 +378,15 @@ def _deployment(polling: Polling) -> States:
             "$.training.solution_version_arn, $.deployment.limit.limit)",
             next_=FAILED,
             comment="A campaign update cannot be stopped.",
+        ),
+        "Deployment polls ran out": failure(
+            "DEPLOYMENT",
+            "DeploymentTimedOut",
+            "TIMED_OUT",
+            "States.Format('Campaign update to {} was still {} when its polls ran out, long past its {} limit; an "
+            "update cannot be stopped: if it still finishes, the campaign serves the new version, else it keeps its "
+            "previous one', $.training.solution_version_arn, $.deployment.seen.status, $.deployment.limit.limit)",
+            next_=FAILED,
         ),
     }
     return {
@@ -415,6 +455,7 @@ def _deployment(polling: Polling) -> States:
                     "StringEquals": "CREATE FAILED",
                     "Next": "Deployment failure reason given?",
                 },
+                *([DEPLOYMENT.ran_out("Deployment polls ran out")] if polling == PLANNED else []),
             ],
             "Default": DEPLOYMENT.first(polling),
         },

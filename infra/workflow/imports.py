@@ -21,6 +21,7 @@ from .states import (
 )
 
 START_AT = "Start import"
+STATUS = "$.describe.job.Status"
 FAILED = "Import failed"  # where the imports' errors go: the run's failure
 
 POLL = PollLoop(
@@ -32,11 +33,8 @@ POLL = PollLoop(
     planned_by="Start import",
     action="describeDatasetImportJob",
     parameters={"DatasetImportJobArn.$": "$.job.dataset_import_job_arn"},
-    result_selector={
-        "status.$": "$.DatasetImportJob.Status",
-        "job.$": "$.DatasetImportJob",
-        "checked_at.$": "$$.State.EnteredTime",
-    },
+    # No field of the job: a path the answer lacks would end the execution uncaught (States.Runtime).
+    result_selector={"job.$": "$.DatasetImportJob", "checked_at.$": "$$.State.EnteredTime"},
     job={"arn.$": "$.job.dataset_import_job_arn"},
     ended="Import ended?",
 )
@@ -79,27 +77,33 @@ def states(*, then: str, polling: Polling = PLANNED) -> States:
 
 def _one_import(polling: Polling) -> States:
     """One dataset's job, from its creation (or reuse) to ACTIVE."""
+    over_limit = {
+        "Variable": "$.describe.checked_at",
+        "TimestampGreaterThanPath": "$.job.deadline",
+        "Next": "Import over its limit",
+    }
     ours = {
         "Import status changed?": {
             "Type": "Choice",
             "Comment": UNCHANGED,
             "Choices": [
-                {
-                    "Not": {"Variable": "$.describe.status", "StringEqualsPath": "$.seen.status"},
-                    "Next": "Record import status",
-                },
-                {
-                    "Variable": "$.describe.checked_at",
-                    "TimestampGreaterThanPath": "$.job.deadline",
-                    "Next": "Import over its limit",
-                },
+                {"Variable": STATUS, "IsPresent": False, "Next": "Import status not given"},
+                {"Not": {"Variable": STATUS, "StringEqualsPath": "$.seen.status"}, "Next": "Record import status"},
+                over_limit,
+                POLL.ran_out("Import polls ran out"),
             ],
+            "Default": POLL.wait,
+        },
+        "Import status not given": {
+            "Type": "Choice",
+            "Comment": "Personalize answered without a status: the limit still ends the wait.",
+            "Choices": [over_limit, POLL.ran_out("Import polls ran out")],
             "Default": POLL.wait,
         },
         "Record import status": _record_status(),
         "Remember import status": {
             "Type": "Pass",
-            "Parameters": {"status.$": "$.describe.status"},
+            "Parameters": {"status.$": STATUS},
             "ResultPath": "$.seen",
             "Next": "Import finished?",
         },
@@ -109,7 +113,14 @@ def _one_import(polling: Polling) -> States:
             "Error": "ImportTimedOut",
             "CausePath": "States.Format('Import job {} was still {} at its {} limit; an import cannot be stopped: "
             "it goes on, and a re-run of the day reuses it once ACTIVE', $.job.dataset_import_job_arn, "
-            "$.describe.status, $.job.limit)",
+            "$.seen.status, $.job.limit)",
+        },
+        "Import polls ran out": {
+            "Type": "Fail",
+            "Error": "ImportTimedOut",
+            "CausePath": "States.Format('Import job {} was still {} when its polls ran out, long past its {} limit; "
+            "an import cannot be stopped: it goes on, and a re-run of the day reuses it once ACTIVE', "
+            "$.job.dataset_import_job_arn, $.seen.status, $.job.limit)",
         },
     }
     return {
@@ -126,8 +137,8 @@ def _one_import(polling: Polling) -> States:
             next_="Import status changed?",
             on_error="Import poll failed",
             endings=[
-                status_is("$.describe.status", "ACTIVE", "Announce import active"),
-                status_is("$.describe.status", "CREATE FAILED", "Import failure reason given?"),
+                status_is(STATUS, "ACTIVE", "Announce import active"),
+                status_is(STATUS, "CREATE FAILED", "Import failure reason given?"),
             ],
         ),
         "Import poll failed": {
@@ -142,6 +153,7 @@ def _one_import(polling: Polling) -> States:
             "Choices": [
                 {"Variable": "$.seen.status", "StringEquals": "ACTIVE", "Next": "Announce import active"},
                 {"Variable": "$.seen.status", "StringEquals": "CREATE FAILED", "Next": "Import failure reason given?"},
+                *([POLL.ran_out("Import polls ran out")] if polling == PLANNED else []),
             ],
             "Default": POLL.first(polling),
         },
@@ -203,7 +215,7 @@ def _record_status() -> State:
             "run.$": "$.run",
             "dataset_name.$": "$.job.dataset_name",
             "primary.$": "$.job.primary",
-            "status.$": "$.describe.status",
+            "status.$": STATUS,
             "polls.$": "$.job.poll.index",
         },
         "ItemProcessor": {

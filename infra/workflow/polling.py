@@ -75,6 +75,16 @@ class PollLoop:
         """The state a poll starts from: where the phase goes to poll again."""
         return self.poller if isinstance(polling, LambdaRetry) else self.wait
 
+    def ran_out(self, next_: str) -> dict[str, Any]:
+        """A Choice rule: the plan has no wait left after this one (the next Pass would read past its end, an
+        uncatchable States.Runtime), so the loop ends at `next_`. The plan holds waits for well past the phase's
+        limit: only a job that never answers an end, nor lets the limit end it, gets there."""
+        return {
+            "Variable": f"{self.poll_path}.index",
+            "NumericGreaterThanEqualsPath": f"{self.poll_path}.last",
+            "Next": next_,
+        }
+
     @property
     def poller(self) -> str:
         return f"Poll {self.phase} until it ends"
@@ -119,6 +129,7 @@ class PollLoop:
                     "waits.$": f"{poll}.waits",
                     "index.$": f"States.MathAdd({poll}.index, 1)",
                     "next.$": f"States.ArrayGetItem({poll}.waits, States.MathAdd({poll}.index, 1))",
+                    "last.$": f"{poll}.last",
                 },
                 "ResultPath": poll,
                 "Next": self.describe,

@@ -115,8 +115,9 @@ def phase_idle(ends: Sequence[Idle]) -> float:
 
 def walk(plan: PollPlan) -> dict[str, object]:
     """The plan as the state machine walks it: a Wait takes `next` seconds, then a Pass moves `index` on
-    and picks the following wait (States.ArrayGetItem)."""
-    return {"waits": plan.waits, "index": 0, "next": plan.waits[0]}
+    and picks the following wait (States.ArrayGetItem). At `last` no wait follows: the loop ends there,
+    recorded, rather than read past the plan's end (an uncatchable States.Runtime)."""
+    return {"waits": plan.waits, "index": 0, "next": plan.waits[0], "last": len(plan.waits) - 1}
 
 
 def largest_number_of_polls(bounds: PollBounds) -> int:

@@ -245,7 +245,9 @@ class PersonalizeEmulator:
         self._lock = threading.RLock()
         self._durations = Durations()
         self._validator = ModelValidator()
-        self.faults = Faults(self._lock, self.operations, self._time)
+        self.faults = Faults(
+            self._lock, self.operations, self._time, called=lambda operation: self.count(operation) > 0
+        )
         self._datasets: dict[str, Dataset] = {}
         self._solutions: dict[str, Solution] = {}
         self._campaigns: dict[str, Campaign] = {}
@@ -479,7 +481,7 @@ class PersonalizeEmulator:
                 raise injected
             self._validator.validate(operation, params)
             handler: Callable[[Params, datetime.datetime], Response] = getattr(self, method_name)
-            return handler(params, now)
+            return self.faults.trim(operation, handler(params, now))
 
     # ----- dataset import jobs ---------------------------------------------
 

@@ -12,6 +12,9 @@ Two kinds of faults:
   reach the emulator raise the given error code before any other processing,
   with the HTTP status AWS sends it with, so that botocore's error mapping and
   retry handlers treat it as they would on AWS.
+* missing fields (``omit_field``): answers of an operation lack a field. The
+  API model marks no field of a describe answer as required, so a client that
+  reads one without checking can meet its absence.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import datetime
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .errors import CLIENT_ERROR_STATUS, PersonalizeError
 from .lifecycle import Failure
@@ -61,12 +64,20 @@ class JobFailure:
 
 
 @dataclass
+class OmittedField:
+    operation: str
+    path: tuple[str, ...]
+    remaining: int | None  # None: every answer from now on
+
+
+@dataclass
 class ErrorFault:
     operation: str
     code: str
     message: str
     http_status: int
     remaining: int
+    after: str | None = None  # only once this operation has been called
 
 
 class Faults:
@@ -77,12 +88,15 @@ class Faults:
         lock: threading.RLock,
         operations: Iterable[str],
         now: Callable[[], datetime.datetime],
+        called: Callable[[str], bool] = lambda _: False,
     ) -> None:
         self._lock = lock
         self._now = now
+        self._called = called
         self._operations = frozenset(operations)
         self._job_failures: list[JobFailure] = []
         self._errors: list[ErrorFault] = []
+        self._omitted: list[OmittedField] = []
 
     def fail_job(self, kind: JobKind, reason: str | None, name: str | None = None) -> None:
         """Make a future job of ``kind`` end in ``CREATE FAILED`` with ``reason``
@@ -115,9 +129,11 @@ class Faults:
         times: int = 1,
         message: str | None = None,
         http_status: int | None = None,
+        after: str | None = None,
     ) -> None:
         """Make the next ``times`` calls of ``operation`` (botocore name, e.g.
-        ``"CreateSolutionVersion"``) fail with ``error_code``.
+        ``"CreateSolutionVersion"``) fail with ``error_code``; with ``after``,
+        only the calls made once that operation has been called.
 
         A code the Personalize model defines (``"LimitExceededException"``...)
         is sent with HTTP 400 and surfaces as ``client.exceptions.<code>``.
@@ -132,8 +148,9 @@ class Faults:
         ``LimitExceededException``...) and 5xx answers itself, each attempt
         consuming one injected error.
         """
-        if operation not in self._operations:
-            raise ValueError(f"the emulator does not implement {operation!r}")
+        for name in (operation, after):
+            if name is not None and name not in self._operations:
+                raise ValueError(f"the emulator does not implement {name!r}")
         if times < 1:
             raise ValueError("times must be at least 1")
         if http_status is not None and not 400 <= http_status <= 599:
@@ -141,13 +158,43 @@ class Faults:
         status = http_status if http_status is not None else _status_for(error_code)
         text = message or f"Injected {error_code} for {operation}"
         with self._lock:
-            self._errors.append(ErrorFault(operation, error_code, text, status, times))
+            self._errors.append(ErrorFault(operation, error_code, text, status, times, after))
+
+    def omit_field(self, operation: str, *path: str, times: int | None = None) -> None:
+        """Leave the field at ``path`` (response keys, e.g. ``"campaign",
+        "latestCampaignUpdate"``) out of the next ``times`` answers of
+        ``operation``, or of every answer when ``times`` is None."""
+        if operation not in self._operations:
+            raise ValueError(f"the emulator does not implement {operation!r}")
+        if not path:
+            raise ValueError("name the field to leave out")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._omitted.append(OmittedField(operation, path, times))
+
+    def trim(self, operation: str, response: dict[str, Any]) -> dict[str, Any]:
+        """``response`` without the fields the faults leave out of this answer."""
+        with self._lock:
+            for fault in [f for f in self._omitted if f.operation == operation]:
+                *parents, name = fault.path
+                holder: Any = response
+                for key in parents:
+                    holder = holder.get(key) if isinstance(holder, dict) else None
+                if isinstance(holder, dict):
+                    holder.pop(name, None)
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._omitted.remove(fault)
+            return response
 
     def clear(self) -> None:
         """Forget every fault not yet consumed."""
         with self._lock:
             self._job_failures.clear()
             self._errors.clear()
+            self._omitted.clear()
 
     def take_job_failure(
         self, kind: JobKind, names: Iterable[str | None], created: datetime.datetime
@@ -167,7 +214,10 @@ class Faults:
 
     def take_error(self, operation: str) -> PersonalizeError | None:
         with self._lock:
-            fault = next((f for f in self._errors if f.operation == operation), None)
+            fault = next(
+                (f for f in self._errors if f.operation == operation and (f.after is None or self._called(f.after))),
+                None,
+            )
             if fault is None:
                 return None
             fault.remaining -= 1

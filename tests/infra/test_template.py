@@ -271,23 +271,30 @@ def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_
         "BooleanEquals": True,
         "Next": "Alert model held back",
     }
-    assert {c["Variable"] for c in finished["Choices"][1:]} == {"$.deployment.seen.status"}
+    assert {c["Variable"] for c in finished["Choices"][1:3]} == {"$.deployment.seen.status"}
     assert "Campaign.Status" not in json.dumps(definition(example_template))
     changed = state(example_template, "Deployment status changed?")
+    update = "$.describe.campaign.LatestCampaignUpdate"
+    # An update not shown yet (or shown without a version or status) is waited for, up to the limit.
     assert changed["Choices"][0] == {
-        "Variable": "$.describe.campaign.LatestCampaignUpdate.SolutionVersionArn",
-        "IsPresent": False,
-        "Next": "Wait before polling deployment",
+        "Or": [
+            {"Variable": f"{update}.SolutionVersionArn", "IsPresent": False},
+            {"Variable": f"{update}.Status", "IsPresent": False},
+        ],
+        "Next": "Deployment update not shown",
     }
+    assert [c["Next"] for c in state(example_template, "Deployment update not shown")["Choices"]] == [
+        "Deployment timed out",
+        "Deployment polls ran out",
+    ]
     # A status change of this version's update is recorded before any other rule, the limit after.
-    this_version = {
-        "Variable": "$.describe.campaign.LatestCampaignUpdate.SolutionVersionArn",
-        "StringEqualsPath": "$.training.solution_version_arn",
-    }
+    this_version = {"Variable": f"{update}.SolutionVersionArn", "StringEqualsPath": "$.training.solution_version_arn"}
     assert changed["Choices"][1]["And"][0] == this_version
     assert changed["Choices"][1]["Next"] == "Record deployment status"
     assert changed["Choices"][2]["Next"] == "Deployment timed out"
-    assert changed["Choices"][3] == {"Not": this_version, "Next": "Wait before polling deployment"}
+    assert changed["Choices"][3]["Next"] == "Deployment polls ran out"
+    # Another version's update, or this one unchanged: poll again.
+    assert changed["Default"] == "Wait before polling deployment"
 
 
 def test_each_loop_starts_by_checking_for_a_job_reused_already_finished(example_template: Template) -> None:
@@ -304,6 +311,7 @@ def test_terminal_personalize_statuses_lead_to_the_failure_path(example_template
         return {
             c["StringEquals"]: past_stage_event(example_template, c["Next"])
             for c in state(example_template, name)["Choices"]
+            if "StringEquals" in c
         }
 
     import_finished = choices("Import finished?")
@@ -636,7 +644,18 @@ def test_record_writes_retry_every_transient_dynamodb_error(example_template: Te
         assert transient <= set(body["Retry"][0]["ErrorEquals"]), name
 
 
-OPTIONAL_FIELDS = (".FailureReason", ".Cause", ".LatestCampaignUpdate", ".LastUpdatedDateTime")
+OPTIONAL_FIELDS = (".FailureReason", ".Cause", ".LatestCampaignUpdate", ".LastUpdatedDateTime", ".Status")
+
+
+def absent_tests(rule: dict[str, Any]) -> list[str]:
+    """The paths a rule tests for absence: `IsPresent: false`, alone or each of an Or's. The rules after it only
+    run when every one of them is there."""
+    rules = rule.get("Or", [rule])
+    return (
+        [r["Variable"] for r in rules if r.get("IsPresent") is False]
+        if len(rules) == len([r for r in rules if r.get("IsPresent") is False])
+        else []
+    )
 
 
 def edges(name: str, body: dict[str, Any]) -> Iterator[tuple[str, set[str]]]:
@@ -645,9 +664,10 @@ def edges(name: str, body: dict[str, Any]) -> Iterator[tuple[str, set[str]]]:
     for rule in body.get("Choices", []):
         if rule.get("IsPresent") is True:
             yield rule["Next"], {rule["Variable"]}
-        elif rule.get("IsPresent") is False:
-            # The later rules only run when the path is there: its parent object is present.
-            proved_by_absence.add(rule["Variable"].rsplit(".", 1)[0])
+        elif absent := absent_tests(rule):
+            yield rule["Next"], set(proved_by_absence)
+            # The later rules only run when the paths are there, and their parent objects.
+            proved_by_absence.update(path for v in absent for path in (v, v.rsplit(".", 1)[0]))
         else:
             yield rule["Next"], set(proved_by_absence)
     for key in ("Default", "Next"):
@@ -693,9 +713,10 @@ def test_every_read_of_an_optional_field_is_guarded_by_is_present(example_templa
         unread = ("Comment", "ResultPath", "ItemProcessor", "Iterator", "Choices")
         reads = optional_reads({k: v for k, v in body.items() if k not in unread})
         for rule in body.get("Choices", []):
+            if absent := absent_tests(rule):
+                proved.update(path for v in absent for path in (v, v.rsplit(".", 1)[0]))
+                continue
             if "IsPresent" in rule:
-                if rule["IsPresent"] is False:
-                    proved.add(rule["Variable"].rsplit(".", 1)[0])
                 continue
             reads += [p for p in optional_reads(rule) if not any(p.startswith(v) for v in proved)]
         for path in reads:

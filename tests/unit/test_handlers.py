@@ -345,6 +345,7 @@ def test_start_import_creates_a_deterministically_named_job(
     monkeypatch.setattr(clock, "now", lambda: 1_796_000_000.0)
     stubber.add_response("create_dataset_import_job", {"datasetImportJobArn": JOB_ARN}, expected_create())
     result = start_import.start_imports(import_event(settings, records), settings, records, client)
+    waits = result["import_jobs"][0]["poll"]["waits"]
     assert result["import_jobs"] == [
         {
             "primary": True,
@@ -353,7 +354,7 @@ def test_start_import_creates_a_deterministically_named_job(
             "dataset_import_job_arn": JOB_ARN,
             "status": "CREATE PENDING",
             # No earlier import: polls from 60 s, growing to the longest wait (300 s by default).
-            "poll": {"waits": result["import_jobs"][0]["poll"]["waits"], "index": 0, "next": 60},
+            "poll": {"waits": waits, "index": 0, "next": 60, "last": len(waits) - 1},
             # The import's limit (6 h by default), for the poll loop to compare each check with.
             "checked_at": "2026-11-30T00:53:20.000Z",
             "deadline": "2026-11-30T06:53:20.000Z",
