@@ -119,7 +119,7 @@ def _training(polling: Polling) -> States:
         ],
         "Next": "Stop training over its limit",
     }
-    ours = {
+    ours: States = {
         "Training status changed?": {
             "Type": "Choice",
             "Comment": UNCHANGED,
@@ -335,7 +335,7 @@ def _deployment(polling: Polling) -> States:
         "TimestampGreaterThanPath": "$.deployment.limit.deadline",
         "Next": "Deployment timed out",
     }
-    ours = {
+    ours: States = {
         "Deployment status changed?": {
             "Type": "Choice",
             "Comment": "latestCampaignUpdate may not show the update yet: keep polling until it shows this version. "

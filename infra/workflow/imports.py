@@ -82,7 +82,7 @@ def _one_import(polling: Polling) -> States:
         "TimestampGreaterThanPath": "$.job.deadline",
         "Next": "Import over its limit",
     }
-    ours = {
+    ours: States = {
         "Import status changed?": {
             "Type": "Choice",
             "Comment": UNCHANGED,
