@@ -27,7 +27,6 @@ DAYS_SINCE_RUN = "DaysSinceLastRun"
 PHASE_DURATION = "PhaseDuration"
 CAMPAIGN_DIMENSION = "Campaign"
 PHASE_DIMENSION = "Phase"
-PHASES = ("IMPORT", "TRAINING", "DEPLOYMENT")
 FRESHNESS_CHECK_RATE = 3600  # seconds between two freshness checks
 
 LAMBDA_MEMORY = 256  # MB

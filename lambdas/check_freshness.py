@@ -31,7 +31,8 @@ from boto3.dynamodb.conditions import Key
 
 from refresh_common import clock
 from refresh_common.errors import InvalidSettings
-from refresh_common.run_record import SUCCEEDED, phase_seconds, run_table
+from refresh_common.run_record import run_table
+from refresh_common.schema import SPAN_ATTRIBUTES, SUCCEEDED, Attr, phase_seconds
 
 SETTINGS_VARIABLE = "FRESHNESS_SETTINGS"
 TABLE_VARIABLE = "RUN_TABLE_NAME"
@@ -45,15 +46,13 @@ DAY = 24 * 3600  # seconds
 # What the check reads of each record: its status and times, and what phase_seconds needs.
 _PROJECTION = ", ".join(
     (
-        "base_date",
-        "run_status",
-        "started_at",
-        "ended_at",
-        "updated_at",
-        "training_mode",
-        "dataset_import_jobs",
-        *(f"{phase}_{key}" for phase in ("solution_version", "campaign_update") for key in ("datetime", "status")),
-        *(f"{phase}_updated_at" for phase in ("solution_version", "campaign_update")),
+        Attr.BASE_DATE,
+        Attr.RUN_STATUS,
+        Attr.STARTED_AT,
+        Attr.ENDED_AT,
+        Attr.UPDATED_AT,
+        Attr.TRAINING_MODE,
+        *SPAN_ATTRIBUTES,
     )
 )
 _METRICS_PER_CALL = 20  # PutMetricData takes more, but 20 is the limit every API version has had

@@ -27,6 +27,7 @@ from refresh_common.inputs import parse_run_input
 from refresh_common.logs import run_logger
 from refresh_common.naming import import_job_arn, import_job_names
 from refresh_common.run_record import ExecutionEnd, History, ImportJobStarted, RunRecords, run_table
+from refresh_common.schema import TRAINING
 from refresh_common.settings import DatasetSettings, Settings, load_settings
 
 
@@ -284,7 +285,7 @@ def close(event: dict[str, Any], settings: Settings, records: RunRecords, sns: A
 def _still_training(record: dict[str, Any]) -> str:
     """What to say of a solution version an ended execution left training: Personalize goes on (and bills)."""
     version = record.get("solution_version_arn")
-    if record.get("phase") != "TRAINING" or not version:
+    if record.get("phase") != TRAINING or not version:
         return ""
     return (
         f"\nSolution version {version} may still be training: a re-run of the day picks it up. To stop it instead: "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -23,35 +22,38 @@ from .decisions import Decision, ImportPlan
 from .errors import RunNotOwned, RunRecordBusy
 from .inputs import RunRequest
 from .polling import Idle, phase_idle
+from .schema import (
+    ABANDONED,
+    ABORTED,
+    ACTIVE,
+    COMPLETED,
+    DEPLOYMENT,
+    DONE,
+    FAILED,
+    GATED,
+    IMPORT,
+    RERUNNABLE,
+    RUNNING,
+    SKIPPED,
+    TIMED_OUT,
+    TRAINING,
+    Attr,
+    phase_durations,
+)
 from .settings import CampaignSettings
 
-RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
-# An execution that ended without its own Catch running: the record is closed from Step Functions'
-# status change event (see close_unrecorded).
-TIMED_OUT, ABORTED = "TIMED_OUT", "ABORTED"
-# The quality gate held the new version back: the campaign keeps the version it served.
-GATED = "GATED"
-# Nothing to do: the data the campaign depends on did not change since its last completed run.
-SKIPPED = "SKIPPED"
-# Runs whose campaign is up to date with the data they saw.
-COMPLETED = frozenset({SUCCEEDED, GATED, SKIPPED})
 # Records read back, newest first, when looking for the last import of a dataset.
 HISTORY_DEPTH = 30
-# Final statuses after which the day may run again at once.
-RERUNNABLE = frozenset({FAILED, TIMED_OUT, ABORTED})
-# An attempt that stayed RUNNING past the state machine's timeout: it timed out or was stopped
-# by hand, and no Catch ran to record it.
-ABANDONED = "ABANDONED"
 # What an earlier attempt leaves in previous_attempts when a failed day is run again.
 _ATTEMPT_SUMMARY = (
-    "attempt",
-    "execution_arn",
-    "run_status",
-    "failure_phase",
-    "failure_error",
-    "failure_reason",
-    "started_at",
-    "ended_at",
+    Attr.ATTEMPT,
+    Attr.EXECUTION_ARN,
+    Attr.RUN_STATUS,
+    Attr.FAILURE_PHASE,
+    Attr.FAILURE_ERROR,
+    Attr.FAILURE_REASON,
+    Attr.STARTED_AT,
+    Attr.ENDED_AT,
 )
 # previous_attempts keeps the newest attempts, each reason cut short, so the item stays far below
 # DynamoDB's 400 KB however often a day is re-run (the `attempt` counter still counts them all).
@@ -214,7 +216,7 @@ class RunRecords:
                 name,
                 base_date,
                 execution_arn,
-                phase="IMPORT",
+                phase=IMPORT,
                 dataset_import_jobs=self._imports(jobs, plans),
                 **primary,
             )
@@ -235,7 +237,7 @@ class RunRecords:
                 base_date,
                 execution_arn,
                 run_status=SKIPPED,
-                phase="DONE",
+                phase=DONE,
                 skip_reason=reason,
                 dataset_import_jobs=self._imports(jobs, plans),
                 ended_at=self._iso(),
@@ -250,7 +252,7 @@ class RunRecords:
                 fingerprints = {
                     dataset: str(job["fingerprint"])
                     for dataset, job in (item.get("dataset_import_jobs") or {}).items()
-                    if job.get("fingerprint") and job.get("status") in ("ACTIVE", SKIPPED)
+                    if job.get("fingerprint") and job.get("status") in (ACTIVE, SKIPPED)
                 }
                 day = int(item["base_date"])
                 for dataset, fingerprint in fingerprints.items():
@@ -275,12 +277,12 @@ class RunRecords:
         """How long `phase` took in the campaign's earlier runs, newest first: from when its job was
         started to when the state machine saw it ACTIVE (so a little of the polling's delay is in it).
         IMPORT is one dataset's; TRAINING only counts trainings of `mode`, when given."""
-        return _durations(self._earlier(campaign_name, before), phase, dataset, mode)
+        return phase_durations(self._earlier(campaign_name, before), phase, dataset=dataset, mode=mode)
 
     def import_durations(self, campaign_name: str, before: str, datasets: Sequence[str]) -> dict[str, list[float]]:
         """`phase_durations` of each dataset's IMPORT, from one read of the campaign's earlier records."""
         earlier = self._earlier(campaign_name, before)
-        return {dataset: _durations(earlier, "IMPORT", dataset, "") for dataset in datasets}
+        return {dataset: phase_durations(earlier, IMPORT, dataset=dataset) for dataset in datasets}
 
     def _earlier(self, campaign_name: str, before: str, projection: str | None = None) -> list[dict[str, Any]]:
         """The campaign's records of the HISTORY_DEPTH days before `before`, newest first."""
@@ -331,7 +333,7 @@ class RunRecords:
             campaign_name,
             base_date,
             execution_arn,
-            phase="TRAINING",
+            phase=TRAINING,
             solution_version_arn=version_arn,
             solution_version_status=status,
             solution_version_datetime=int(self._now()),
@@ -358,7 +360,7 @@ class RunRecords:
         if gate is not None:
             values["quality_gate"] = {"decision": gate.choice, "reason": gate.reason}
         if gate is not None and gate.choice == "hold":
-            values |= {"run_status": GATED, "phase": "DONE", "ended_at": self._iso()}
+            values |= {"run_status": GATED, "phase": DONE, "ended_at": self._iso()}
         self._update(campaign_name, base_date, execution_arn, **values)
 
     def record_deployment_started(
@@ -376,7 +378,7 @@ class RunRecords:
             base_date,
             execution_arn,
             **({"deployment_poll_plan": poll_plan} if poll_plan else {}),
-            phase="DEPLOYMENT",
+            phase=DEPLOYMENT,
             campaign_update_solution_version_arn=version_arn,
             campaign_update_status=status,
             campaign_update_datetime=int(self._now()),
@@ -484,7 +486,7 @@ class RunRecords:
             "campaign_name": campaign.campaign_name,
             "base_date": int(request.base_date),
             "run_status": RUNNING,
-            "phase": "IMPORT",
+            "phase": IMPORT,
             "trigger": request.trigger,
             "execution_arn": execution_arn,
             "campaign_arn": campaign.campaign_arn,
@@ -575,39 +577,3 @@ def _numbers(metrics: Mapping[str, float]) -> dict[str, Decimal]:
 def afresh_since(record: Mapping[str, Any]) -> float | None:
     """When the run of `record` began, if a forced start claimed it (it then creates its own jobs); else None."""
     return float(record["started_datetime"]) if record.get("forced") else None
-
-
-def _durations(items: Sequence[dict[str, Any]], phase: str, dataset: str, mode: str) -> list[float]:
-    spans = (_phase_span(item, phase, dataset, mode) for item in items)
-    return [float(end - start) for start, end in spans if start and end and end > start]
-
-
-def _phase_span(item: dict[str, Any], phase: str, dataset: str, mode: str) -> tuple[float, float]:
-    """(started, seen ACTIVE) in epoch seconds for one earlier record's phase; zeros when it has none."""
-    if phase == "IMPORT":
-        job = (item.get("dataset_import_jobs") or {}).get(dataset) or {}
-        start, status, seen = job.get("started_datetime"), job.get("status"), job.get("updated_at")
-    elif phase == "TRAINING":
-        if mode and item.get("training_mode", mode) != mode:
-            return 0.0, 0.0
-        start, status, seen = (item.get(f"solution_version_{k}") for k in ("datetime", "status", "updated_at"))
-    else:
-        start, status, seen = (item.get(f"campaign_update_{k}") for k in ("datetime", "status", "updated_at"))
-    if status != "ACTIVE" or not start or not seen:
-        return 0.0, 0.0
-    return float(start), datetime.fromisoformat(str(seen)).timestamp()
-
-
-def phase_seconds(item: Mapping[str, Any]) -> dict[str, float]:
-    """How long each phase of one record took, in seconds, for the phases it saw ACTIVE: IMPORT is its
-    longest dataset import (training waits for every one of them), TRAINING and DEPLOYMENT its own job."""
-    record = dict(item)
-    spans = {
-        "IMPORT": [_phase_span(record, "IMPORT", dataset, "") for dataset in record.get("dataset_import_jobs") or {}],
-        "TRAINING": [_phase_span(record, "TRAINING", "", "")],
-        "DEPLOYMENT": [_phase_span(record, "DEPLOYMENT", "", "")],
-    }
-    durations = {
-        phase: [end - start for start, end in found if start and end > start] for phase, found in spans.items()
-    }
-    return {phase: max(seconds) for phase, seconds in durations.items() if seconds}

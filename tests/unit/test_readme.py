@@ -31,9 +31,12 @@ def words_in_backticks(text: str) -> set[str]:
 
 
 def written_by_the_lambdas() -> tuple[set[str], set[str]]:
-    """(attributes, statuses) in the run record module: dict keys, `_update(...)` keywords, item[...] = ..."""
-    tree = ast.parse((ROOT / "lambdas" / "refresh_common" / "run_record.py").read_text(encoding="utf-8"))
-    constants = dict(_module_constants(tree))
+    """(attributes, statuses) in the run record module: dict keys, `_update(...)` keywords, item[...] = ...; its
+    statuses and phases are the schema's constants."""
+    package = ROOT / "lambdas" / "refresh_common"
+    tree = ast.parse((package / "run_record.py").read_text(encoding="utf-8"))
+    schema = ast.parse((package / "schema.py").read_text(encoding="utf-8"))
+    constants = dict(_module_constants(schema)) | dict(_module_constants(tree))
     attributes: set[str] = set()
     values: set[str] = set()
 
