@@ -23,7 +23,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
-from local_engine.saved import SAVED_ENGINE, SAVED_ENGINE_VARIABLE, NoSavedEngine
 from refresh_common.schema import (
     ABORTED,
     COMPLETED,
@@ -68,7 +67,7 @@ class Target:
     region: str | None
     profile: str | None
     local: bool
-    local_state: Path
+    local_state: Path | None  # where --local finds the saved engine; None for where the rehearsal saves it
 
     def runs(self) -> AbstractContextManager[Runs]:
         """What `runs` and `show` read: the saved state with --local (nothing started), else the pipeline."""
@@ -106,16 +105,10 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--region", help="the stack's region (default: the credential chain's)")
     @click.option("--profile", help="a named profile of your AWS configuration")
     @click.option("--local", is_flag=True, help="act on the state `make demo` saved, not on AWS")
-    @click.option(
-        "--local-state",
-        type=click.Path(path_type=Path),
-        default=SAVED_ENGINE,
-        envvar=SAVED_ENGINE_VARIABLE,
-        hidden=True,
-    )
+    @click.option("--local-state", type=click.Path(path_type=Path), hidden=True)
     @functools.wraps(command)
     def with_target(
-        stack: str, region: str | None, profile: str | None, local: bool, local_state: Path, **kwargs: Any
+        stack: str, region: str | None, profile: str | None, local: bool, local_state: Path | None, **kwargs: Any
     ) -> Any:
         return command(target=Target(stack, region, profile, local, local_state), **kwargs)
 
@@ -475,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as error:
         _say(f"{error.format_message()} (see {PROGRAM} {_command(error)}--help)")
         return 2
-    except (OperatorError, NoSavedEngine, click.ClickException) as error:
+    except (OperatorError, click.ClickException) as error:
         _say(error.format_message() if isinstance(error, click.ClickException) else str(error))
         return 1
     except (BotoCoreError, ClientError) as error:
