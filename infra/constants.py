@@ -1,6 +1,7 @@
 """Names and numbers the constructs share.
 
-The environment variable names are the ones `lambdas/refresh_common/settings.py` reads.
+The names of the Lambdas' environment variables are declared once, for the stack and the Lambdas alike, in
+refresh_common.environment.
 """
 
 from pathlib import Path
@@ -11,17 +12,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = PROJECT_ROOT / "lambdas"
 DEFINITION_FILE = PROJECT_ROOT / "statemachine" / "refresh.asl.json"
 
-SETTINGS_VARIABLE = "REFRESH_SETTINGS"
-TABLE_VARIABLE = "RUN_TABLE_NAME"
-ALERT_TOPIC_VARIABLE = "ALERT_TOPIC_ARN"
-
 # The stage events the state machine puts on the default bus: the contract consumers' rules match.
 EVENT_SOURCE = "personalize-refresh"
 EVENT_DETAIL_TYPE = "Personalize Refresh Stage Change"
 
 # The freshness check's metrics (lambdas/check_freshness.py publishes them under these names).
 METRIC_NAMESPACE = "PersonalizeRefresh"
-FRESHNESS_SETTINGS_VARIABLE = "FRESHNESS_SETTINGS"
 DAYS_SINCE_REFRESH = "DaysSinceLastRefresh"
 DAYS_SINCE_RUN = "DaysSinceLastRun"
 PHASE_DURATION = "PhaseDuration"
