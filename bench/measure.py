@@ -21,6 +21,7 @@ from typing import Any
 
 from infra.config import RefreshConfig
 from local_engine.refresh import LocalRefresh, PersonalizeCall
+from refresh_common.schema import DEPLOYMENT, Attr, ImportJobAttr, seen_after
 
 from . import poll_lambda
 from .policies import Policy, poller_states
@@ -157,13 +158,11 @@ def _figures(
 def recorded_idle(record: dict[str, Any]) -> dict[str, float]:
     """Each phase's idle overhead as the run record has it: the imports' (summed, as the bench sums them) and the
     training's as the Lambdas that act on them wrote them, the deployment's from its two recorded times."""
-    deployed = record.get("campaign_update_completed_at")
+    imports = record[Attr.DATASET_IMPORT_JOBS].values()
     return {
-        "import": sum(float(job.get("idle_seconds", 0)) for job in record["dataset_import_jobs"].values()),
-        "training": float(record.get("solution_version_idle_seconds", 0)),
-        "deployment": (
-            (_moment(record["campaign_update_updated_at"]) - _moment(deployed)).total_seconds() if deployed else 0.0
-        ),
+        "import": sum(float(job.get(ImportJobAttr.IDLE_SECONDS, 0)) for job in imports),
+        "training": float(record.get(Attr.SOLUTION_VERSION_IDLE_SECONDS, 0)),
+        "deployment": seen_after(record, DEPLOYMENT) or 0.0,
     }
 
 
@@ -175,10 +174,6 @@ def check_record(record: dict[str, Any], measured: dict[str, float]) -> None:
         raise RecordDisagrees(
             "; ".join(f"{phase}: the record says {r:.1f} s, the calls {m:.1f} s" for phase, (r, m) in wrong.items())
         )
-
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 def _function_memory_gb(refresh: LocalRefresh) -> dict[str, float]:

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from refresh_common import settings as task_settings
+
 from . import history_budget
 
 # Personalize names: letters, digits, hyphen and underscore, 63 characters at most.
@@ -419,38 +421,43 @@ class RefreshConfig(_Strict):
         return self.datasets[0].dataset_arn.split(":")[4]
 
     def lambda_settings(self) -> dict[str, Any]:
-        """The part of the configuration the task Lambdas read (plain JSON)."""
-        return {
-            "time_zone": self.time_zone,
-            "glue_job_names": self.glue_job_names,
-            "job_name_prefix": self.job_name_prefix,
-            "polling": self.polling.model_dump(),
-            "phase_timeouts": self.phase_timeouts.seconds(),
-            "execution_timeout_seconds": self.execution_timeout_seconds,
-            "automation_guard": self.automation_guard,
-            "personalize_role_arn": self.personalize_role_arn,
-            "datasets": [
-                {
-                    "name": d.name,
-                    "dataset_group": d.dataset_group,
-                    "dataset_arn": d.dataset_arn,
-                    "data_location": d.data_location,
-                    "import_mode": d.import_mode,
-                }
+        """The part of the configuration the task Lambdas read, as their settings module writes it (plain JSON)."""
+        return task_settings.settings_document(
+            time_zone=self.time_zone,
+            glue_job_names=self.glue_job_names,
+            job_name_prefix=self.job_name_prefix,
+            polling=self.polling.model_dump(),
+            phase_timeouts=self.phase_timeouts.seconds(),
+            execution_timeout_seconds=self.execution_timeout_seconds,
+            automation_guard=self.automation_guard,
+            personalize_role_arn=self.personalize_role_arn,
+            datasets=[
+                task_settings.DatasetSettings(
+                    name=d.name,
+                    dataset_group=d.dataset_group,
+                    dataset_arn=d.dataset_arn,
+                    data_location=d.data_location,
+                    import_mode=d.import_mode,
+                )
                 for d in self.datasets
             ],
-            "campaigns": [
-                {
-                    "campaign_name": c.name,
-                    "campaign_arn": c.campaign_arn,
-                    "solution_arn": c.solution_arn,
-                    "solution_name": c.solution_name,
-                    "training": c.training.model_dump(),
-                    "quality_gate": c.quality_gate.model_dump() if c.quality_gate else None,
-                }
+            campaigns=[
+                task_settings.CampaignSettings(
+                    campaign_name=c.name,
+                    campaign_arn=c.campaign_arn,
+                    solution_arn=c.solution_arn,
+                    solution_name=c.solution_name,
+                    training=task_settings.TrainingPolicy(**c.training.model_dump()),
+                    quality_gate=_gate_settings(c.quality_gate) if c.quality_gate else None,
+                )
                 for c in self.campaigns
             ],
-        }
+        )
+
+
+def _gate_settings(gate: QualityGate) -> task_settings.QualityGate:
+    rules = tuple(task_settings.MetricRule(**rule.model_dump()) for rule in gate.rules)
+    return task_settings.QualityGate(rules, gate.without_metrics)
 
 
 def _check_import_job_names(prefix: str, index: int, dataset: Dataset) -> None:

@@ -1,6 +1,7 @@
 """Names and numbers the constructs share.
 
-The environment variable names are the ones `lambdas/refresh_common/settings.py` reads.
+The names of the Lambdas' environment variables are declared once, for the stack and the Lambdas alike, in
+refresh_common.environment.
 """
 
 from pathlib import Path
@@ -10,23 +11,17 @@ from aws_cdk import aws_logs as logs
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = PROJECT_ROOT / "lambdas"
 
-SETTINGS_VARIABLE = "REFRESH_SETTINGS"
-TABLE_VARIABLE = "RUN_TABLE_NAME"
-ALERT_TOPIC_VARIABLE = "ALERT_TOPIC_ARN"
-
 # The stage events the state machine puts on the default bus: the contract consumers' rules match.
 EVENT_SOURCE = "personalize-refresh"
 EVENT_DETAIL_TYPE = "Personalize Refresh Stage Change"
 
 # The freshness check's metrics (lambdas/check_freshness.py publishes them under these names).
 METRIC_NAMESPACE = "PersonalizeRefresh"
-FRESHNESS_SETTINGS_VARIABLE = "FRESHNESS_SETTINGS"
 DAYS_SINCE_REFRESH = "DaysSinceLastRefresh"
 DAYS_SINCE_RUN = "DaysSinceLastRun"
 PHASE_DURATION = "PhaseDuration"
 CAMPAIGN_DIMENSION = "Campaign"
 PHASE_DIMENSION = "Phase"
-PHASES = ("IMPORT", "TRAINING", "DEPLOYMENT")
 FRESHNESS_CHECK_RATE = 3600  # seconds between two freshness checks
 
 LAMBDA_MEMORY = 256  # MB

@@ -14,7 +14,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .constants import ALERT_TOPIC_VARIABLE, EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS
+from refresh_common.environment import ALERT_TOPIC_VARIABLE
+
+from .constants import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS
 from .dead_letter_queue import dead_letter_queue
 
 # The ends after which no Catch of ours may have run. SUCCEEDED always recorded itself.

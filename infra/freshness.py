@@ -24,6 +24,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from refresh_common.environment import FRESHNESS_SETTINGS_VARIABLE, TABLE_VARIABLE
+
 from . import compliance
 from .config import RefreshConfig
 from .constants import (
@@ -31,12 +33,10 @@ from .constants import (
     DAYS_SINCE_REFRESH,
     DAYS_SINCE_RUN,
     FRESHNESS_CHECK_RATE,
-    FRESHNESS_SETTINGS_VARIABLE,
     LOG_RETENTION,
     METRIC_NAMESPACE,
     PHASE_DIMENSION,
     PHASE_DURATION,
-    TABLE_VARIABLE,
 )
 from .task_functions import uniform_function
 

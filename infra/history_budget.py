@@ -24,18 +24,12 @@ and the whole must stay below BUDGET, 80 % of the quota: retries of throttled ca
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
-from functools import cache
 from math import ceil
-from pathlib import Path
-from types import ModuleType
+
+from refresh_common import polling
 
 from .workflow.history import events_per_poll
-
-# Not from .constants, which loads the CDK: the configuration is checked before the CDK starts.
-_PLANNER = Path(__file__).resolve().parent.parent / "lambdas" / "refresh_common" / "polling.py"
 
 HISTORY_EVENT_QUOTA = 25_000
 BUDGET = int(HISTORY_EVENT_QUOTA * 0.8)
@@ -55,10 +49,10 @@ class Phase:
     @property
     def polls(self) -> int:
         dense = min(self.dense_seconds, self.polling_seconds)
-        bounds = _polling().PollBounds(
+        bounds = polling.PollBounds(
             dense, self.polling_seconds, ceil(self.timeout_seconds), window_polls=self.window_polls, growth=self.growth
         )
-        return int(_polling().largest_number_of_polls(bounds))
+        return int(polling.largest_number_of_polls(bounds))
 
 
 def largest_history(*, import_: Phase, training: Phase, deployment: Phase, datasets: int, campaigns: int) -> int:
@@ -67,14 +61,3 @@ def largest_history(*, import_: Phase, training: Phase, deployment: Phase, datas
     per_campaign = EVENTS_PER_CAMPAIGN + events_per_poll("training") * training.polls
     per_campaign += events_per_poll("deployment") * deployment.polls
     return FIXED_EVENTS + datasets * per_dataset + campaigns * per_campaign
-
-
-@cache
-def _polling() -> ModuleType:
-    """The planner's own arithmetic (it ships in the Lambdas' code, which synth does not import)."""
-    spec = importlib.util.spec_from_file_location("_refresh_polling", _PLANNER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module

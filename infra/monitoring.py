@@ -26,8 +26,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from refresh_common.schema import PHASES
+
 from .config import RefreshConfig
-from .constants import FRESHNESS_CHECK_RATE, PHASES
+from .constants import FRESHNESS_CHECK_RATE
 from .freshness import FreshnessCheck
 
 DASHBOARD_RANGE = Duration.days(28)  # four weekly refreshes

@@ -13,9 +13,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from refresh_common.environment import SETTINGS_VARIABLE, TABLE_VARIABLE
+
 from . import compliance
 from .config import RefreshConfig
-from .constants import LAMBDA_MEMORY, LAMBDA_TIMEOUT, LOG_RETENTION, SETTINGS_VARIABLE, TABLE_VARIABLE
+from .constants import LAMBDA_MEMORY, LAMBDA_TIMEOUT, LOG_RETENTION
 from .lambda_code import task_code
 from .personalize_arns import PersonalizeArns
 from .run_table import run_table_key_statement

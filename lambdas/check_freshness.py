@@ -30,11 +30,11 @@ import boto3
 from boto3.dynamodb.conditions import Key
 
 from refresh_common import clock
+from refresh_common.environment import FRESHNESS_SETTINGS_VARIABLE, TABLE_VARIABLE
 from refresh_common.errors import InvalidSettings
-from refresh_common.run_record import SUCCEEDED, phase_seconds, run_table
+from refresh_common.run_record import run_table
+from refresh_common.schema import SPAN_ATTRIBUTES, SUCCEEDED, Attr, phase_seconds
 
-SETTINGS_VARIABLE = "FRESHNESS_SETTINGS"
-TABLE_VARIABLE = "RUN_TABLE_NAME"
 # The metric contract the stack's alarms and dashboard read (infra/constants.py names the same).
 DAYS_SINCE_REFRESH = "DaysSinceLastRefresh"
 DAYS_SINCE_RUN = "DaysSinceLastRun"
@@ -45,15 +45,13 @@ DAY = 24 * 3600  # seconds
 # What the check reads of each record: its status and times, and what phase_seconds needs.
 _PROJECTION = ", ".join(
     (
-        "base_date",
-        "run_status",
-        "started_at",
-        "ended_at",
-        "updated_at",
-        "training_mode",
-        "dataset_import_jobs",
-        *(f"{phase}_{key}" for phase in ("solution_version", "campaign_update") for key in ("datetime", "status")),
-        *(f"{phase}_updated_at" for phase in ("solution_version", "campaign_update")),
+        Attr.BASE_DATE,
+        Attr.RUN_STATUS,
+        Attr.STARTED_AT,
+        Attr.ENDED_AT,
+        Attr.UPDATED_AT,
+        Attr.TRAINING_MODE,
+        *SPAN_ATTRIBUTES,
     )
 )
 _METRICS_PER_CALL = 20  # PutMetricData takes more, but 20 is the limit every API version has had
@@ -167,7 +165,7 @@ def publish(cloudwatch: Any, namespace: str, found: Sequence[Freshness], *, now:
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> FreshnessSettings:
     try:
-        raw = json.loads(environ[SETTINGS_VARIABLE])
+        raw = json.loads(environ[FRESHNESS_SETTINGS_VARIABLE])
         settings = FreshnessSettings(
             table_name=environ[TABLE_VARIABLE],
             namespace=str(raw["namespace"]),
@@ -176,10 +174,10 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> FreshnessSettings:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidSettings(
-            f"environment variables {SETTINGS_VARIABLE}/{TABLE_VARIABLE} are invalid: {exc!r}"
+            f"environment variables {FRESHNESS_SETTINGS_VARIABLE}/{TABLE_VARIABLE} are invalid: {exc!r}"
         ) from exc
     if not settings.campaigns:
-        raise InvalidSettings(f"{SETTINGS_VARIABLE} names no campaign")
+        raise InvalidSettings(f"{FRESHNESS_SETTINGS_VARIABLE} names no campaign")
     return settings
 
 

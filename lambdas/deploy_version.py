@@ -19,6 +19,7 @@ from refresh_common import clock, decisions, personalize, polling
 from refresh_common.errors import InvalidRunInput
 from refresh_common.logs import run_logger
 from refresh_common.run_record import RunRecords, run_table
+from refresh_common.schema import DEPLOYMENT, GATED
 from refresh_common.settings import Settings, load_settings
 from refresh_common.task_input import CampaignTask, campaign_task
 
@@ -61,7 +62,7 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     elif (gate := _gate(client, records, task, version_arn, campaign)).decision.choice == "hold":
         log.warning("new version held back by the quality gate", extra={"reason": gate.decision.reason})
         # A held-back version is not polled; the state machine reads the field all the same.
-        return _result(settings, version_arn, "GATED", gate, polling.PollPlan([settings.dense_seconds], None, None, ""))
+        return _result(settings, version_arn, GATED, gate, polling.PollPlan([settings.dense_seconds], None, None, ""))
     else:
         update: dict[str, Any] = {
             "campaignArn": campaign["campaignArn"],
@@ -76,7 +77,7 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
             "campaign update started",
             extra={"solution_version_arn": version_arn, "previous_version_arn": campaign.get("solutionVersionArn")},
         )
-    earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, "DEPLOYMENT")
+    earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, DEPLOYMENT)
     poll = polling.plan(earlier, settings.poll_bounds("deployment_seconds"))
     records.record_deployment_started(
         task.campaign.campaign_name,

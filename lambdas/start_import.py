@@ -1,16 +1,14 @@
-"""Start import: claim the day's run, then start one dataset import job per configured dataset.
+"""Start import: the Lambda that claims the day's run, starts one dataset import job per configured dataset,
+and closes the run of an execution that ended unrecorded.
 
-Invoked twice by the state machine: `claim` resolves the base date from the untrusted
-execution input and claims the run records (nothing else is touched for a duplicate);
-`import` starts or reuses the import jobs under deterministic names. The other end of a
-claim is `close`: Step Functions' status change event for an execution that ended without
-its own Catch running (a timeout, an operator's stop, an uncatchable error) gives that
-execution's records still RUNNING their final status, and alerts once.
+Invoked twice by the state machine: `claim` resolves the base date from the untrusted execution input and
+claims the run records (nothing else is touched for a duplicate); `import` starts or reuses the import jobs
+under deterministic names. Step Functions' status change event for an execution that ended without its own
+Catch running invokes it with `close`. Claim and close are refresh_common.claims; the imports are here.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -18,61 +16,32 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from refresh_common import clock, personalize, polling
+from refresh_common import claims, clock, personalize, polling
 from refresh_common.automation import automation_warnings
 from refresh_common.data import DataUnreadable, snapshot
 from refresh_common.decisions import ImportPlan, import_plan
 from refresh_common.errors import AutomationConflict, InvalidRunInput, NameAttemptsExhausted
-from refresh_common.inputs import parse_run_input
 from refresh_common.logs import run_logger
 from refresh_common.naming import import_job_arn, import_job_names
-from refresh_common.run_record import ExecutionEnd, History, ImportJobStarted, RunRecords, run_table
+from refresh_common.run_record import History, ImportJobStarted, RunRecords, run_table
 from refresh_common.settings import DatasetSettings, Settings, load_settings
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = load_settings()
-    records = RunRecords(run_table(settings.table_name))
+    table = run_table(settings.table_name)
     action = event.get("action") if isinstance(event, dict) else None
     if action == "claim":
-        return claim(event, settings, records)
+        return claims.claim(event, settings, claims.RunClaims(table))
     if action == "import":
+        records = RunRecords(table)
         with personalize.unavailable_as_retryable():
             client = personalize.client(settings.region)
             guard_automation(event, settings, records, client, _sns())
             return start_imports(event, settings, records, client, _s3())
     if action == "close":
-        return close(event, settings, records, _sns())
+        return claims.close(event, settings, claims.RunClaims(table), _sns())
     raise InvalidRunInput(f"unknown action {action!r}; expected 'claim', 'import' or 'close'")
-
-
-def claim(event: dict[str, Any], settings: Settings, records: RunRecords) -> dict[str, Any]:
-    execution_arn = str(event["execution_arn"])
-    request = parse_run_input(event.get("input"), glue_job_names=settings.glue_job_names, time_zone=settings.time_zone)
-    log = run_logger(__name__, execution_arn=execution_arn, base_date=request.base_date)
-    names = [c.campaign_name for c in settings.campaigns]
-    if unknown := [name for name in request.campaigns if name not in names]:
-        raise InvalidRunInput(f"campaigns {unknown} are not configured; the configured campaigns are {names}")
-    chosen = [c for c in settings.campaigns if not request.campaigns or c.campaign_name in request.campaigns]
-    result = records.claim(request, chosen, execution_arn, execution_timeout=settings.execution_timeout_seconds)
-    if result.duplicate:
-        log.info("duplicate run: every campaign is already running or refreshed", extra={"skipped": result.skipped})
-    else:
-        log.info("run claimed", extra={"claimed": result.claimed, "skipped": result.skipped})
-    return {
-        "duplicate": result.duplicate,
-        "base_date": request.base_date,
-        "trigger": request.trigger,
-        "force": request.force,
-        "execution_arn": execution_arn,
-        "campaigns": [
-            {"campaign_name": c.campaign_name, "campaign_arn": c.campaign_arn}
-            for c in settings.campaigns
-            if c.campaign_name in result.claimed
-        ],
-        "skipped": result.skipped,
-        "skipped_campaign_names": sorted(result.skipped),
-    }
 
 
 def guard_automation(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any, sns: Any) -> None:
@@ -232,75 +201,6 @@ def _start_import(
     raise NameAttemptsExhausted(
         f"every import job name for {dataset.name} on {base_date} is taken by a failed or earlier job"
     )
-
-
-# The ends Step Functions reports without our Catch having run, and what to say when it gives no error.
-_ENDS = {
-    "TIMED_OUT": ("ExecutionTimedOut", "The execution ran past the state machine's timeout", "timed out"),
-    "ABORTED": ("ExecutionAborted", "The execution was stopped before it finished", "was stopped"),
-    "FAILED": ("ExecutionFailed", "The execution failed without running its own failure path", "failed"),
-}
-
-
-def close(event: dict[str, Any], settings: Settings, records: RunRecords, sns: Any) -> dict[str, Any]:
-    detail = event.get("execution")
-    if not isinstance(detail, dict) or detail.get("status") not in _ENDS:
-        raise InvalidRunInput("close needs the detail of a FAILED, TIMED_OUT or ABORTED execution status change")
-    execution_arn, status = str(detail["executionArn"]), str(detail["status"])
-    try:
-        request = parse_run_input(
-            json.loads(detail.get("input") or "null"),
-            glue_job_names=settings.glue_job_names,
-            time_zone=settings.time_zone,
-        )
-    except (InvalidRunInput, ValueError):
-        return {"closed": []}  # its input was rejected before anything was claimed
-    default_error, default_reason, verb = _ENDS[status]
-    end = ExecutionEnd(status, str(detail.get("error") or default_error), str(detail.get("cause") or default_reason))
-    log = run_logger(__name__, execution_arn=execution_arn, base_date=request.base_date)
-    names = [c.campaign_name for c in settings.campaigns]
-    before = records.records_of_day(names, request.base_date)
-    closed = records.close_unrecorded(names, request.base_date, execution_arn, end)
-    if closed and _alerted_by_the_definition(detail):
-        log.warning("failure record written at the execution's end", extra={"error": end.error, "closed": closed})
-    elif closed:
-        log.warning("execution ended unrecorded", extra={"status": status, "closed": closed})
-        campaigns = ", ".join(f"{name} (in {before[name].get('phase') or 'an unknown phase'})" for name in closed)
-        sns.publish(
-            TopicArn=settings.alert_topic_arn,
-            Subject=f"Personalize refresh {verb}",
-            Message=(
-                f"The Personalize refresh for base date {request.base_date} {verb} before it could record "
-                f"its outcome; campaigns keep the version they served.\n"
-                f"Recorded {end.run_status}: {campaigns}\n"
-                f"Error: {end.error}\nReason: {end.reason}\nExecution: {execution_arn}\n"
-                f'The day can run again now: start the state machine with {{"base_date": "{request.base_date}"}}.'
-                + "".join(_still_training(before[name]) for name in closed)
-            ),
-        )
-    return {"closed": closed, "base_date": request.base_date, "run_status": end.run_status}
-
-
-def _still_training(record: dict[str, Any]) -> str:
-    """What to say of a solution version an ended execution left training: Personalize goes on (and bills)."""
-    version = record.get("solution_version_arn")
-    if record.get("phase") != "TRAINING" or not version:
-        return ""
-    return (
-        f"\nSolution version {version} may still be training: a re-run of the day picks it up. To stop it instead: "
-        f"aws personalize stop-solution-version-creation --solution-version-arn {version}"
-    )
-
-
-def _alerted_by_the_definition(detail: dict[str, Any]) -> bool:
-    """Whether the execution ended in one of the definition's own Fail states, each of which alerts first.
-
-    A Fail state may not raise a `States.*` error, so an execution FAILED under any other name went
-    through its failure path: it alerted (saying the record could not be written) and only the record
-    is left to close. TIMED_OUT, ABORTED and `States.*` ends (uncatchable errors, the history quota)
-    ran no failure path, nor did an end that names no error: nobody has been told yet."""
-    error = str(detail.get("error") or "")
-    return detail["status"] == "FAILED" and bool(error) and not error.startswith("States.")
 
 
 @cache

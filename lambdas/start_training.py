@@ -19,6 +19,7 @@ from refresh_common.errors import NameAttemptsExhausted, QualityGateMisconfigure
 from refresh_common.logs import run_logger
 from refresh_common.naming import solution_version_names
 from refresh_common.run_record import RunRecords, afresh_since, run_table
+from refresh_common.schema import TRAINING
 from refresh_common.settings import CampaignSettings, Settings, load_settings
 from refresh_common.task_input import CampaignTask, campaign_task
 
@@ -46,7 +47,7 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
     name, arn, status = _create_or_reuse(
         client, settings, task.campaign, task.base_date, mode.choice, afresh_since(own)
     )
-    earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, "TRAINING", mode=mode.choice)
+    earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, TRAINING, mode=mode.choice)
     poll = polling.plan(earlier, settings.poll_bounds("training_seconds"))
     records.record_training_started(
         task.campaign.campaign_name,

@@ -24,7 +24,7 @@ from moto.dynamodb.models import table as moto_table
 from moto.utilities.arns import parse_arn
 
 from infra.config import RefreshConfig
-from operations.runs import plain
+from refresh_common.schema import plain
 
 from .aws import LocalAws
 from .clock import VirtualClock

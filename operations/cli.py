@@ -23,7 +23,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
-from local_engine.saved import SAVED_ENGINE, SAVED_ENGINE_VARIABLE, NoSavedEngine
+from refresh_common.schema import (
+    ABORTED,
+    COMPLETED,
+    FAILED,
+    GATED,
+    RERUNNABLE,
+    RUN_STATUSES,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    TIMED_OUT,
+)
 
 from . import runs as views
 from .pipeline import OperatorError, Pipeline, Runs, StackResources, stack_outputs
@@ -33,13 +44,13 @@ DEFAULT_STACK = "PersonalizeRefresh"
 # How long `start` and `retry` wait on AWS for the claim to land, or a stopped execution's record to close.
 CLAIM_WAIT_SECONDS = 120
 _STATUS_STYLE = {
-    "SUCCEEDED": "green",
-    "GATED": "yellow",
-    "SKIPPED": "cyan",
-    "RUNNING": "blue",
-    "FAILED": "red",
-    "TIMED_OUT": "red",
-    "ABORTED": "red",
+    SUCCEEDED: "green",
+    GATED: "yellow",
+    SKIPPED: "cyan",
+    RUNNING: "blue",
+    FAILED: "red",
+    TIMED_OUT: "red",
+    ABORTED: "red",
 }
 
 # Piped output (a file, grep, a test) is not cut to a terminal's width.
@@ -56,7 +67,7 @@ class Target:
     region: str | None
     profile: str | None
     local: bool
-    local_state: Path
+    local_state: Path | None  # where --local finds the saved engine; None for where the rehearsal saves it
 
     def runs(self) -> AbstractContextManager[Runs]:
         """What `runs` and `show` read: the saved state with --local (nothing started), else the pipeline."""
@@ -94,16 +105,10 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--region", help="the stack's region (default: the credential chain's)")
     @click.option("--profile", help="a named profile of your AWS configuration")
     @click.option("--local", is_flag=True, help="act on the state `make demo` saved, not on AWS")
-    @click.option(
-        "--local-state",
-        type=click.Path(path_type=Path),
-        default=SAVED_ENGINE,
-        envvar=SAVED_ENGINE_VARIABLE,
-        hidden=True,
-    )
+    @click.option("--local-state", type=click.Path(path_type=Path), hidden=True)
     @functools.wraps(command)
     def with_target(
-        stack: str, region: str | None, profile: str | None, local: bool, local_state: Path, **kwargs: Any
+        stack: str, region: str | None, profile: str | None, local: bool, local_state: Path | None, **kwargs: Any
     ) -> Any:
         return command(target=Target(stack, region, profile, local, local_state), **kwargs)
 
@@ -138,9 +143,7 @@ def cli() -> None:
 
 @cli.command(name="runs")
 @click.option("--campaign", "campaigns", multiple=True, help="only this campaign (repeatable)")
-@click.option(
-    "--status", "statuses", multiple=True, type=click.Choice(views.RUN_STATUSES), help="only runs in this status"
-)
+@click.option("--status", "statuses", multiple=True, type=click.Choice(RUN_STATUSES), help="only runs in this status")
 @click.option("--since", type=BASE_DATE, help="base dates from this one")
 @click.option("--until", type=BASE_DATE, help="base dates up to this one")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="at most this many runs")
@@ -254,12 +257,12 @@ def retry_command(target: Target, campaign: str, base_date: int, stop: bool, wai
                 f"`{PROGRAM} start --base-date {base_date} --campaign {campaign}` starts one"
             )
         status = str(record.get("run_status"))
-        if status in views.COMPLETED:
+        if status in COMPLETED:
             raise OperatorError(
                 f"{campaign} on {base_date} already {status}: "
                 f"`{PROGRAM} start --base-date {base_date} --campaign {campaign} --force` refreshes it again"
             )
-        if status == "RUNNING":
+        if status == RUNNING:
             _unstick(pipeline, record, stop=stop)
         arn = pipeline.start({"base_date": str(base_date), "campaigns": [campaign]}, label="retry")
         out.print(f"Re-running {campaign} on {base_date}: {arn}\n  {views.console_url(arn)}")
@@ -335,12 +338,12 @@ def _campaigns(resources: StackResources, given: Sequence[str]) -> tuple[str, ..
 def _check_startable(pipeline: Pipeline, campaign: str, base_date: int, *, force: bool) -> None:
     record = pipeline.record(campaign, base_date)
     status = record.get("run_status") if record else None
-    if status == "RUNNING":
+    if status == RUNNING:
         raise OperatorError(
             f"{campaign} on {base_date} is already RUNNING ({record['execution_arn'] if record else ''}); "
             f"`{PROGRAM} retry {campaign} {base_date} --stop` re-runs it if it is stuck"
         )
-    if status in views.COMPLETED and not force:
+    if status in COMPLETED and not force:
         raise OperatorError(f"{campaign} on {base_date} already {status}: add --force to refresh it again")
 
 
@@ -365,7 +368,7 @@ def _unstick(pipeline: Pipeline, record: dict[str, Any], *, stop: bool) -> None:
     with _progress(f"Waiting for the record of {campaign} on {base_date} to close..."):
         pipeline.wait_until(
             f"the record of {campaign} on {base_date} to close",
-            lambda: (pipeline.record(campaign, base_date) or {}).get("run_status") != "RUNNING",
+            lambda: (pipeline.record(campaign, base_date) or {}).get("run_status") != RUNNING,
             timeout=CLAIM_WAIT_SECONDS,
         )
 
@@ -431,7 +434,7 @@ def _print_detail(shown: dict[str, Any], record: dict[str, Any]) -> None:
             + (f" ({attempt.get('failure_error')})" if attempt.get("failure_error") else "")
         )
     out.print(f"Execution: {execution['status']} {execution['arn']}\n  {execution['console_url']}")
-    if summary["status"] in views.RERUNNABLE:
+    if summary["status"] in RERUNNABLE:
         out.print(f"Re-run it: {PROGRAM} retry {summary['campaign']} {summary['base_date']}")
 
 
@@ -465,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as error:
         _say(f"{error.format_message()} (see {PROGRAM} {_command(error)}--help)")
         return 2
-    except (OperatorError, NoSavedEngine, click.ClickException) as error:
+    except (OperatorError, click.ClickException) as error:
         _say(error.format_message() if isinstance(error, click.ClickException) else str(error))
         return 1
     except (BotoCoreError, ClientError) as error:

@@ -1,5 +1,7 @@
 """`--local`: the CLI on the state the last rehearsal saved (see local_engine.saved), without an AWS account.
 
+Imported only by the --local commands: the embedded AWS it loads (moto, the Personalize emulator) takes seconds.
+
 Reading (`runs`, `show`) reads the saved state. Acting resumes the local engine from it, acts through the
 same boto3 calls as on AWS, runs every execution it started to its end in simulated time (minutes of wall
 time at most), and saves the engine again, so that the next command sees what this one did.
@@ -16,9 +18,9 @@ from typing import Any
 import boto3
 
 from local_engine.refresh import LocalRefresh
-from local_engine.saved import SavedEngine, load, resume, save
+from local_engine.saved import NoSavedEngine, SavedEngine, load, resume, save, saved_engine_path
 
-from .pipeline import Pipeline, StackResources, deserialized
+from .pipeline import OperatorError, Pipeline, StackResources, deserialized
 
 LOCAL_STACK = "local rehearsal"
 # Created before any execution runs: creating a client reads the process environment, which the
@@ -51,8 +53,8 @@ class SavedRuns:
         return saved.history if saved else []
 
 
-def saved_runs(path: Path) -> SavedRuns:
-    return SavedRuns(load(path))
+def saved_runs(path: Path | None) -> SavedRuns:
+    return SavedRuns(_load(path)[0])
 
 
 def engine_pipeline(refresh: LocalRefresh, *, earlier: SavedEngine | None = None) -> Pipeline:
@@ -71,10 +73,10 @@ def engine_pipeline(refresh: LocalRefresh, *, earlier: SavedEngine | None = None
 
 
 @contextmanager
-def local_pipeline(path: Path) -> Iterator[Pipeline]:
+def local_pipeline(path: Path | None) -> Iterator[Pipeline]:
     """The pipeline on the resumed local engine; saved again when the block ends without an error, once every
     execution it started has ended."""
-    saved = load(path)
+    saved, path = _load(path)
     # The embedded AWS logs each error a state handles (a Catch, an IsPresent check); the CLI reports outcomes.
     logging.disable(logging.CRITICAL)
     with resume(saved) as refresh:
@@ -84,3 +86,12 @@ def local_pipeline(path: Path) -> Iterator[Pipeline]:
             refresh.wait(execution_arn)
         save(refresh, source=saved.source, path=path, earlier=saved)
     logging.disable(logging.NOTSET)
+
+
+def _load(path: Path | None) -> tuple[SavedEngine, Path]:
+    """The saved engine, from `path` or else where the rehearsal saves it, and where it was read from."""
+    path = path or saved_engine_path()
+    try:
+        return load(path), path
+    except NoSavedEngine as error:
+        raise OperatorError(str(error)) from None

@@ -14,6 +14,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from refresh_common.schema import RUNNING, SUCCEEDED
+
 from .pipeline import Pipeline
 
 _ENDED_UNRECORDED = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
@@ -61,7 +63,7 @@ def _with_execution(pipeline: Pipeline, record: dict[str, Any]) -> list[Disagree
     status, arn = str(record.get("run_status")), str(record.get("execution_arn", ""))
     execution = pipeline.execution(arn)
     if execution is None:
-        if status != "RUNNING":
+        if status != RUNNING:
             return []  # an ended run whose execution aged out of Step Functions' 90 days: nothing to settle
         gone = {
             "executionArn": arn,
@@ -73,7 +75,7 @@ def _with_execution(pipeline: Pipeline, record: dict[str, Any]) -> list[Disagree
         return [_found(record, "NOT FOUND", "the record is RUNNING under an execution that does not exist",
                        "fixable: close it as ABORTED", gone)]  # fmt: skip
     ended = str(execution["status"])
-    if status == "RUNNING" and ended in _ENDED_UNRECORDED:
+    if status == RUNNING and ended in _ENDED_UNRECORDED:
         return [
             _found(
                 record,
@@ -83,10 +85,10 @@ def _with_execution(pipeline: Pipeline, record: dict[str, Any]) -> list[Disagree
                 execution,
             )
         ]
-    if status == "RUNNING" and ended == "SUCCEEDED":
+    if status == RUNNING and ended == "SUCCEEDED":
         return [_found(record, ended, "the execution SUCCEEDED but the record is RUNNING", "check the execution's "
                        "history (`show`); the record's last write failed")]  # fmt: skip
-    if status != "RUNNING" and ended == "RUNNING":
+    if status != RUNNING and ended == "RUNNING":
         return [_found(record, ended, f"the record is {status} but its execution still runs",
                        "stop the execution if it is left over: it no longer owns a record")]  # fmt: skip
     return []
@@ -94,9 +96,9 @@ def _with_execution(pipeline: Pipeline, record: dict[str, Any]) -> list[Disagree
 
 def _with_personalize(pipeline: Pipeline, campaign: str, records: list[dict[str, Any]]) -> list[Disagreement]:
     """The campaign should serve what its newest refresh deployed, unless a run is under way."""
-    if any(r.get("run_status") == "RUNNING" for r in records):
+    if any(r.get("run_status") == RUNNING for r in records):
         return []
-    deployed = next((r for r in records if r.get("run_status") == "SUCCEEDED"), None)
+    deployed = next((r for r in records if r.get("run_status") == SUCCEEDED), None)
     if deployed is None or not deployed.get("deployed_solution_version_arn"):
         return []
     serving = pipeline.serving_version(str(deployed["campaign_arn"]))

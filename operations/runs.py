@@ -7,85 +7,12 @@ description and history; no AWS calls. The CLI renders them as tables, or as JSO
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
+from refresh_common.schema import Phase, phases, plain
 from rehearsal.timeline import duration, retry_entries, short_version, task_failure
-
-RUN_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "GATED", "SKIPPED")
-COMPLETED = frozenset({"SUCCEEDED", "GATED", "SKIPPED"})
-RERUNNABLE = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
-# Each phase: when it started (epoch seconds), when its status last changed (ISO-8601), that status, and the
-# attribute prefix of its polls and idle overhead.
-_PHASES = {
-    "TRAINING": (
-        "solution_version_datetime",
-        "solution_version_updated_at",
-        "solution_version_status",
-        "solution_version",
-    ),
-    "DEPLOYMENT": (
-        "campaign_update_datetime",
-        "campaign_update_updated_at",
-        "campaign_update_status",
-        "campaign_update",
-    ),
-}
-
-
-@dataclass(frozen=True)
-class Phase:
-    name: str  # IMPORT, TRAINING or DEPLOYMENT
-    status: str  # the job's last recorded status
-    started: datetime
-    ended: datetime | None  # None while it runs
-    seconds: float | None
-    polls: int | None = None  # polls made
-    idle_seconds: float | None = None  # from the job's end (as Personalize reports it) to the poll that saw it
-
-
-def plain(value: Any) -> Any:
-    """A record as JSON can hold it: DynamoDB's Decimals as int or float."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [plain(v) for v in value]
-    return value
-
-
-def phases(record: dict[str, Any]) -> list[Phase]:
-    """The phases the run reached, in order, each with its start, its end (when its job reached ACTIVE,
-    FAILED or another final status) and how long it took."""
-    found = []
-    imports = [
-        job for job in (record.get("dataset_import_jobs") or {}).values() if job.get("decision", "import") == "import"
-    ]
-    if imports:
-        started = min(_epoch(job.get("started_datetime")) or _start(record) for job in imports)
-        statuses = {str(job.get("status", "")) for job in imports}
-        done = all(_final(status) for status in statuses)
-        ends = [moment for job in imports if (moment := _iso(job.get("updated_at")))]
-        ended = max(ends) if done and ends else None
-        polls = sum(int(job.get("polls", 0)) for job in imports) if all("polls" in job for job in imports) else None
-        found.append(
-            _phase("IMPORT", ", ".join(sorted(statuses)), started, ended, polls, _number(record, "import_idle_seconds"))
-        )
-    for name, (start_key, updated_key, status_key, prefix) in _PHASES.items():
-        if start_key not in record:
-            continue
-        status = str(record.get(status_key, ""))
-        ended = _iso(record.get(updated_key)) if _final(status) else None
-        idle = _number(record, f"{prefix}_idle_seconds")
-        completed = _iso(record.get(f"{prefix}_completed_at"))
-        if idle is None and completed and ended:  # the deployment's: no Lambda runs after it to work it out
-            idle = max((ended - completed).total_seconds(), 0.0)
-        polls = int(record[f"{prefix}_polls"]) if f"{prefix}_polls" in record else None
-        found.append(_phase(name, status, _epoch(record[start_key]) or _start(record), ended, polls, idle))
-    return found
 
 
 def decisions(record: dict[str, Any]) -> str:
@@ -171,41 +98,10 @@ def seconds_text(seconds: float | None) -> str:
     return "" if seconds is None else duration(timedelta(seconds=seconds))
 
 
-def _phase(
-    name: str,
-    status: str,
-    started: datetime,
-    ended: datetime | None,
-    polls: int | None = None,
-    idle: float | None = None,
-) -> Phase:
-    return Phase(name, status, started, ended, (ended - started).total_seconds() if ended else None, polls, idle)
-
-
-def _number(record: dict[str, Any], key: str) -> float | None:
-    return float(record[key]) if record.get(key) is not None else None
-
-
 def _phase_json(phase: Phase) -> dict[str, Any]:
     values = asdict(phase)
     values["started"], values["ended"] = _text(phase.started), _text(phase.ended)
     return values
-
-
-def _final(status: str) -> bool:
-    return status in ("ACTIVE", "SKIPPED") or "FAILED" in status or "STOPPED" in status
-
-
-def _start(record: dict[str, Any]) -> datetime:
-    return _epoch(record.get("started_datetime")) or datetime.fromtimestamp(0, UTC)
-
-
-def _epoch(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(float(value), UTC) if value not in (None, "") else None
-
-
-def _iso(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
 
 
 def _text(moment: Any) -> str | None:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from refresh_common.schema import RERUNNABLE, RUNNING, SUCCEEDED
+
 from .timeline import (
     base_date_derivation,
     duration,
@@ -105,15 +107,15 @@ def _result(
     if record is None:
         return "not refreshed", "no execution claimed it"
     status, phase = record.get("run_status"), record.get("phase")
-    if status == "SUCCEEDED":
-        return ("refreshed", None) if refreshed else ("SUCCEEDED", "but the campaign serves the same version")
-    if status in ("FAILED", "TIMED_OUT", "ABORTED"):
+    if status == SUCCEEDED:
+        return ("refreshed", None) if refreshed else (SUCCEEDED, "but the campaign serves the same version")
+    if status in RERUNNABLE:
         return (
             f"{_SPOKEN.get(status, status)} in {record.get('failure_phase')}",
             f"{record.get('failure_error')}: {record.get('failure_reason')}",
         )
     ended = owner.description["status"] if owner else None
-    if status == "RUNNING" and ended in _ENDS_UNRECORDED:
+    if status == RUNNING and ended in _ENDS_UNRECORDED:
         why = _ENDS_UNRECORDED[ended].format(timeout=outcome.config.execution_timeout_hours)
         return (
             f"{_SPOKEN.get(ended, ended)} in {phase}",

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from refresh_common.schema import FAILED, PHASE_JOBS, SUCCEEDED, Attr
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -26,13 +28,11 @@ if TYPE_CHECKING:
 EXECUTION = "execution"  # the subject of what concerns the whole run rather than one dataset or campaign
 # Statuses a Personalize job passes through on its way to ACTIVE, FAILED or STOPPED.
 _IN_FLIGHT = ("PENDING", "IN_PROGRESS", "STOPPING")
-# Per-campaign phases: the status attribute, and the attribute naming the solution version it is about.
-_PHASES = {
-    "solution_version_status": ("training", "solution_version_arn"),
-    "campaign_update_status": ("deployment", "campaign_update_solution_version_arn"),
-}
+# Per-campaign phases, as the timeline names them: the status attribute, and the attribute naming the solution
+# version it is about.
+_PHASES = {job.status: (phase.lower(), job.version_arn) for phase, job in PHASE_JOBS.items()}
 # Status attributes shown another way: the first dataset's import status mirrors `dataset_import_jobs`.
-_SHOWN_ELSEWHERE = frozenset({"run_status", "dataset_import_job_status", *_PHASES})
+_SHOWN_ELSEWHERE = frozenset({Attr.RUN_STATUS, Attr.DATASET_IMPORT_JOB_STATUS, *_PHASES})
 _FAILED_TASK = frozenset({"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"})
 _SCHEDULED_TASK = frozenset({"TaskScheduled", "LambdaFunctionScheduled"})
 _EXECUTION_ENDS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"})
@@ -267,9 +267,9 @@ def _claim_text(record: dict[str, Any], before: dict[str, Any] | None) -> str:
 
 def _run_text(record: dict[str, Any]) -> str:
     status = record.get("run_status")
-    if status == "FAILED":
+    if status == FAILED:
         return f"run FAILED in phase {record.get('failure_phase')} ({record.get('failure_error')})"
-    if status == "SUCCEEDED" and record.get("deployed_solution_version_arn"):
+    if status == SUCCEEDED and record.get("deployed_solution_version_arn"):
         return f"run SUCCEEDED: serving version {short_version(record['deployed_solution_version_arn'])}"
     return f"run {status}"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from refresh_common.schema import FAILED
+
 from .timeline import answer_entries, duration, execution_times, retry_entries
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ def judge(outcome: Outcome) -> Verdict:
         refreshed = outcome.serving.get(campaign.name) != outcome.previous_versions.get(campaign.name)
         if scenario.ends_failed and scenario.fail_phase:
             phase = scenario.fail_phase.upper()
-            if record.get("run_status") != "FAILED" or record.get("failure_phase") != phase:
+            if record.get("run_status") != FAILED or record.get("failure_phase") != phase:
                 recorded_phase = record.get("failure_phase") or record.get("phase")
                 problems.append(
                     f"{campaign.name}: expected a run recorded FAILED in phase {phase}, the record says "

@@ -19,6 +19,7 @@ from typing import Any
 from infra.config import RefreshConfig, parse_config
 from local_engine.refresh import LocalRefresh
 from local_engine.saved import save
+from refresh_common import schema
 
 from .scenario import base_date_of, synthesized
 from .verdict import AS_EXPECTED, NOT_AS_EXPECTED
@@ -43,7 +44,7 @@ FULL_TRAINING = timedelta(hours=6)
 UPDATE_TRAINING = timedelta(hours=1)
 DEPLOYMENT = timedelta(minutes=30)
 ROWS = 1_200  # per day and dataset: an interactions import needs at least 1,000
-_DECISIONS = {"SUCCEEDED": "refreshed", "SKIPPED": "skipped", "GATED": "gated"}
+_DECISIONS = {schema.SUCCEEDED: "refreshed", schema.SKIPPED: "skipped", schema.GATED: "gated"}
 
 
 @dataclass(frozen=True)
@@ -188,9 +189,9 @@ def check(week: Week) -> list[str]:
 def _disagreements(day: Day, events: list[dict[str, Any]]) -> list[str]:
     """What the day's stage events say that its run record does not."""
     own = [e for e in events if e["base_date"] == day.base_date and e.get("campaign_name") == day.campaign]
-    ends = [e["status"] for e in own if e["phase"] == "DONE"]
-    modes = [e["decision"] for e in own if e["phase"] == "TRAINING" and e["decision"] in ("FULL", "UPDATE")]
-    gates = [e["decision"] for e in own if e["phase"] == "DEPLOYMENT" and e["decision"] in ("deploy", "hold")]
+    ends = [e["status"] for e in own if e["phase"] == schema.DONE]
+    modes = [e["decision"] for e in own if e["phase"] == schema.TRAINING and e["decision"] in ("FULL", "UPDATE")]
+    gates = [e["decision"] for e in own if e["phase"] == schema.DEPLOYMENT and e["decision"] in ("deploy", "hold")]
     record = day.record
     gate = (record.get("quality_gate") or {}).get("decision")
     problems = []
@@ -280,9 +281,9 @@ def _days(refresh: LocalRefresh, week: Week) -> list[Day]:
         gate = record.get("quality_gate") or {}
         reason = (
             record.get("skip_reason", "")
-            if status == "SKIPPED"
+            if status == schema.SKIPPED
             else gate.get("reason", "")
-            if status == "GATED"
+            if status == schema.GATED
             else ""
         )
         days.append(

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from refresh_common import schema
+
 from .report import aligned, counted
 from .timeline import duration, short_version
 from .week import (
@@ -140,10 +142,12 @@ def _hours(week: Week) -> list[str]:
 def _stage_events(week: Week) -> list[str]:
     events = week.stage_events
     campaigns = [e for e in events if e.get("campaign_name")]
-    ends = Counter(e["status"] for e in campaigns if e["phase"] == "DONE")
-    trainings = Counter(e["decision"] for e in campaigns if e["phase"] == "TRAINING" and e["decision"] != "continue")
-    gates = Counter(e["decision"] for e in campaigns if e["phase"] == "DEPLOYMENT" and e["decision"] != "continue")
-    runs = Counter(e["status"] for e in events if not e.get("campaign_name") and e["phase"] == "DONE")
+    ends = Counter(e["status"] for e in campaigns if e["phase"] == schema.DONE)
+    trainings = Counter(
+        e["decision"] for e in campaigns if e["phase"] == schema.TRAINING and e["decision"] != "continue"
+    )
+    gates = Counter(e["decision"] for e in campaigns if e["phase"] == schema.DEPLOYMENT and e["decision"] != "continue")
+    runs = Counter(e["status"] for e in events if not e.get("campaign_name") and e["phase"] == schema.DONE)
     return [
         f"Stage events: {len(events)} put in the week. Campaigns ended {_counts(ends)};",
         f"  trained {_counts(trainings)}; the gate decided {_counts(gates)}; each day's run ended {_counts(runs)}.",

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from refresh_common.schema import RUNNING, SUCCEEDED
+
 from .readback import Job, created_twice, day_of
 
 ENDED_BADLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
@@ -74,12 +76,12 @@ def _records_agree(r: Refreshed) -> list[str]:
     for arn, (status, _) in r.executions.items():
         own = [record for record in r.records_after.values() if record.get("execution_arn") == arn]
         statuses = {str(record["run_status"]) for record in own}
-        if status == "SUCCEEDED" and statuses - {"SUCCEEDED"}:
+        if status == "SUCCEEDED" and statuses - {SUCCEEDED}:
             problems.append(f"execution SUCCEEDED but its records are {sorted(statuses)}")
         if status in ENDED_BADLY and own and not statuses & ENDED_BADLY:
             problems.append(f"execution {status} but its records are {sorted(statuses)}")
     for key, record in r.records_after.items():
-        if record["run_status"] == "RUNNING" and r.ended.get(str(record.get("execution_arn")), "RUNNING") != "RUNNING":
+        if record["run_status"] == RUNNING and r.ended.get(str(record.get("execution_arn")), "RUNNING") != "RUNNING":
             problems.append(f"{key} is RUNNING though its execution ended {r.ended[str(record['execution_arn'])]}")
     for key, record in r.records_after.items():
         if key[1] == r.day and record != r.records_before.get(key) and record.get("execution_arn") not in r.executions:

@@ -24,6 +24,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 
 from infra.config import RefreshConfig, parse_config
 from local_engine.refresh import LocalRefresh
+from refresh_common.schema import DONE, RUNNING, SUCCEEDED
 
 from . import readback
 from .calls import CallLog
@@ -242,7 +243,7 @@ def settle_records(refresh: LocalRefresh, execution_arns: Sequence[str]) -> None
     deadline = time.monotonic() + SETTLE_WALL_SECONDS
     while time.monotonic() < deadline:
         if not any(
-            r["run_status"] == "RUNNING" and r.get("execution_arn") in execution_arns for r in refresh.run_records()
+            r["run_status"] == RUNNING and r.get("execution_arn") in execution_arns for r in refresh.run_records()
         ):
             return
         time.sleep(0.05)
@@ -258,8 +259,8 @@ def _seed_last_week(refresh: LocalRefresh, log: CallLog) -> None:
             Item={
                 "campaign_name": {"S": campaign.name},
                 "base_date": {"N": str(LAST_WEEK)},
-                "run_status": {"S": "SUCCEEDED"},
-                "phase": {"S": "DONE"},
+                "run_status": {"S": SUCCEEDED},
+                "phase": {"S": DONE},
                 "trigger": {"S": "glue"},
                 "execution_arn": {
                     "S": f"{refresh.deployment.state_machine_arn}:last-week".replace(":stateMachine:", ":execution:")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from refresh_common.schema import DONE, RUNNING, SUCCEEDED
+
 # Personalize operations whose calls a case counts: everything that creates, changes or stops a job.
 ASKED_OPERATIONS = ("CreateDatasetImportJob", "CreateSolutionVersion", "UpdateCampaign", "StopSolutionVersionCreation")
 
@@ -21,7 +23,7 @@ class RecordOutcome:
     failure, `phase` otherwise), the error, and a substring of the reason."""
 
     status: str
-    phase: str = "DONE"
+    phase: str = DONE
     error: str | None = None
     reason: str | None = None
 
@@ -59,7 +61,7 @@ class Expected:
     """What a fault must end in; each field defaults to what an undisturbed refresh ends in."""
 
     executions: tuple[str, ...] = ("SUCCEEDED",)  # each execution's end, "STATUS" or "STATUS/error"
-    record: RecordOutcome = RecordOutcome("SUCCEEDED")  # every campaign's record of the day...
+    record: RecordOutcome = RecordOutcome(SUCCEEDED)  # every campaign's record of the day...
     campaigns: Mapping[str, RecordOutcome] = field(default_factory=dict)  # ...unless named here
     alerts: Alerts = Alerts()
     asked: Asked = Asked()
@@ -129,7 +131,7 @@ def observed_facts(observation: Observation, expected: Expected, campaigns: list
         if record is None:
             records.append((name, _record(NO_RECORD, None, found=True)))
             continue
-        ended = record.run_status not in ("SUCCEEDED", "RUNNING")
+        ended = record.run_status not in (SUCCEEDED, RUNNING)
         outcome = RecordOutcome(
             record.run_status,
             phase=(record.failure_phase if ended else record.phase) or "",
@@ -181,7 +183,7 @@ def _record(outcome: RecordOutcome, reason: str | None, *, found: bool) -> str:
     if outcome.status == "none":
         return "none"
     text = outcome.status
-    if outcome.phase and outcome.phase != "DONE":
+    if outcome.phase and outcome.phase != DONE:
         text += f" in {outcome.phase}"
     if outcome.error:
         text += f" ({outcome.error})"

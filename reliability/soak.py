@@ -29,6 +29,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from local_engine.refresh import DEFAULT_START, LocalRefresh
+from refresh_common.schema import FAILED, RUNNING
 
 from . import readback
 from .calls import CallLog
@@ -182,7 +183,7 @@ class Soak:
         )
         self._count(step, arns)
         days.run.append(day)
-        if any(record["run_status"] == "FAILED" for key, record in after.items() if key[1] == day):
+        if any(record["run_status"] == FAILED for key, record in after.items() if key[1] == day):
             days.failed = [*(d for d in days.failed if d != day), day]
         elif day in days.failed:
             days.failed.remove(day)
@@ -237,7 +238,7 @@ def _ended(refresh: LocalRefresh, records: dict[tuple[str, int], dict[str, Any]]
     ended = {}
     for record in records.values():
         arn = str(record.get("execution_arn"))
-        if record["run_status"] == "RUNNING" and arn not in ended:
+        if record["run_status"] == RUNNING and arn not in ended:
             ended[arn] = str(client.describe_execution(executionArn=arn)["status"])
     return ended
 

@@ -1,6 +1,6 @@
 """The run record: one DynamoDB item per (campaign_name, base_date), the refresh history.
 
-The Lambdas write it when they claim a run and when they start a phase; the state
+The Lambdas write it when they claim a run (claims) and when they start a phase; the state
 machine mirrors every later status change. A record is only written by the execution
 that claimed it, and a re-run keeps the attempts before it in `previous_attempts`.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -20,74 +19,22 @@ from botocore.exceptions import ClientError
 
 from . import clock
 from .decisions import Decision, ImportPlan
-from .errors import RunNotOwned, RunRecordBusy
-from .inputs import RunRequest
+from .errors import RunNotOwned
 from .polling import Idle, phase_idle
-from .settings import CampaignSettings
+from .schema import (
+    ACTIVE,
+    COMPLETED,
+    DEPLOYMENT,
+    DONE,
+    GATED,
+    IMPORT,
+    SKIPPED,
+    TRAINING,
+    phase_durations,
+)
 
-RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
-# An execution that ended without its own Catch running: the record is closed from Step Functions'
-# status change event (see close_unrecorded).
-TIMED_OUT, ABORTED = "TIMED_OUT", "ABORTED"
-# The quality gate held the new version back: the campaign keeps the version it served.
-GATED = "GATED"
-# Nothing to do: the data the campaign depends on did not change since its last completed run.
-SKIPPED = "SKIPPED"
-# Runs whose campaign is up to date with the data they saw.
-COMPLETED = frozenset({SUCCEEDED, GATED, SKIPPED})
 # Records read back, newest first, when looking for the last import of a dataset.
 HISTORY_DEPTH = 30
-# Final statuses after which the day may run again at once.
-RERUNNABLE = frozenset({FAILED, TIMED_OUT, ABORTED})
-# An attempt that stayed RUNNING past the state machine's timeout: it timed out or was stopped
-# by hand, and no Catch ran to record it.
-ABANDONED = "ABANDONED"
-# What an earlier attempt leaves in previous_attempts when a failed day is run again.
-_ATTEMPT_SUMMARY = (
-    "attempt",
-    "execution_arn",
-    "run_status",
-    "failure_phase",
-    "failure_error",
-    "failure_reason",
-    "started_at",
-    "ended_at",
-)
-# previous_attempts keeps the newest attempts, each reason cut short, so the item stays far below
-# DynamoDB's 400 KB however often a day is re-run (the `attempt` counter still counts them all).
-MAX_PREVIOUS_ATTEMPTS = 10
-MAX_SUMMARY_REASON = 1_000
-# Why DynamoDB cancels a transaction (CancellationReasons codes): another claim got there first, or a
-# passing conflict or throttle worth retrying. Anything else (a validation error) fails the claim loudly.
-_CLAIMED_BY_ANOTHER = "ConditionalCheckFailed"
-_TRANSIENT_CANCELLATIONS = frozenset(
-    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
-)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The campaigns this execution now owns for the base date, and those it left alone."""
-
-    claimed: list[str]
-    skipped: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def duplicate(self) -> bool:
-        return not self.claimed
-
-
-@dataclass(frozen=True)
-class ExecutionEnd:
-    """How an execution ended, from Step Functions' "Execution Status Change" event."""
-
-    status: str  # FAILED, TIMED_OUT or ABORTED, as Step Functions reports it
-    error: str
-    reason: str
-
-    @property
-    def run_status(self) -> str:
-        return {"TIMED_OUT": TIMED_OUT, "ABORTED": ABORTED}.get(self.status, FAILED)
 
 
 @dataclass
@@ -119,55 +66,24 @@ def _dynamodb() -> Any:
     return boto3.resource("dynamodb")
 
 
-class RunRecords:
+class RunTable:
+    """The run table, read and written on the Lambdas' clock (`now`: epoch seconds, given by tests)."""
+
     def __init__(self, table: Any, *, now: Callable[[], float] | None = None) -> None:
         self._table = table
         self._now = now or clock.now
 
-    def claim(
-        self,
-        request: RunRequest,
-        campaigns: Sequence[CampaignSettings],
-        execution_arn: str,
-        *,
-        execution_timeout: int,
-    ) -> Claim:
-        """Claim the base date for every campaign not already running or refreshed, atomically.
+    def _get(self, campaign_name: str, base_date: str) -> dict[str, Any] | None:
+        key = {"campaign_name": campaign_name, "base_date": int(base_date)}
+        return self._table.get_item(Key=key, ConsistentRead=True).get("Item")
 
-        A campaign whose run for this date is RUNNING or completed is skipped (a duplicate
-        event); one whose run FAILED is claimed again (a completed one too, when the run is forced), and
-        so is one still RUNNING after `execution_timeout` seconds, since its execution has ended
-        without recording it. A record this execution already claimed (an earlier try of this call)
-        stays claimed. All claims land together or none do; a transaction cancelled by a conflict or
-        throttle raises RunRecordBusy.
-        """
-        writes, claimed, skipped = [], [], {}
-        for campaign in campaigns:
-            existing = self._get(campaign.campaign_name, request.base_date)
-            if existing and existing.get("execution_arn") == execution_arn:
-                # This execution's own claim, written by an earlier try of this same call.
-                claimed.append(campaign.campaign_name)
-                continue
-            if existing and not self._claimable(existing, execution_timeout, force=request.force):
-                skipped[campaign.campaign_name] = str(existing.get("run_status"))
-                continue
-            writes.append(self._claim_write(request, campaign, execution_arn, existing))
-            claimed.append(campaign.campaign_name)
-        if not writes:
-            return Claim(claimed, skipped)
-        try:
-            self._table.meta.client.transact_write_items(TransactItems=writes)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = {r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])} - {"None"}
-            if reasons == {_CLAIMED_BY_ANOTHER}:
-                # Another execution claimed one of these campaigns between our read and write.
-                return Claim([], {name: "CLAIMED_CONCURRENTLY" for name in claimed} | skipped)
-            if reasons & _TRANSIENT_CANCELLATIONS:
-                raise RunRecordBusy(f"the claim was cancelled by {sorted(reasons)}; it can be tried again") from exc
-            raise
-        return Claim(claimed, skipped)
+    def _iso(self, epoch: float | None = None) -> str:
+        return clock.iso(self._now() if epoch is None else epoch)
+
+
+class RunRecords(RunTable):
+    """What the task Lambdas write of a run they own as it goes, and read of earlier runs (see claims for how a
+    run comes to be owned, and closed)."""
 
     def record_warnings(
         self, campaign_names: Sequence[str], base_date: str, execution_arn: str, warnings: Sequence[str]
@@ -214,7 +130,7 @@ class RunRecords:
                 name,
                 base_date,
                 execution_arn,
-                phase="IMPORT",
+                phase=IMPORT,
                 dataset_import_jobs=self._imports(jobs, plans),
                 **primary,
             )
@@ -235,7 +151,7 @@ class RunRecords:
                 base_date,
                 execution_arn,
                 run_status=SKIPPED,
-                phase="DONE",
+                phase=DONE,
                 skip_reason=reason,
                 dataset_import_jobs=self._imports(jobs, plans),
                 ended_at=self._iso(),
@@ -250,7 +166,7 @@ class RunRecords:
                 fingerprints = {
                     dataset: str(job["fingerprint"])
                     for dataset, job in (item.get("dataset_import_jobs") or {}).items()
-                    if job.get("fingerprint") and job.get("status") in ("ACTIVE", SKIPPED)
+                    if job.get("fingerprint") and job.get("status") in (ACTIVE, SKIPPED)
                 }
                 day = int(item["base_date"])
                 for dataset, fingerprint in fingerprints.items():
@@ -275,12 +191,12 @@ class RunRecords:
         """How long `phase` took in the campaign's earlier runs, newest first: from when its job was
         started to when the state machine saw it ACTIVE (so a little of the polling's delay is in it).
         IMPORT is one dataset's; TRAINING only counts trainings of `mode`, when given."""
-        return _durations(self._earlier(campaign_name, before), phase, dataset, mode)
+        return phase_durations(self._earlier(campaign_name, before), phase, dataset=dataset, mode=mode)
 
     def import_durations(self, campaign_name: str, before: str, datasets: Sequence[str]) -> dict[str, list[float]]:
         """`phase_durations` of each dataset's IMPORT, from one read of the campaign's earlier records."""
         earlier = self._earlier(campaign_name, before)
-        return {dataset: _durations(earlier, "IMPORT", dataset, "") for dataset in datasets}
+        return {dataset: phase_durations(earlier, IMPORT, dataset=dataset) for dataset in datasets}
 
     def _earlier(self, campaign_name: str, before: str, projection: str | None = None) -> list[dict[str, Any]]:
         """The campaign's records of the HISTORY_DEPTH days before `before`, newest first."""
@@ -331,7 +247,7 @@ class RunRecords:
             campaign_name,
             base_date,
             execution_arn,
-            phase="TRAINING",
+            phase=TRAINING,
             solution_version_arn=version_arn,
             solution_version_status=status,
             solution_version_datetime=int(self._now()),
@@ -358,7 +274,7 @@ class RunRecords:
         if gate is not None:
             values["quality_gate"] = {"decision": gate.choice, "reason": gate.reason}
         if gate is not None and gate.choice == "hold":
-            values |= {"run_status": GATED, "phase": "DONE", "ended_at": self._iso()}
+            values |= {"run_status": GATED, "phase": DONE, "ended_at": self._iso()}
         self._update(campaign_name, base_date, execution_arn, **values)
 
     def record_deployment_started(
@@ -376,7 +292,7 @@ class RunRecords:
             base_date,
             execution_arn,
             **({"deployment_poll_plan": poll_plan} if poll_plan else {}),
-            phase="DEPLOYMENT",
+            phase=DEPLOYMENT,
             campaign_update_solution_version_arn=version_arn,
             campaign_update_status=status,
             campaign_update_datetime=int(self._now()),
@@ -422,42 +338,6 @@ class RunRecords:
         )["Items"]
         return dict(items[0]) if items else {}
 
-    def close_unrecorded(
-        self, campaign_names: Sequence[str], base_date: str, execution_arn: str, end: ExecutionEnd
-    ) -> list[str]:
-        """Give a final status to this execution's records still RUNNING after it ended; the names closed.
-
-        A record its own Catch already recorded, or that another execution owns, is left alone."""
-        closed = []
-        for name in campaign_names:
-            try:
-                self._table.update_item(
-                    Key={"campaign_name": name, "base_date": int(base_date)},
-                    UpdateExpression=(
-                        "SET run_status = :status, failure_phase = phase, failure_error = :error, "
-                        "failure_reason = :reason, ended_at = :now, updated_at = :now"
-                    ),
-                    ConditionExpression="execution_arn = :execution_arn AND run_status = :running",
-                    ExpressionAttributeValues={
-                        ":status": end.run_status,
-                        ":error": end.error,
-                        ":reason": end.reason,
-                        ":now": self._iso(),
-                        ":execution_arn": execution_arn,
-                        ":running": RUNNING,
-                    },
-                )
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-                continue
-            closed.append(name)
-        return closed
-
-    def records_of_day(self, campaign_names: Sequence[str], base_date: str) -> dict[str, dict[str, Any]]:
-        """Each campaign's record of the day as it stands (empty when there is none), read for an alert."""
-        return {name: self._get(name, base_date) or {} for name in campaign_names}
-
     def afresh_since(self, campaign_names: Sequence[str], base_date: str) -> float | None:
         """When this forced run began (it creates its own jobs, reusing none of an earlier attempt's), or
         None when the run may take up what earlier attempts of the day created."""
@@ -465,64 +345,6 @@ class RunRecords:
             if (since := afresh_since(self._get(name, base_date) or {})) is not None:
                 return since
         return None
-
-    def _claimable(self, existing: dict[str, Any], execution_timeout: int, *, force: bool) -> bool:
-        if existing.get("run_status") in RERUNNABLE or (force and existing.get("run_status") in COMPLETED):
-            return True
-        started = int(existing.get("started_datetime", self._now()))
-        return existing.get("run_status") == RUNNING and started + execution_timeout < self._now()
-
-    def _get(self, campaign_name: str, base_date: str) -> dict[str, Any] | None:
-        key = {"campaign_name": campaign_name, "base_date": int(base_date)}
-        return self._table.get_item(Key=key, ConsistentRead=True).get("Item")
-
-    def _claim_write(
-        self, request: RunRequest, campaign: CampaignSettings, execution_arn: str, existing: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        now = self._now()
-        item: dict[str, Any] = {
-            "campaign_name": campaign.campaign_name,
-            "base_date": int(request.base_date),
-            "run_status": RUNNING,
-            "phase": "IMPORT",
-            "trigger": request.trigger,
-            "execution_arn": execution_arn,
-            "campaign_arn": campaign.campaign_arn,
-            "solution_arn": campaign.solution_arn,
-            "solution_name": campaign.solution_name,
-            "attempt": 1,
-            "started_at": self._iso(now),
-            "started_datetime": int(now),
-            "updated_at": self._iso(now),
-            "previous_attempts": [],
-        }
-        if request.force:
-            item["forced"] = True
-        if request.trigger == "glue":
-            item |= {
-                "glue_job_name": request.glue_job_name,
-                "glue_job_run_id": request.glue_job_run_id,
-                "event_time": request.event_time,
-            }
-        put: dict[str, Any] = {"TableName": self._table.name, "Item": item}
-        if existing is None:
-            put["ConditionExpression"] = "attribute_not_exists(campaign_name)"
-        else:
-            summary = {k: existing[k] for k in _ATTEMPT_SUMMARY if k in existing}
-            if existing["run_status"] == RUNNING:
-                summary["run_status"] = ABANDONED
-            if len(str(summary.get("failure_reason", ""))) > MAX_SUMMARY_REASON:
-                summary["failure_reason"] = str(summary["failure_reason"])[: MAX_SUMMARY_REASON - 1] + "…"
-            item["attempt"] = int(existing.get("attempt", 1)) + 1
-            history = [*existing.get("previous_attempts", []), summary]
-            item["previous_attempts"] = history[-MAX_PREVIOUS_ATTEMPTS:]
-            # Unchanged since we read it: no other execution claimed it in between.
-            put["ConditionExpression"] = "run_status = :status AND execution_arn = :previous"
-            put["ExpressionAttributeValues"] = {
-                ":status": existing["run_status"],
-                ":previous": existing["execution_arn"],
-            }
-        return {"Put": put}
 
     def _update(self, campaign_name: str, base_date: str, execution_arn: str, **values: Any) -> None:
         values["updated_at"] = self._iso()
@@ -558,9 +380,6 @@ class RunRecords:
                 raise RunNotOwned(f"run {campaign_name}/{base_date} is not owned by {execution_arn}") from exc
             raise
 
-    def _iso(self, epoch: float | None = None) -> str:
-        return clock.iso(self._now() if epoch is None else epoch)
-
 
 def _seconds(seconds: float) -> Decimal:
     """A duration in seconds as DynamoDB takes numbers, to a tenth of a second."""
@@ -575,39 +394,3 @@ def _numbers(metrics: Mapping[str, float]) -> dict[str, Decimal]:
 def afresh_since(record: Mapping[str, Any]) -> float | None:
     """When the run of `record` began, if a forced start claimed it (it then creates its own jobs); else None."""
     return float(record["started_datetime"]) if record.get("forced") else None
-
-
-def _durations(items: Sequence[dict[str, Any]], phase: str, dataset: str, mode: str) -> list[float]:
-    spans = (_phase_span(item, phase, dataset, mode) for item in items)
-    return [float(end - start) for start, end in spans if start and end and end > start]
-
-
-def _phase_span(item: dict[str, Any], phase: str, dataset: str, mode: str) -> tuple[float, float]:
-    """(started, seen ACTIVE) in epoch seconds for one earlier record's phase; zeros when it has none."""
-    if phase == "IMPORT":
-        job = (item.get("dataset_import_jobs") or {}).get(dataset) or {}
-        start, status, seen = job.get("started_datetime"), job.get("status"), job.get("updated_at")
-    elif phase == "TRAINING":
-        if mode and item.get("training_mode", mode) != mode:
-            return 0.0, 0.0
-        start, status, seen = (item.get(f"solution_version_{k}") for k in ("datetime", "status", "updated_at"))
-    else:
-        start, status, seen = (item.get(f"campaign_update_{k}") for k in ("datetime", "status", "updated_at"))
-    if status != "ACTIVE" or not start or not seen:
-        return 0.0, 0.0
-    return float(start), datetime.fromisoformat(str(seen)).timestamp()
-
-
-def phase_seconds(item: Mapping[str, Any]) -> dict[str, float]:
-    """How long each phase of one record took, in seconds, for the phases it saw ACTIVE: IMPORT is its
-    longest dataset import (training waits for every one of them), TRAINING and DEPLOYMENT its own job."""
-    record = dict(item)
-    spans = {
-        "IMPORT": [_phase_span(record, "IMPORT", dataset, "") for dataset in record.get("dataset_import_jobs") or {}],
-        "TRAINING": [_phase_span(record, "TRAINING", "", "")],
-        "DEPLOYMENT": [_phase_span(record, "DEPLOYMENT", "", "")],
-    }
-    durations = {
-        phase: [end - start for start, end in found if start and end > start] for phase, found in spans.items()
-    }
-    return {phase: max(seconds) for phase, seconds in durations.items() if seconds}

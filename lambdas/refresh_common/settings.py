@@ -1,19 +1,18 @@
-"""The task Lambdas' settings, read once per invocation from the environment the stack sets."""
+"""The task Lambdas' settings, read once per invocation from the environment the stack sets, and the document
+the stack sets it from (settings_document): the names it holds are written here alone, for both sides."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from .environment import ALERT_TOPIC_VARIABLE, SETTINGS_VARIABLE, TABLE_VARIABLE
 from .errors import InvalidSettings
 from .polling import GROWTH, MARGIN, MAX_WINDOW_POLLS, PollBounds
 
-SETTINGS_VARIABLE = "REFRESH_SETTINGS"
-TABLE_VARIABLE = "RUN_TABLE_NAME"
-ALERT_TOPIC_VARIABLE = "ALERT_TOPIC_ARN"
 PHASE_KEYS = ("import_seconds", "training_seconds", "deployment_seconds")
 
 
@@ -116,6 +115,38 @@ def _campaign(raw: dict[str, Any]) -> CampaignSettings:
             QualityGate(tuple(MetricRule(**rule) for rule in gate["rules"]), gate["without_metrics"]) if gate else None
         ),
     )
+
+
+def settings_document(
+    *,
+    time_zone: str,
+    glue_job_names: Sequence[str],
+    job_name_prefix: str,
+    polling: Mapping[str, float],
+    phase_timeouts: Mapping[str, int],
+    execution_timeout_seconds: int,
+    automation_guard: str,
+    personalize_role_arn: str,
+    datasets: Sequence[DatasetSettings],
+    campaigns: Sequence[CampaignSettings],
+) -> dict[str, Any]:
+    """What load_settings reads, as JSON holds it: the stack puts it in SETTINGS_VARIABLE.
+
+    `polling` is the configuration's polling section as it stands (each phase's longest wait under PHASE_KEYS,
+    and the planner's bounds); `phase_timeouts` gives each phase's limit in seconds under PHASE_KEYS.
+    """
+    return {
+        "time_zone": time_zone,
+        "glue_job_names": list(glue_job_names),
+        "job_name_prefix": job_name_prefix,
+        "polling": dict(polling),
+        "phase_timeouts": dict(phase_timeouts),
+        "execution_timeout_seconds": execution_timeout_seconds,
+        "automation_guard": automation_guard,
+        "personalize_role_arn": personalize_role_arn,
+        "datasets": [asdict(dataset) for dataset in datasets],
+        "campaigns": [asdict(campaign) for campaign in campaigns],
+    }
 
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:

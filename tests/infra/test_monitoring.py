@@ -230,14 +230,12 @@ def test_the_handler_publishes_the_metrics_the_alarms_and_dashboard_read() -> No
         check_freshness.PHASE_DURATION,
         check_freshness.CAMPAIGN_DIMENSION,
         check_freshness.PHASE_DIMENSION,
-        check_freshness.SETTINGS_VARIABLE,
     ) == (
         constants.DAYS_SINCE_REFRESH,
         constants.DAYS_SINCE_RUN,
         constants.PHASE_DURATION,
         constants.CAMPAIGN_DIMENSION,
         constants.PHASE_DIMENSION,
-        constants.FRESHNESS_SETTINGS_VARIABLE,
     )
 
 

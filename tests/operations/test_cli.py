@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from local_engine.saved import SAVED_ENGINE_VARIABLE, load, save, write
 from local_engine.synth import synthesize
 from operations.cli import main
 from rehearsal.scenario import with_second_dataset_and_campaign
-from tests.conftest import configuration_in
+from tests.conftest import ROOT, configuration_in
 
 ACCOUNT, REGION = "111122223333", "us-east-1"
 FIRST, SECOND = "shop-home-recommendations", "shop-similar-items"
@@ -300,6 +302,17 @@ def test_without_aws_credentials_or_region_it_says_so_in_one_line(
 
     code, _, err = cli(capsys, "runs", "--profile", "no-such-profile")
     assert code == 1 and "no-such-profile" in err and len(err.splitlines()) == 1
+
+
+def test_commands_against_aws_load_no_embedded_aws() -> None:
+    """moto, the Personalize emulator and the CDK take seconds to load: only the --local commands load them."""
+    script = "import sys, operations.cli; print('\\n'.join(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+
+    assert "operations.cli" in loaded
+    assert [name for name in loaded if name.split(".")[0] in ("moto", "local_engine", "aws_cdk", "jsii")] == []
 
 
 # Helpers that change the saved state as an incident would ------------------------------------------------

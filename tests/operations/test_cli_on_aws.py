@@ -162,8 +162,10 @@ def test_the_operator_policy_allows_every_call_the_cli_makes(
 
     monkeypatch.setattr("operations.cli.boto3", SimpleNamespace(session=SimpleNamespace(Session=RecordingSession)))
     campaign = deployed.config.campaigns[0].name
-    for argv in (["start", "--base-date", "20261120"], ["runs"], ["show", campaign, "20261120"],
-                 ["reconcile", "--fix"], ["dlq", "--replay"]):  # fmt: skip
+    code, out, _ = cli(capsys, "start", "--base-date", "20261120")
+    assert code == 0
+    deployed.wait(out.split()[1])  # reconcile compares a completed run with what the campaign serves
+    for argv in (["runs"], ["show", campaign, "20261120"], ["reconcile", "--fix"], ["dlq", "--replay"]):
         assert cli(capsys, *argv)[0] == 0, argv
     assert {"states:StartExecution", "states:DescribeExecution", "dynamodb:Query", "dynamodb:GetItem",
             "states:GetExecutionHistory", "personalize:DescribeCampaign", "sqs:ReceiveMessage"} <= calls  # fmt: skip

@@ -31,9 +31,16 @@ def words_in_backticks(text: str) -> set[str]:
 
 
 def written_by_the_lambdas() -> tuple[set[str], set[str]]:
-    """(attributes, statuses) in the run record module: dict keys, `_update(...)` keywords, item[...] = ..."""
-    tree = ast.parse((ROOT / "lambdas" / "refresh_common" / "run_record.py").read_text(encoding="utf-8"))
-    constants = dict(_module_constants(tree))
+    """(attributes, statuses) in the code that writes run records (the claim's, then the phases'): dict keys,
+    `_update(...)` keywords, item[...] = ...; their statuses and phases are the schema's constants. The claims
+    module's functions, the Lambda's actions, return the task's output, not a record."""
+    package = ROOT / "lambdas" / "refresh_common"
+    claims = ast.parse((package / "claims.py").read_text(encoding="utf-8"))
+    run_record = ast.parse((package / "run_record.py").read_text(encoding="utf-8"))
+    writers = [node for node in claims.body if not isinstance(node, ast.FunctionDef)] + run_record.body
+    tree = ast.Module(body=writers, type_ignores=[])
+    schema = ast.parse((package / "schema.py").read_text(encoding="utf-8"))
+    constants = dict(_module_constants(schema)) | dict(_module_constants(tree))
     attributes: set[str] = set()
     values: set[str] = set()
 

@@ -79,8 +79,8 @@ def raised_by_the_lambdas() -> set[str]:
 
 
 def closed_by_the_run_function() -> set[str]:
-    """The errors start_import's `close` records for an execution that ended without naming one (its `_ENDS`)."""
-    tree = ast.parse((ROOT / "lambdas" / "start_import.py").read_text(encoding="utf-8"))
+    """The errors the run function's `close` records for an execution that ended without naming one (`_ENDS`)."""
+    tree = ast.parse((ROOT / "lambdas" / "refresh_common" / "claims.py").read_text(encoding="utf-8"))
     (ends,) = [
         node.value
         for node in tree.body
