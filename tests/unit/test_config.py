@@ -310,7 +310,7 @@ def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
     assert largest_history(**one, datasets=1, campaigns=2) - base == 100 + EVENTS_PER_POLL * (training + deployment)
 
 
-def test_the_readme_gives_the_history_budget_of_the_defaults(example_config: Any) -> None:
+def test_the_docs_give_the_history_budget_of_the_defaults(example_config: Any) -> None:
     from infra.history_budget import Phase, largest_history
 
     timeouts, polling = example_config.phase_timeouts.seconds(), example_config.polling
@@ -321,4 +321,4 @@ def test_the_readme_gives_the_history_budget_of_the_defaults(example_config: Any
         datasets=1,
         campaigns=1,
     )
-    assert f"come to {events:,} events" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"come to {events:,} events" in (ROOT / "docs" / "HOW_IT_WORKS.md").read_text(encoding="utf-8")

@@ -1,5 +1,6 @@
-"""The README stays true to the code: the run-record table lists every attribute and status the code writes,
-the configuration table every limit the validation enforces, and every make target and stack output is named."""
+"""The README and the reference pages stay true to the code: docs/RUN_RECORD.md lists every attribute and status
+the code writes, docs/CONFIGURATION.md gives every limit the validation enforces, the README names every make
+target, stack output and dependency, and stays short enough to lead."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ import re
 from collections.abc import Iterator
 from typing import Any, get_args
 
-from infra.config import JOB_NAME_MAX, JOB_NAME_PREFIX_MAX, PhaseTimeouts, Polling, RefreshConfig
+from packaging.requirements import Requirement
+
+from docs_tools import configuration_reference as reference
+from infra.config import JOB_NAME_MAX, JOB_NAME_PREFIX_MAX
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+RUN_RECORD = (ROOT / "docs" / "RUN_RECORD.md").read_text(encoding="utf-8")
+CONFIGURATION = reference.DOC.read_text(encoding="utf-8")
+README_MOST_LINES = 300
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 STATUS = re.compile(r"^[A-Z][A-Z_]+$")  # the run's own statuses and phases: RUNNING, IMPORT, ...
 UPDATE_TARGET = re.compile(r"(?:SET\s+|,\s*)([\w#.]+)\s*=")
@@ -87,7 +94,7 @@ def written_by_the_state_machine() -> tuple[set[str], set[str]]:
 
 
 def test_the_run_record_table_lists_every_attribute_and_status_the_code_writes() -> None:
-    documented = words_in_backticks(section("### The run record"))
+    documented = words_in_backticks(RUN_RECORD)
     lambda_attributes, lambda_values = written_by_the_lambdas()
     machine_attributes, machine_values = written_by_the_state_machine()
     # what the reading found, so that the test cannot pass by reading nothing
@@ -98,30 +105,24 @@ def test_the_run_record_table_lists_every_attribute_and_status_the_code_writes()
 
     missing = (lambda_attributes | lambda_values | machine_attributes | machine_values) - documented
 
-    assert not missing, f"README's run-record table does not mention {sorted(missing)}"
+    assert not missing, f"docs/RUN_RECORD.md's table does not mention {sorted(missing)}"
 
 
-def test_the_configuration_table_gives_every_limit_the_validation_enforces() -> None:
-    tables = section("## Configure")
-    rows = {
-        match["field"]: match["row"]
-        for match in re.finditer(r"^\| `(?P<field>\w+)(?:\[\])?` (?P<row>.*)$", tables, re.MULTILINE)
-    }
-    assert set(RefreshConfig.model_fields) <= set(rows), "every field has a row"
-    sections = (
-        (RefreshConfig, lambda name: rows[name]),
-        (Polling, lambda _: rows["polling"]),
-        (PhaseTimeouts, lambda _: rows["phase_timeouts"]),
-    )
-    for model, row_of in sections:
-        for name, field in model.model_fields.items():
-            bounds = ("ge", "le", "lt")
+def test_the_configuration_reference_gives_every_limit_the_validation_enforces() -> None:
+    for found in reference.sections():
+        name = found.model.__name__
+        text = section(f"## {name}", CONFIGURATION)
+        rows = {match[1]: match[2] for match in re.finditer(r"^\| `(\w+)` (.*)$", text, re.MULTILINE)}
+        assert set(found.model.model_fields) <= set(rows), f"every field of {name} has a row"
+        for field_name, field in found.model.model_fields.items():
+            bounds = ("ge", "gt", "le", "lt")
             limits = {str(getattr(m, bound)) for m in field.metadata for bound in bounds if hasattr(m, bound)}
             limits |= {str(value) for value in get_args(field.annotation) if isinstance(value, int)}
             for limit in limits:
-                assert re.search(rf"\b{limit}\b", row_of(name)), f"README: {name} row does not give the limit {limit}"
-    assert str(JOB_NAME_PREFIX_MAX) in rows["job_name_prefix"] and str(JOB_NAME_MAX) in rows["job_name_prefix"]
-    assert "account of the Personalize resources" in rows["personalize_role_arn"]
+                assert re.search(rf"\b{limit}\b", rows[field_name]), f"{name}.{field_name}: no limit {limit}"
+    top = section("## RefreshConfig", CONFIGURATION)
+    assert f"1 to {JOB_NAME_PREFIX_MAX} letters" in top and f"{JOB_NAME_MAX} characters" in top
+    assert "Personalize cannot use a role of another account" in top
 
 
 def test_every_make_target_and_stack_output_is_named() -> None:
@@ -134,6 +135,28 @@ def test_every_make_target_and_stack_output_is_named() -> None:
     assert [target for target in phony.split() if f"make {target}" not in README] == []
     assert [output for output in outputs if f"`{output}`" not in README] == []
     assert "-c stack_name=" in README
+
+
+def test_the_readme_says_why_each_pinned_dependency_is_there() -> None:
+    dependencies = section("## Dependencies, and why each is there")
+    explained = {name.lower() for name in re.findall(r"\*\*([\w.-]+)\*\*", dependencies)}
+    pinned = [
+        Requirement(line).name.lower()
+        for file_name in ("requirements.txt", "requirements-dev.txt")
+        for line in (ROOT / file_name).read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith(("#", "-r"))
+    ]
+    assert "aws-cdk-lib" in pinned and "moto" in pinned, "the requirements were read"
+
+    assert [name for name in pinned if name not in explained] == []
+
+
+def test_the_readme_leads_in_at_most_300_lines() -> None:
+    lines = len(README.splitlines())
+
+    assert lines <= README_MOST_LINES, (
+        f"README.md has {lines} lines: keep it to what a newcomer needs first, and move the rest to docs/"
+    )
 
 
 def _states(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
