@@ -8,13 +8,15 @@ import ast
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, get_args
 
+import pytest
 from packaging.requirements import Requirement
 
 from docs_tools import configuration_reference as reference
 from infra.config import JOB_NAME_MAX, JOB_NAME_PREFIX_MAX
-from tests.conftest import ROOT
+from tests.conftest import ROOT, example_raw
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 RUN_RECORD = (ROOT / "docs" / "RUN_RECORD.md").read_text(encoding="utf-8")
@@ -149,6 +151,26 @@ def test_the_readme_says_why_each_pinned_dependency_is_there() -> None:
     assert "aws-cdk-lib" in pinned and "moto" in pinned, "the requirements were read"
 
     assert [name for name in pinned if name not in explained] == []
+
+
+def test_the_configuration_error_shown_is_what_cdk_synth_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app
+
+    shown = re.findall(r"^```\n(cdk synth: .*)\n```$", section("## Configure"), re.MULTILINE)
+    assert len(shown) == 1, "the README shows one error of cdk synth"
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "my-shop.json").write_text(json.dumps({**example_raw(), "time_zone": "Seoul"}))
+    monkeypatch.chdir(tmp_path)
+    # `cdk synth -c config=config/my-shop.json` (the CLI's -c reaches the app as its context)
+    app_with_context = app.cdk.App
+    monkeypatch.setattr(app.cdk, "App", lambda: app_with_context(context={"config": "config/my-shop.json"}))
+
+    with pytest.raises(SystemExit) as exited:
+        app.main()
+
+    assert exited.value.code == shown[0]
 
 
 def test_the_readme_leads_in_at_most_300_lines() -> None:
