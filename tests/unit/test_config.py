@@ -308,17 +308,3 @@ def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
     training, deployment = Phase(7200, 900, 60).polls, Phase(1800, 60, 60).polls
     assert (training, deployment) == (1 + 30 + 14 + 8 + 24, 1 + 30 + 1 + 30 + 24)
     assert largest_history(**one, datasets=1, campaigns=2) - base == 100 + EVENTS_PER_POLL * (training + deployment)
-
-
-def test_the_docs_give_the_history_budget_of_the_defaults(example_config: Any) -> None:
-    from infra.history_budget import Phase, largest_history
-
-    timeouts, polling = example_config.phase_timeouts.seconds(), example_config.polling
-    events = largest_history(
-        import_=Phase(timeouts["import_seconds"], polling.import_seconds, polling.dense_seconds),
-        training=Phase(timeouts["training_seconds"], polling.training_seconds, polling.dense_seconds),
-        deployment=Phase(timeouts["deployment_seconds"], polling.deployment_seconds, polling.dense_seconds),
-        datasets=1,
-        campaigns=1,
-    )
-    assert f"come to {events:,} events" in (ROOT / "docs" / "HOW_IT_WORKS.md").read_text(encoding="utf-8")
