@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= ap-northeast-2
 
-.PHONY: demo test lint synth clean soak reliability-report bench definition diagram config-reference
+.PHONY: demo test lint synth clean soak reliability-report bench definition diagram config-reference samples
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,3 +73,8 @@ diagram: $(STAMP)
 # The configuration reference, docs/CONFIGURATION.md, from the configuration model in infra/config.py.
 config-reference: $(STAMP)
 	$(BIN)/python -m docs_tools.configuration_reference
+
+# The samples of command output in README.md and docs/*.md (a docs test fails when one is out of date): runs the
+# rehearsals and the operator CLI on the local engine and rewrites the samples that changed.
+samples: $(STAMP)
+	$(BIN)/python -m docs_tools.samples $(ARGS)

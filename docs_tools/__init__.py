@@ -1,6 +1,7 @@
-"""Generators of the reference pages in docs/ that are derived from the code, so they cannot drift from it:
-the state machine's picture (`state_machine_diagram`) and the configuration reference (`configuration_reference`).
-A unit test regenerates each in memory and fails when the committed page differs."""
+"""Generators of what the docs show that is derived from the code, so it cannot drift from it: the state machine's
+picture (`state_machine_diagram`), the configuration reference (`configuration_reference`), and the samples of
+command output in README.md and docs/ (`samples`). A test regenerates each in memory and fails when the committed
+text differs."""
 
 import argparse
 import sys

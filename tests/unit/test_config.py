@@ -312,17 +312,3 @@ def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
         largest_history(**one, datasets=1, campaigns=2) - base
         == 100 + events_per_poll("training") * training + events_per_poll("deployment") * deployment
     )
-
-
-def test_the_readme_gives_the_history_budget_of_the_defaults(example_config: Any) -> None:
-    from infra.history_budget import Phase, largest_history
-
-    timeouts, polling = example_config.phase_timeouts.seconds(), example_config.polling
-    events = largest_history(
-        import_=Phase(timeouts["import_seconds"], polling.import_seconds, polling.dense_seconds),
-        training=Phase(timeouts["training_seconds"], polling.training_seconds, polling.dense_seconds),
-        deployment=Phase(timeouts["deployment_seconds"], polling.deployment_seconds, polling.dense_seconds),
-        datasets=1,
-        campaigns=1,
-    )
-    assert f"come to {events:,} events" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from docs_tools import configuration_reference as reference
-from infra.config import JOB_NAME_PREFIX_MAX, Polling, RefreshConfig, parse_config
+from infra.config import JOB_NAME_MAX, JOB_NAME_PREFIX_MAX, Polling, RefreshConfig, parse_config
 
 PAGE = reference.DOC.read_text(encoding="utf-8") if reference.DOC.exists() else ""
 
@@ -86,6 +86,22 @@ def test_the_limits_shown_are_the_models() -> None:
     assert rows(PAGE, "RefreshConfig")["glue_job_names"][2].startswith("at least 1 item; each: a Glue job name")
     assert rows(PAGE, "RefreshConfig")["time_zone"][2].startswith("an IANA time zone name")
     assert f"1 to {JOB_NAME_PREFIX_MAX} letters" in rows(PAGE, "RefreshConfig")["job_name_prefix"][2]
+
+
+def test_the_configuration_reference_gives_every_limit_the_validation_enforces() -> None:
+    for found in reference.sections():
+        name = found.model.__name__
+        cells = rows(PAGE, name)
+        assert set(found.model.model_fields) <= set(cells), f"every field of {name} has a row"
+        for field_name, field in found.model.model_fields.items():
+            bounds = ("ge", "gt", "le", "lt")
+            limits = {str(getattr(m, bound)) for m in field.metadata for bound in bounds if hasattr(m, bound)}
+            limits |= {str(value) for value in get_args(field.annotation) if isinstance(value, int)}
+            for limit in limits:
+                assert re.search(rf"\b{limit}\b", cells[field_name][2]), f"{name}.{field_name}: no limit {limit}"
+    top = PAGE.split("\n## RefreshConfig\n", 1)[1].split("\n## ", 1)[0]
+    assert f"1 to {JOB_NAME_PREFIX_MAX} letters" in top and f"{JOB_NAME_MAX} characters" in top
+    assert "Personalize cannot use a role of another account" in top
 
 
 def test_each_model_lists_its_rules_across_fields() -> None:

@@ -1,5 +1,5 @@
-"""The README stays true to the code: the run-record table lists every attribute and status the code writes,
-the configuration table every limit the validation enforces, and every make target and stack output is named."""
+"""docs/RUN_RECORD.md stays true to the code: its table lists every attribute and status that the Lambdas' run
+record module and the state machine's DynamoDB tasks write."""
 
 from __future__ import annotations
 
@@ -7,23 +7,14 @@ import ast
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, get_args
+from typing import Any
 
-from infra.config import JOB_NAME_MAX, JOB_NAME_PREFIX_MAX, PhaseTimeouts, Polling, RefreshConfig
 from tests.conftest import ROOT
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+RUN_RECORD = (ROOT / "docs" / "RUN_RECORD.md").read_text(encoding="utf-8")
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 STATUS = re.compile(r"^[A-Z][A-Z_]+$")  # the run's own statuses and phases: RUNNING, IMPORT, ...
 UPDATE_TARGET = re.compile(r"(?:SET\s+|,\s*)([\w#.]+)\s*=")
-
-
-def section(heading: str, text: str = README) -> str:
-    """The README's text (or `text`) from `heading` to the next heading of the same or a higher level."""
-    start = text.index(f"\n{heading}\n")
-    level = len(heading.split(" ", 1)[0])
-    following = re.compile(rf"^#{{1,{level}}} ", re.MULTILINE).search(text, start + len(heading) + 2)
-    return text[start : following.start() if following else len(text)]
 
 
 def words_in_backticks(text: str) -> set[str]:
@@ -94,7 +85,7 @@ def written_by_the_state_machine() -> tuple[set[str], set[str]]:
 
 
 def test_the_run_record_table_lists_every_attribute_and_status_the_code_writes() -> None:
-    documented = words_in_backticks(section("### The run record"))
+    documented = words_in_backticks(RUN_RECORD)
     lambda_attributes, lambda_values = written_by_the_lambdas()
     machine_attributes, machine_values = written_by_the_state_machine()
     # what the reading found, so that the test cannot pass by reading nothing
@@ -105,42 +96,7 @@ def test_the_run_record_table_lists_every_attribute_and_status_the_code_writes()
 
     missing = (lambda_attributes | lambda_values | machine_attributes | machine_values) - documented
 
-    assert not missing, f"README's run-record table does not mention {sorted(missing)}"
-
-
-def test_the_configuration_table_gives_every_limit_the_validation_enforces() -> None:
-    tables = section("## Configure")
-    rows = {
-        match["field"]: match["row"]
-        for match in re.finditer(r"^\| `(?P<field>\w+)(?:\[\])?` (?P<row>.*)$", tables, re.MULTILINE)
-    }
-    assert set(RefreshConfig.model_fields) <= set(rows), "every field has a row"
-    sections = (
-        (RefreshConfig, lambda name: rows[name]),
-        (Polling, lambda _: rows["polling"]),
-        (PhaseTimeouts, lambda _: rows["phase_timeouts"]),
-    )
-    for model, row_of in sections:
-        for name, field in model.model_fields.items():
-            bounds = ("ge", "le", "lt")
-            limits = {str(getattr(m, bound)) for m in field.metadata for bound in bounds if hasattr(m, bound)}
-            limits |= {str(value) for value in get_args(field.annotation) if isinstance(value, int)}
-            for limit in limits:
-                assert re.search(rf"\b{limit}\b", row_of(name)), f"README: {name} row does not give the limit {limit}"
-    assert str(JOB_NAME_PREFIX_MAX) in rows["job_name_prefix"] and str(JOB_NAME_MAX) in rows["job_name_prefix"]
-    assert "account of the Personalize resources" in rows["personalize_role_arn"]
-
-
-def test_every_make_target_and_stack_output_is_named() -> None:
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    (phony,) = re.findall(r"^\.PHONY: (.*)$", makefile, re.MULTILINE)
-    stack = (ROOT / "infra" / "stack.py").read_text(encoding="utf-8")
-    outputs = re.findall(r'CfnOutput\(\s*self,\s*"(\w+)"', stack)
-    assert {"StateMachineArn", "AlertSubscription"} <= set(outputs), "the stack's outputs were found"
-
-    assert [target for target in phony.split() if f"make {target}" not in README] == []
-    assert [output for output in outputs if f"`{output}`" not in README] == []
-    assert "-c stack_name=" in README
+    assert not missing, f"docs/RUN_RECORD.md's table does not mention {sorted(missing)}"
 
 
 def _states(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
