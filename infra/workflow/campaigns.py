@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from refresh_common.schema import ACTIVE, DONE, FAILED, GATED, PHASE_JOBS, SKIPPED, SUCCEEDED, TIMED_OUT, Attr
+from refresh_common.schema import DEPLOYMENT as DEPLOYMENT_PHASE
+from refresh_common.schema import TRAINING as TRAINING_PHASE
+
 from . import retries
 from .polling import PLANNED, UNCHANGED, Polling, PollLoop, status_is
 from .states import (
@@ -57,7 +61,7 @@ DEPLOYMENT = PollLoop(
 )
 TRAINING_FAILED = "Training step failed"
 DEPLOYMENT_FAILED = "Deployment step failed"
-FAILED = "Record campaign failure"
+RECORD_FAILURE = "Record campaign failure"
 VERSION = "$.training.solution_version_arn"
 TRAINING_STATUS = "$.describe.version.Status"
 UPDATE = "$.describe.campaign.LatestCampaignUpdate"
@@ -106,7 +110,7 @@ def _skip() -> States:
             next_="Campaign skipped",
             comment="the data the campaign depends on did not change; nothing is trained or deployed.",
         ),
-        "Campaign skipped": _outcome(run_status="SKIPPED"),
+        "Campaign skipped": _outcome(run_status=SKIPPED),
     }
 
 
@@ -141,27 +145,27 @@ def _training(polling: Polling) -> States:
             "Default": TRAINING.wait,
         },
         "Record training status": _record_status(
-            "solution_version", TRAINING_STATUS, TRAINING, next_="Training finished?", on_error=TRAINING_FAILED
+            TRAINING_PHASE, TRAINING_STATUS, TRAINING, next_="Training finished?", on_error=TRAINING_FAILED
         ),
         "Training polls ran out": failure(
-            "TRAINING",
+            TRAINING_PHASE,
             "TrainingTimedOut",
-            "TIMED_OUT",
+            TIMED_OUT,
             "States.Format('Solution version {} was still {} when its polls ran out, long past its {} limit: a stop "
             "was asked and not done; stop it by hand (aws personalize stop-solution-version-creation) if it still "
             "trains', $.training.solution_version_arn, $.training.seen.status, $.training.limit.limit)",
-            next_=FAILED,
+            next_=RECORD_FAILURE,
         ),
     }
     return {
         "Record import active": {
             **record_write(
                 [
-                    ("dataset_import_job_status", ":active"),
-                    ("dataset_import_job_updated_at", ":now"),
-                    ("phase", ":training"),
+                    (Attr.DATASET_IMPORT_JOB_STATUS, ":active"),
+                    (Attr.DATASET_IMPORT_JOB_UPDATED_AT, ":now"),
+                    (Attr.PHASE, ":training"),
                 ],
-                {":active": {"S": "ACTIVE"}, ":training": {"S": "TRAINING"}},
+                {":active": {"S": ACTIVE}, ":training": {"S": TRAINING_PHASE}},
             ),
             "Catch": [catch_all("$.error", TRAINING_FAILED)],
             "Next": "Start training",
@@ -233,23 +237,23 @@ def _training(polling: Polling) -> States:
             "$.describe.version.FailureReason", present="Training failed", absent="Training failed without a reason"
         ),
         "Training failed": failure(
-            "TRAINING",
+            TRAINING_PHASE,
             "TrainingFailed",
-            "FAILED",
+            FAILED,
             "States.Format('Solution version {} failed: {}', $.training.solution_version_arn, "
             "$.describe.version.FailureReason)",
-            next_=FAILED,
+            next_=RECORD_FAILURE,
         ),
         "Training failed without a reason": failure(
-            "TRAINING",
+            TRAINING_PHASE,
             "TrainingFailed",
-            "FAILED",
+            FAILED,
             "States.Format('Solution version {} failed; Personalize gave no failureReason', "
             "$.training.solution_version_arn)",
-            next_=FAILED,
+            next_=RECORD_FAILURE,
         ),
         **_stopped(),
-        "Training step failed": caught_failure("TRAINING", "FAILED", next_="Step failure cause given?"),
+        "Training step failed": caught_failure(TRAINING_PHASE, FAILED, next_="Step failure cause given?"),
         "Announce training active": announce(
             campaign_detail(
                 phase="TRAINING",
@@ -306,19 +310,19 @@ def _stopped() -> States:
             "Default": "Training stopped",
         },
         "Training timed out": failure(
-            "TRAINING",
+            TRAINING_PHASE,
             "TrainingTimedOut",
-            "TIMED_OUT",
+            TIMED_OUT,
             "States.Format('Solution version {} was still training at its {} limit and was stopped; the campaign "
             "keeps its version', $.training.solution_version_arn, $.training.limit.limit)",
-            next_=FAILED,
+            next_=RECORD_FAILURE,
         ),
         "Training stopped": failure(
-            "TRAINING",
+            TRAINING_PHASE,
             "TrainingStopped",
-            "FAILED",
+            FAILED,
             "States.Format('Solution version {} was stopped before it became ACTIVE', $.training.solution_version_arn)",
-            next_=FAILED,
+            next_=RECORD_FAILURE,
         ),
     }
 
@@ -367,26 +371,26 @@ def _deployment(polling: Polling) -> States:
             "Default": DEPLOYMENT.wait,
         },
         "Record deployment status": _record_status(
-            "campaign_update", f"{UPDATE}.Status", DEPLOYMENT, next_="Deployment finished?", on_error=DEPLOYMENT_FAILED
+            DEPLOYMENT_PHASE, f"{UPDATE}.Status", DEPLOYMENT, next_="Deployment finished?", on_error=DEPLOYMENT_FAILED
         ),
         "Deployment timed out": failure(
-            "DEPLOYMENT",
+            DEPLOYMENT_PHASE,
             "DeploymentTimedOut",
-            "TIMED_OUT",
+            TIMED_OUT,
             "States.Format('Campaign update to {} was not done at its {} limit; an update cannot be stopped: if it "
             "still finishes, the campaign serves the new version, else it keeps its previous one', "
             "$.training.solution_version_arn, $.deployment.limit.limit)",
-            next_=FAILED,
+            next_=RECORD_FAILURE,
             comment="A campaign update cannot be stopped.",
         ),
         "Deployment polls ran out": failure(
-            "DEPLOYMENT",
+            DEPLOYMENT_PHASE,
             "DeploymentTimedOut",
-            "TIMED_OUT",
+            TIMED_OUT,
             "States.Format('Campaign update to {} was still {} when its polls ran out, long past its {} limit; an "
             "update cannot be stopped: if it still finishes, the campaign serves the new version, else it keeps its "
             "previous one', $.training.solution_version_arn, $.deployment.seen.status, $.deployment.limit.limit)",
-            next_=FAILED,
+            next_=RECORD_FAILURE,
         ),
     }
     return {
@@ -485,37 +489,37 @@ def _deployment(polling: Polling) -> States:
             f"{UPDATE}.FailureReason", present="Deployment failed", absent="Deployment failed without a reason"
         ),
         "Deployment failed": failure(
-            "DEPLOYMENT",
+            DEPLOYMENT_PHASE,
             "DeploymentFailed",
-            "FAILED",
+            FAILED,
             "States.Format('Campaign update to {} failed: {}; the campaign still serves its previous version', "
             "$.training.solution_version_arn, $.describe.campaign.LatestCampaignUpdate.FailureReason)",
-            next_=FAILED,
+            next_=RECORD_FAILURE,
         ),
         "Deployment failed without a reason": failure(
-            "DEPLOYMENT",
+            DEPLOYMENT_PHASE,
             "DeploymentFailed",
-            "FAILED",
+            FAILED,
             "States.Format('Campaign update to {} failed; Personalize gave no failureReason; the campaign still "
             "serves its previous version', $.training.solution_version_arn)",
-            next_=FAILED,
+            next_=RECORD_FAILURE,
         ),
-        DEPLOYMENT_FAILED: caught_failure("DEPLOYMENT", "FAILED", next_="Step failure cause given?"),
+        DEPLOYMENT_FAILED: caught_failure(DEPLOYMENT_PHASE, FAILED, next_="Step failure cause given?"),
         **failure_cause(
-            ("Step failure cause given?", "Keep step failure cause", "No step failure cause"), next_=FAILED
+            ("Step failure cause given?", "Keep step failure cause", "No step failure cause"), next_=RECORD_FAILURE
         ),
         "Record success": {
             **record_write(
                 [
-                    ("run_status", ":succeeded"),
-                    ("phase", ":done"),
-                    ("deployed_solution_version_arn", ":version"),
-                    ("campaign_update_completed_at", ":completed"),
-                    ("ended_at", ":now"),
+                    (Attr.RUN_STATUS, ":succeeded"),
+                    (Attr.PHASE, ":done"),
+                    (Attr.DEPLOYED_SOLUTION_VERSION_ARN, ":version"),
+                    (Attr.CAMPAIGN_UPDATE_COMPLETED_AT, ":completed"),
+                    (Attr.ENDED_AT, ":now"),
                 ],
                 {
-                    ":succeeded": {"S": "SUCCEEDED"},
-                    ":done": {"S": "DONE"},
+                    ":succeeded": {"S": SUCCEEDED},
+                    ":done": {"S": DONE},
                     ":version": {"S.$": VERSION},
                     ":completed.$": "$.deployment.completed_at",
                 },
@@ -534,7 +538,7 @@ def _deployment(polling: Polling) -> States:
             next_="Campaign refreshed",
             comment="the campaign update is ACTIVE; the campaign serves the new version.",
         ),
-        "Campaign refreshed": _outcome(run_status="SUCCEEDED", **{"solution_version_arn.$": VERSION}),
+        "Campaign refreshed": _outcome(run_status=SUCCEEDED, **{"solution_version_arn.$": VERSION}),
     }
 
 
@@ -555,7 +559,7 @@ def _held_back(version_fields: dict[str, Any]) -> States:
             comment="the run is GATED; the campaign keeps the version it served.",
         ),
         "Campaign held back": {
-            **_outcome(run_status="GATED", **{"solution_version_arn.$": VERSION}),
+            **_outcome(run_status=GATED, **{"solution_version_arn.$": VERSION}),
             "Comment": "Not a failure: the run did what it should, and the campaign keeps the version it served.",
         },
     }
@@ -563,7 +567,7 @@ def _held_back(version_fields: dict[str, Any]) -> States:
 
 def _failure() -> States:
     return {
-        FAILED: mark_failed(
+        RECORD_FAILURE: mark_failed(
             catch=[catch_all("$.record_error", "Campaign failure not recorded")], Next="Alert campaign failure"
         ),
         "Campaign failure not recorded": failure_not_recorded("Alert campaign failure"),
@@ -587,7 +591,7 @@ def _failure() -> States:
             comment="the campaign's run FAILED or TIMED_OUT in a phase; the campaign keeps the version it served.",
         ),
         "Campaign failed": _outcome(
-            run_status="FAILED",
+            run_status=FAILED,
             **{"phase.$": "$.failure.phase", "error.$": "$.failure.error", "cause.$": "$.failure.cause"},
         ),
     }
@@ -602,15 +606,16 @@ def _outcome(run_status: str, **fields: str) -> State:
     }
 
 
-def _record_status(attribute: str, status: str, loop: PollLoop, *, next_: str, on_error: str) -> State:
+def _record_status(phase: str, status: str, loop: PollLoop, *, next_: str, on_error: str) -> State:
     """The job's new status in the campaign's run record; what was written becomes the status seen."""
+    job = PHASE_JOBS[phase]
     return {
         **record_write(
-            [(f"{attribute}_status", ":status"), (f"{attribute}_updated_at", ":now"), (f"{attribute}_polls", ":polls")],
+            [(job.status, ":status"), (job.updated_at, ":now"), (job.polls, ":polls")],
             {":status": {"S.$": status}, ":polls": {"N.$": f"States.JsonToString({loop.poll_path}.index)"}},
             returns="UPDATED_NEW",
         ),
-        "ResultSelector": {"status.$": f"$.Attributes.{attribute}_status.S"},
+        "ResultSelector": {"status.$": f"$.Attributes.{job.status}.S"},
         "ResultPath": f"{loop.poll_path.rsplit('.', 1)[0]}.seen",
         "Catch": [catch_all("$.error", on_error)],
         "Next": next_,

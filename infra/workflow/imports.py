@@ -6,6 +6,8 @@ to the run's failure (run_end.py).
 
 from __future__ import annotations
 
+from refresh_common.schema import Attr, ImportJobAttr
+
 from . import retries
 from .polling import PLANNED, UNCHANGED, Polling, PollLoop, status_is
 from .states import (
@@ -197,14 +199,15 @@ def _dataset_detail(**fields: str) -> dict[str, str]:
 def _record_status() -> State:
     """The job's new status, in the run record of every campaign of the run; the first configured dataset's
     also in the record's top-level dataset_import_job_* attributes."""
+    job = f"{Attr.DATASET_IMPORT_JOBS}.#dataset"
     dataset = [
-        ("dataset_import_jobs.#dataset.#status", ":status"),
-        ("dataset_import_jobs.#dataset.updated_at", ":now"),
-        ("dataset_import_jobs.#dataset.polls", ":polls"),
+        (f"{job}.#status", ":status"),
+        (f"{job}.{ImportJobAttr.UPDATED_AT}", ":now"),
+        (f"{job}.{ImportJobAttr.POLLS}", ":polls"),
     ]
-    first = [("dataset_import_job_status", ":status"), ("dataset_import_job_updated_at", ":now")]
+    first = [(Attr.DATASET_IMPORT_JOB_STATUS, ":status"), (Attr.DATASET_IMPORT_JOB_UPDATED_AT, ":now")]
     values = {":status": {"S.$": "$.status"}, ":polls": {"N.$": "States.JsonToString($.polls)"}}
-    names = {"#dataset.$": "$.dataset_name", "#status": "status"}
+    names = {"#dataset.$": "$.dataset_name", "#status": ImportJobAttr.STATUS}  # status is a reserved word
     not_recorded = [catch_all("$.error", "Import status not recorded")]
     return {
         "Type": "Map",

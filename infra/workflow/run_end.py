@@ -3,6 +3,8 @@ as their outcomes say."""
 
 from __future__ import annotations
 
+from refresh_common.schema import FAILED, IMPORT, TIMED_OUT
+
 from .states import (
     States,
     alert,
@@ -29,9 +31,11 @@ def failure_states() -> States:
             "Choices": [{"Variable": "$.error.Error", "StringEquals": "ImportTimedOut", "Next": "Import timed out"}],
             "Default": "Import did not finish",
         },
-        "Import timed out": caught_failure("IMPORT", "TIMED_OUT", next_="Failure cause given?"),
-        "Import did not finish": caught_failure("IMPORT", "FAILED", next_="Failure cause given?"),
-        CAMPAIGNS_FAILED: caught_failure("CAMPAIGNS", "FAILED", next_="Failure cause given?"),
+        "Import timed out": caught_failure(IMPORT, TIMED_OUT, next_="Failure cause given?"),
+        "Import did not finish": caught_failure(IMPORT, FAILED, next_="Failure cause given?"),
+        # Not a phase of the record's: the Map over the campaigns failed as a whole (each campaign's own
+        # failure is recorded in its phase).
+        CAMPAIGNS_FAILED: caught_failure("CAMPAIGNS", FAILED, next_="Failure cause given?"),
         **failure_cause(("Failure cause given?", "Keep failure cause", "No failure cause"), next_="Record run failure"),
         "Record run failure": {
             "Type": "Map",

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from refresh_common.schema import RUNNING, Attr
+
 from . import retries
 
 State = dict[str, Any]
@@ -119,8 +121,8 @@ def announce(detail: dict[str, Any], *, next_: str, comment: str) -> State:
 # Run-record writes ------------------------------------------------------------------------------------
 
 NOW = {"S.$": "$$.State.EnteredTime"}
-THIS_EXECUTION = "execution_arn = :execution_arn"
-STILL_RUNNING = "execution_arn = :execution_arn AND run_status = :running"
+THIS_EXECUTION = f"{Attr.EXECUTION_ARN} = :execution_arn"
+STILL_RUNNING = f"{THIS_EXECUTION} AND {Attr.RUN_STATUS} = :running"
 
 
 def record_write(
@@ -134,10 +136,10 @@ def record_write(
     """An UpdateItem of the campaign's run record for this base date, made only while this execution owns
     it (`condition`); `updates` are (attribute, value placeholder) pairs, and updated_at is always set.
     Without Next, End or Catch: the caller adds those."""
-    assignments = [*(f"{attribute} = {value}" for attribute, value in updates), "updated_at = :now"]
+    assignments = [*(f"{attribute} = {value}" for attribute, value in updates), f"{Attr.UPDATED_AT} = :now"]
     parameters: dict[str, Any] = {
         "TableName": RUN_TABLE,
-        "Key": {"campaign_name": {"S.$": "$.campaign_name"}, "base_date": {"N.$": "$.run.base_date"}},
+        "Key": {Attr.CAMPAIGN_NAME: {"S.$": "$.campaign_name"}, Attr.BASE_DATE: {"N.$": "$.run.base_date"}},
         "UpdateExpression": "SET " + ", ".join(assignments),
         "ConditionExpression": condition,
     }
@@ -160,15 +162,15 @@ def mark_failed(*, catch: list[dict[str, Any]], **ending: Any) -> State:
     return {
         **record_write(
             [
-                ("run_status", ":failed"),
-                ("failure_phase", ":phase"),
-                ("failure_error", ":error"),
-                ("failure_reason", ":reason"),
-                ("ended_at", ":now"),
+                (Attr.RUN_STATUS, ":failed"),
+                (Attr.FAILURE_PHASE, ":phase"),
+                (Attr.FAILURE_ERROR, ":error"),
+                (Attr.FAILURE_REASON, ":reason"),
+                (Attr.ENDED_AT, ":now"),
             ],
             {
                 ":failed": {"S.$": "$.failure.run_status"},
-                ":running": {"S": "RUNNING"},
+                ":running": {"S": RUNNING},
                 ":phase": {"S.$": "$.failure.phase"},
                 ":error": {"S.$": "$.failure.error"},
                 ":reason": {"S.$": "$.failure.cause"},
