@@ -113,12 +113,21 @@ def _glob(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
 def _arn_matches(pattern: str, arn: str) -> bool:
     """IAM's Resource matching: "*" matches anything; otherwise each of an ARN's first five parts is matched
     on its own (a wildcard spans no colon there) and the resource part as a whole."""
-    if pattern == "*":
+    parts = _arn_pattern(pattern)
+    if parts is None:
         return True
-    pattern_parts, arn_parts = pattern.split(":", 5), arn.split(":", 5)
-    if len(pattern_parts) != 6 or len(arn_parts) != 6:
-        return pattern == arn
-    return all(_glob(p).match(a) for p, a in zip(pattern_parts, arn_parts, strict=True))
+    arn_parts = arn.split(":", 5)
+    if len(parts) != len(arn_parts):
+        return False
+    return all(p.match(a) for p, a in zip(parts, arn_parts, strict=True))
+
+
+@cache
+def _arn_pattern(pattern: str) -> tuple[re.Pattern[str], ...] | None:
+    if pattern == "*":
+        return None
+    parts = pattern.split(":", 5)
+    return tuple(_glob(p) for p in parts) if len(parts) == 6 else (re.compile(re.escape(pattern) + r"\Z"),)
 
 
 # -- requests: what a call asks IAM ---------------------------------------------------------------------
