@@ -102,4 +102,15 @@ def _add_poll_function(template: dict[str, Any], machine: dict[str, Any]) -> Non
     properties["Description"] = "Describes a Personalize job; raises ResourcePending until it has ended"
     properties.pop("Environment", None)
     resources[POLL_FUNCTION_ID] = {"Type": "AWS::Lambda::Function", "Properties": properties}
-    machine.setdefault("DefinitionSubstitutions", {})["PollFunctionArn"] = {"Fn::GetAtt": [POLL_FUNCTION_ID, "Arn"]}
+    poller = {"Fn::GetAtt": [POLL_FUNCTION_ID, "Arn"]}
+    machine.setdefault("DefinitionSubstitutions", {})["PollFunctionArn"] = poller
+    # The state machine's role may invoke it, as it may invoke the task functions.
+    machine_role = machine["RoleArn"]["Fn::GetAtt"][0]
+    (invoke,) = [
+        statement
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": machine_role} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "lambda:InvokeFunction"
+    ]
+    invoke["Resource"] = [*invoke["Resource"], poller]

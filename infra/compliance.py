@@ -29,9 +29,10 @@ SCHEDULED_CHECK = (
     "not worth replaying from a queue (the next check measures afresh), and a check that never ran publishes "
     "no datapoint, which the staleness alarms treat as breaching."
 )
-LIST_ACTIONS = (
-    "personalize:ListDatasetImportJobs supports no resource-level permissions: '*' is the narrowest resource "
-    "IAM accepts for it; it only lists import jobs, to tell whether a dataset has had an ACTIVE one."
+XRAY_AND_LIST_ACTIONS = (
+    "X-Ray (PutTraceSegments, PutTelemetryRecords) and Personalize's List actions (ListDatasetImportJobs, "
+    "ListSolutionVersions) have no resource type in the Service Authorization Reference: '*' is the only resource "
+    "IAM matches for them. The List calls only read: earlier imports of a dataset, the versions of a solution."
 )
 JOB_NAME_PATTERN = (
     "Personalize job ARNs are only known once a refresh names them; the pattern is limited to this "

@@ -65,8 +65,12 @@ class RefreshWorkflow(Construct):
         role.add_to_policy(
             iam.PolicyStatement(actions=["personalize:DescribeDatasetImportJob"], resources=arns.import_jobs)
         )
+        # Polls a training, and stops one over its limit ("Stop training over its limit").
         role.add_to_policy(
-            iam.PolicyStatement(actions=["personalize:DescribeSolutionVersion"], resources=arns.solution_versions)
+            iam.PolicyStatement(
+                actions=["personalize:DescribeSolutionVersion", "personalize:StopSolutionVersionCreation"],
+                resources=arns.version_calls,
+            )
         )
         role.add_to_policy(iam.PolicyStatement(actions=["personalize:DescribeCampaign"], resources=arns.campaigns))
         role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table_arn]))

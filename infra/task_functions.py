@@ -57,7 +57,8 @@ class TaskFunctions(Construct):
         arns = PersonalizeArns(config)
 
         self.start_import = self._function(START_IMPORT)
-        self._allow(self.start_import, ["personalize:CreateDatasetImportJob"], arns.datasets + arns.import_jobs)
+        # The reference authorizes CreateDatasetImportJob on the job alone (not on the dataset it imports into).
+        self._allow(self.start_import, ["personalize:CreateDatasetImportJob"], arns.import_jobs)
         self._allow(self.start_import, ["personalize:DescribeDatasetImportJob"], arns.import_jobs)
         self.start_import.add_to_role_policy(
             iam.PolicyStatement(
@@ -68,7 +69,6 @@ class TaskFunctions(Construct):
         )
         # Before importing: earlier imports (INCREMENTAL needs one), and what each data location holds.
         self._allow(self.start_import, ["personalize:ListDatasetImportJobs"], ["*"])
-        compliance.acknowledge_resources(self._roles[START_IMPORT], ["*"], compliance.LIST_ACTIONS)
         for bucket, prefixes in _data_prefixes(config).items():
             self.start_import.add_to_role_policy(
                 iam.PolicyStatement(
@@ -87,15 +87,13 @@ class TaskFunctions(Construct):
         )
 
         self.start_training = self._function(START_TRAINING)
-        self._allow(
-            self.start_training,
-            ["personalize:CreateSolutionVersion", "personalize:ListSolutionVersions"],
-            arns.solutions,
-        )
+        self._allow(self.start_training, ["personalize:CreateSolutionVersion"], arns.solutions)
+        # An UPDATE training needs the solution's FULL version; a re-run finds its version by name.
+        self._allow(self.start_training, ["personalize:ListSolutionVersions"], ["*"])
         self._allow(
             self.start_training,
             ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"],
-            arns.solution_versions,
+            arns.version_calls,
         )
         # The training policy reads the solution's recipe; a quality gate's metrics are checked against the
         # version the campaign serves before training.
@@ -107,9 +105,9 @@ class TaskFunctions(Construct):
 
         self.deploy_version = self._function(DEPLOY_VERSION)
         self._allow(self.deploy_version, ["personalize:DescribeCampaign", "personalize:UpdateCampaign"], arns.campaigns)
-        self._allow(self.deploy_version, ["personalize:GetSolutionMetrics"], arns.solution_versions)
+        self._allow(self.deploy_version, ["personalize:GetSolutionMetrics"], arns.version_calls)
         # With the served version reporting no metrics (an UPDATE one), the gate compares with the FULL one.
-        self._allow(self.deploy_version, ["personalize:ListSolutionVersions"], arns.solutions)
+        self._allow(self.deploy_version, ["personalize:ListSolutionVersions"], ["*"])
         self._allow(self.deploy_version, ["dynamodb:UpdateItem", "dynamodb:Query"], [table.table_arn])
 
         compliance.acknowledge_resources(self._roles[START_IMPORT], arns.import_jobs, compliance.JOB_NAME_PATTERN)
@@ -140,7 +138,7 @@ class TaskFunctions(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
             )
         )
-        compliance.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", compliance.XRAY_AND_LOG_DELIVERY)
+        compliance.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", compliance.XRAY_AND_LIST_ACTIONS)
         self._roles[spec] = role
         function = uniform_function(
             self,

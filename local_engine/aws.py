@@ -18,9 +18,9 @@ It also installs caches for work the interpreter repeats (moto_caches.py), a
 faster path through moto's response serializer (fast_responses.py) and its
 copies of state data (fast_copy.py),
 AWS's strictness (strictness.py), the aws-sdk adapter, the
-Lambda router, fault injection for moto's services (service_faults.py) and the
-execution status events AWS publishes (execution_events.py), and undoes all of
-it on exit.
+Lambda router, fault injection for moto's services (service_faults.py), the
+execution status events AWS publishes (execution_events.py) and IAM's decisions
+on the deployed roles' calls (authorization.py), and undoes all of it on exit.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.backend import execution as backend_execution
 from moto.stepfunctions.parser.backend import execution_worker
 
+from local_engine.authorization import Authorization
 from local_engine.clock import VirtualClock
 from local_engine.execution_events import ExecutionStatusEvents
 from local_engine.fast_copy import FastCopies
@@ -218,7 +219,7 @@ class MotoPatches(PatchSet):
 
 
 class LocalAws:
-    """moto + simulated time + AWS's strictness + aws-sdk normalisation + in-process Lambdas."""
+    """moto + simulated time + AWS's strictness + aws-sdk normalisation + in-process Lambdas + IAM."""
 
     def __init__(
         self, clock: VirtualClock, region: str = "us-east-1", *, history_event_quota: int = HISTORY_EVENT_QUOTA
@@ -234,6 +235,7 @@ class LocalAws:
         self.strictness = StrictStepFunctions(history_event_quota=history_event_quota)
         self.faults = ServiceFaults()
         self.status_events = ExecutionStatusEvents()
+        self.authorization = Authorization()
         self._mock: Any = None
 
     def __enter__(self) -> LocalAws:
@@ -249,6 +251,7 @@ class LocalAws:
             self.router.install()
             self.faults.install()
             self.status_events.install()
+            self.authorization.install()
         except BaseException:
             self._undo()
             raise
@@ -258,6 +261,7 @@ class LocalAws:
         self._undo()
 
     def _undo(self) -> None:
+        self.authorization.uninstall()
         self.status_events.uninstall()
         self.faults.uninstall()
         self.router.uninstall()

@@ -3,7 +3,8 @@
 Each resource the refresh needs at run time is created in moto from its template
 properties, and every token (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, pseudo parameters) is
 resolved to the emulated resource, so the state machine that runs is the one that deploys.
-Lambda functions are routed to their real handler modules, in-process.
+Lambda functions are routed to their real handler modules, in-process. Every role's policies are handed to the
+engine's IAM (authorization.py), which evaluates the calls made as that role.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Any
 from .aws import LocalAws
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-# What the refresh does not exercise at run time: permissions, log groups, policies, subscriptions, keys
-# (nothing is encrypted locally), and the alarms and dashboard (nothing evaluates them locally).
+# What the refresh does not exercise at run time: resource-based permissions, log groups, subscriptions, keys
+# (nothing is encrypted locally), and the alarms and dashboard (nothing evaluates them locally). Roles' policies
+# are not created in moto either: the engine evaluates them itself (authorization.py).
 NOT_EMULATED = frozenset(
     {
         "AWS::CloudWatch::Alarm",
@@ -80,6 +82,7 @@ class LocalDeployment:
             resource = self.template["Resources"][logical_id]
             self._physical[logical_id] = creators[resource["Type"]](logical_id, resource.get("Properties", {}))
         self._check_account()
+        self._authorize()
         return self
 
     def ref(self, logical_id: str) -> str:
@@ -105,6 +108,10 @@ class LocalDeployment:
     def output(self, name: str) -> str:
         """A stack output, as `cdk deploy` prints it (e.g. "DeadLetterQueueUrl")."""
         return str(self._resolve(self.template["Outputs"][name]["Value"]))
+
+    @property
+    def stack_id(self) -> str:
+        return self._pseudo("AWS::StackId")
 
     @property
     def dead_letter_queue_url(self) -> str:
@@ -213,6 +220,51 @@ class LocalDeployment:
         events.put_targets(Rule=name, Targets=targets)
         return _Physical(name, {"Arn": arn})
 
+    def role_policies(self) -> dict[str, list[dict[str, Any]]]:
+        """Each role's ARN and the identity-based policy documents the template attaches to it (inline, an
+        AWS::IAM::Policy, a managed policy of the template), their tokens resolved."""
+        resources = self.template["Resources"]
+        documents: dict[str, list[Any]] = {k: [] for k, v in resources.items() if v["Type"] == "AWS::IAM::Role"}
+        for logical_id, resource in resources.items():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::IAM::Role":
+                documents[logical_id] += [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+                for managed in props.get("ManagedPolicyArns", []):
+                    if not (isinstance(managed, dict) and managed.get("Ref") in resources):
+                        raise UnsupportedResource(f"{logical_id}: the engine has no document for policy {managed}")
+                    documents[logical_id].append(resources[managed["Ref"]]["Properties"]["PolicyDocument"])
+            elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                for role in props.get("Roles", []):
+                    documents[role["Ref"]].append(props["PolicyDocument"])
+        return {
+            self._physical[logical_id].attributes["Arn"]: [self.resolved_policy(d) for d in docs]
+            for logical_id, docs in documents.items()
+        }
+
+    def resolved_policy(self, document: dict[str, Any]) -> Any:
+        """A policy document of the template with its tokens resolved, resources the engine does not create
+        (keys, log groups) named as CloudFormation would name them."""
+        return self._resolve(document, absent=self._absent)
+
+    def _authorize(self) -> None:
+        """IAM evaluates every call the stack's roles make against their policies (authorization.py)."""
+        for role_arn, documents in self.role_policies().items():
+            self.aws.authorization.govern(role_arn, documents)
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                self.aws.authorization.assign(self.ref(logical_id), self._resolve(resource["Properties"]["RoleArn"]))
+
+    def _absent(self, logical_id: str, attribute: str) -> str:
+        """The ARN CloudFormation would give a resource the engine does not create (policies name them)."""
+        resource = self.template["Resources"][logical_id]
+        where = f"{self.aws.region}:{self.account}"
+        if (resource["Type"], attribute) == ("AWS::KMS::Key", "Arn"):
+            return f"arn:aws:kms:{where}:key/{logical_id}"
+        if (resource["Type"], attribute) == ("AWS::Logs::LogGroup", "Arn"):
+            name = self._resolve(resource["Properties"].get("LogGroupName", _physical_name(logical_id)))
+            return f"arn:aws:logs:{where}:log-group:{name}:*"
+        raise KeyError(f"{logical_id}.{attribute}: not deployed locally")
+
     def _check_account(self) -> None:
         # A resource in another account would be invisible to anything that looks in the stack's account.
         for logical_id, physical in self._physical.items():
@@ -225,9 +277,11 @@ class LocalDeployment:
 
     # Tokens ----------------------------------------------------------------------------------------
 
-    def _resolve(self, value: Any) -> Any:
+    def _resolve(self, value: Any, *, absent: Callable[[str, str], str] | None = None) -> Any:
+        """`value` with its tokens resolved; `absent` names an attribute of a resource the engine did not create
+        (else that is an error)."""
         if isinstance(value, list):
-            return [self._resolve(v) for v in value]
+            return [self._resolve(v, absent=absent) for v in value]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -236,14 +290,16 @@ class LocalDeployment:
                 return self._pseudo(argument) if argument.startswith("AWS::") else self.ref(argument)
             if key == "Fn::GetAtt":
                 logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                if absent is not None and logical_id not in self._physical:
+                    return absent(logical_id, attribute)
                 return self._physical[logical_id].attributes[attribute]
             if key == "Fn::Join":
                 separator, parts = argument
-                return separator.join(str(self._resolve(p)) for p in parts)
+                return separator.join(str(self._resolve(p, absent=absent)) for p in parts)
             if key == "Fn::Sub":
                 text, variables = (argument, {}) if isinstance(argument, str) else argument
-                return _substitute(text, {**self._sub_references(text), **self._resolve(variables)})
-        return {k: self._resolve(v) for k, v in value.items()}
+                return _substitute(text, {**self._sub_references(text), **self._resolve(variables, absent=absent)})
+        return {k: self._resolve(v, absent=absent) for k, v in value.items()}
 
     def _sub_references(self, text: str) -> dict[str, str]:
         found: dict[str, str] = {}

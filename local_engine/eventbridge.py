@@ -23,6 +23,8 @@ import boto3
 from moto.events import models as events_models
 from moto.utilities.arns import parse_arn
 
+from local_engine.authorization import acting_as
+
 _PLACEHOLDER = re.compile(r'("?)<([A-Za-z0-9_.\-]+)>("?)')
 _lock = threading.Lock()
 
@@ -90,6 +92,11 @@ def deliver_to_state_machines() -> Iterator[Deliveries]:
     def send_to_targets(rule: Any, original_event: dict[str, Any], transform_input_: bool = True) -> None:
         if not rule.event_pattern.matches_event(original_event):
             return
+        # EventBridge delivers, not whoever put the event (the state machine's stage events among them).
+        with acting_as(None):
+            _send(rule, original_event, transform_input_)
+
+    def _send(rule: Any, original_event: dict[str, Any], transform_input_: bool) -> None:
         event = {**original_event, "time": _event_time(original_event.get("time"))}
         others = []
         for target in rule.targets:
@@ -106,10 +113,11 @@ def deliver_to_state_machines() -> Iterator[Deliveries]:
                 continue
             execution_input = transform_input(target, event)
             client = boto3.client("stepfunctions", region_name=arn.region)
-            # EventBridge names each execution it starts with a fresh id.
-            started = client.start_execution(
-                stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=json.dumps(execution_input)
-            )
+            # EventBridge names each execution it starts with a fresh id, and starts it as the target's role.
+            with acting_as(target.get("RoleArn"), rule.name):
+                started = client.start_execution(
+                    stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=json.dumps(execution_input)
+                )
             deliveries.started.append((rule.name, started["executionArn"], execution_input))
         if others:
             with _lock:

@@ -28,6 +28,7 @@ from unittest import mock
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from local_engine.authorization import acting_as
 from local_engine.patching import PatchSet
 
 Handler = Callable[[dict, Any], Any]
@@ -159,7 +160,9 @@ class LambdaRouter(PatchSet):
             memory_limit_in_mb=int(getattr(function, "memory_size", None) or _DEFAULT_MEMORY_MB),
             timeout_s=int(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_S),
         )
-        payload, failed = self._run_handler(route, _decode_event(body), context)
+        # The handler's own calls are made with its function's role, as its credentials on AWS.
+        with acting_as(getattr(function, "role", None), function.function_name):
+            payload, failed = self._run_handler(route, _decode_event(body), context)
         if failed:
             response_headers["x-amz-function-error"] = "Unhandled"
         if _header(headers, "X-Amz-Log-Type") == "Tail":

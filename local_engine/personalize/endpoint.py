@@ -30,6 +30,7 @@ from moto.core.utils import camelcase_to_underscores
 from moto.personalize.responses import PersonalizeResponse
 from moto.s3.models import FakeKey, s3_backends
 
+from ..authorization import acting_as
 from .emulator import PersonalizeEmulator
 from .errors import PersonalizeError
 from .imports import StoredObject
@@ -87,7 +88,9 @@ def _handler(emulator: PersonalizeEmulator, operation: str) -> Callable[[Persona
     def handle(response: PersonalizeResponse) -> str:
         params = _parse_body(response.body)
         try:
-            result = emulator.call(operation, params)
+            # Personalize answers as itself: what runs inside it (a fault or a test's hook) is not its caller.
+            with acting_as(None):
+                result = emulator.call(operation, params)
         except PersonalizeError as error:
             raise _ServiceError(error) from error
         return json.dumps(result, default=_json_default)

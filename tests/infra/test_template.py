@@ -424,11 +424,7 @@ def test_start_import_role_is_exact(example_template: Template) -> None:
             "Resource": getatt(example_template, "AWS::Logs::LogGroup", "StartImportLogs"),
         },
         {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"},
-        {
-            "Action": "personalize:CreateDatasetImportJob",
-            "Effect": "Allow",
-            "Resource": [f"{PREFIX}:dataset/shop-recs/INTERACTIONS", IMPORT_JOBS],
-        },
+        {"Action": "personalize:CreateDatasetImportJob", "Effect": "Allow", "Resource": IMPORT_JOBS},
         {"Action": "personalize:DescribeDatasetImportJob", "Effect": "Allow", "Resource": IMPORT_JOBS},
         {
             "Action": "iam:PassRole",
@@ -471,15 +467,14 @@ def test_start_training_role_is_exact(example_template: Template) -> None:
             "Resource": getatt(example_template, "AWS::Logs::LogGroup", "StartTrainingLogs"),
         },
         {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"},
-        {
-            "Action": ["personalize:CreateSolutionVersion", "personalize:ListSolutionVersions"],
-            "Effect": "Allow",
-            "Resource": SOLUTION,
-        },
+        {"Action": "personalize:CreateSolutionVersion", "Effect": "Allow", "Resource": SOLUTION},
+        # No resource type in the reference: only "*" matches.
+        {"Action": "personalize:ListSolutionVersions", "Effect": "Allow", "Resource": "*"},
+        # The solution (the reference's resource type) and its versions (the request's ARN).
         {
             "Action": ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"],
             "Effect": "Allow",
-            "Resource": f"{SOLUTION}/*",
+            "Resource": [SOLUTION, f"{SOLUTION}/*"],
         },
         {"Action": "personalize:DescribeSolution", "Effect": "Allow", "Resource": SOLUTION},
         {"Action": "personalize:DescribeCampaign", "Effect": "Allow", "Resource": CAMPAIGN},
@@ -503,8 +498,8 @@ def test_deploy_version_role_is_exact(example_template: Template) -> None:
             "Effect": "Allow",
             "Resource": CAMPAIGN,
         },
-        {"Action": "personalize:GetSolutionMetrics", "Effect": "Allow", "Resource": f"{SOLUTION}/*"},
-        {"Action": "personalize:ListSolutionVersions", "Effect": "Allow", "Resource": SOLUTION},
+        {"Action": "personalize:GetSolutionMetrics", "Effect": "Allow", "Resource": [SOLUTION, f"{SOLUTION}/*"]},
+        {"Action": "personalize:ListSolutionVersions", "Effect": "Allow", "Resource": "*"},
         {"Action": ["dynamodb:UpdateItem", "dynamodb:Query"], "Effect": "Allow", "Resource": table},
     ]
 
@@ -519,7 +514,11 @@ def test_state_machine_role_is_exact(example_template: Template) -> None:
     assert policy_statements(example_template, "RefreshRole") == [
         {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": functions},
         {"Action": "personalize:DescribeDatasetImportJob", "Effect": "Allow", "Resource": IMPORT_JOBS},
-        {"Action": "personalize:DescribeSolutionVersion", "Effect": "Allow", "Resource": f"{SOLUTION}/*"},
+        {
+            "Action": ["personalize:DescribeSolutionVersion", "personalize:StopSolutionVersionCreation"],
+            "Effect": "Allow",
+            "Resource": [SOLUTION, f"{SOLUTION}/*"],
+        },
         {"Action": "personalize:DescribeCampaign", "Effect": "Allow", "Resource": CAMPAIGN},
         {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": table},
         {"Action": "sns:Publish", "Effect": "Allow", "Resource": {"Ref": topic_id}},

@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from infra.config import RefreshConfig, parse_config
+from local_engine.authorization import Where, decide, iam_action, requests_for, statements_of
 from local_engine.refresh import LocalRefresh
 from local_engine.synth import synthesize
 from operations import pipeline as pipeline_module
@@ -151,48 +152,55 @@ def _wait_for(condition: Any, seconds: float = 30) -> None:
 def test_the_operator_policy_allows_every_call_the_cli_makes(
     deployed: LocalRefresh, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: set[str] = set()
+    calls: list[tuple[str, str, dict[str, Any]]] = []
 
     class RecordingSession(boto3.session.Session):
         """The CLI's own session, which notes every call its clients make (not the in-process Lambdas')."""
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self.events.register("before-call", lambda model, **_: calls.add(_action(model)))
+            self.events.register(
+                "before-parameter-build", lambda params, model, **_: calls.append(_call(model, params))
+            )
 
     monkeypatch.setattr("operations.cli.boto3", SimpleNamespace(session=SimpleNamespace(Session=RecordingSession)))
     campaign = deployed.config.campaigns[0].name
     code, out, _ = cli(capsys, "start", "--base-date", "20261120")
     assert code == 0
-    deployed.wait(out.split()[1])  # reconcile compares a completed run with what the campaign serves
+    started = out.split()[1]
+    # The run ends before the rest: `reconcile` reads what the campaign serves only once no run is RUNNING.
+    assert deployed.wait(started)["status"] == "SUCCEEDED"
     for argv in (["runs"], ["show", campaign, "20261120"], ["reconcile", "--fix"], ["dlq", "--replay"]):
         assert cli(capsys, *argv)[0] == 0, argv
     assert {"states:StartExecution", "states:DescribeExecution", "dynamodb:Query", "dynamodb:GetItem",
-            "states:GetExecutionHistory", "personalize:DescribeCampaign", "sqs:ReceiveMessage"} <= calls  # fmt: skip
-    # Made by the commands of the tests above, and before any call here (the stack's outputs are read by a stand-in).
-    calls |= {"states:StopExecution", "lambda:InvokeFunction", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-              "cloudformation:DescribeStacks"}  # fmt: skip
+            "states:GetExecutionHistory", "personalize:DescribeCampaign", "sqs:ReceiveMessage"} <= {
+        iam_action(service, operation) for service, operation, _ in calls}  # fmt: skip
+    # Made by the commands of the tests above (a stop, a closed run, a replayed letter), and before any call here
+    # (the stack's outputs are read by a stand-in), with the resources they name.
+    queue = deployed.deployment.output("DeadLetterQueueUrl")
+    calls += [
+        ("stepfunctions", "StopExecution", {"executionArn": started}),
+        ("lambda", "Invoke", {"FunctionName": deployed.deployment.output("RunFunctionName")}),
+        ("sqs", "DeleteMessage", {"QueueUrl": queue, "ReceiptHandle": "r"}),
+        ("sqs", "ChangeMessageVisibility", {"QueueUrl": queue, "ReceiptHandle": "r", "VisibilityTimeout": 0}),
+        ("cloudformation", "DescribeStacks", {"StackName": deployed.deployment.stack_id}),
+    ]
 
-    (policy,) = _operator_policy(deployed)
-    allowed = {action for statement in policy for action in _actions(statement)}
-    assert sorted(calls - allowed) == []
+    statements = statements_of(_operator_policy(deployed))
+    where = Where("aws", REGION, deployed.config.account)
+    for service, operation, params in calls:
+        for request in requests_for(service, operation, params, where):
+            assert decide(statements, request) is None, (service, operation, params)
 
 
-def _operator_policy(deployed: LocalRefresh) -> list[list[dict[str, Any]]]:
-    policies = [
-        resource["Properties"]["PolicyDocument"]["Statement"]
+def _operator_policy(deployed: LocalRefresh) -> list[dict[str, Any]]:
+    """The operators' managed policy, its tokens resolved as the stack deploys them."""
+    return [
+        deployed.deployment.resolved_policy(resource["Properties"]["PolicyDocument"])
         for resource in deployed.template["Resources"].values()
         if resource["Type"] == "AWS::IAM::ManagedPolicy"
     ]
-    return policies
 
 
-def _action(model: Any) -> str:
-    """The IAM action of an API call: its service's prefix and the operation's name, save one."""
-    action = f"{model.service_model.signing_name}:{model.name}"
-    return {"lambda:Invoke": "lambda:InvokeFunction"}.get(action, action)
-
-
-def _actions(statement: dict[str, Any]) -> list[str]:
-    actions = statement["Action"]
-    return [actions] if isinstance(actions, str) else list(actions)
+def _call(model: Any, params: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    return model.service_model.service_name, model.name, dict(params)
