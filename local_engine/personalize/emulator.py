@@ -160,9 +160,14 @@ class Deployment:
 
 @dataclass
 class CampaignUpdate:
+    """``requested`` is the solutionVersionArn as UpdateCampaign named it: latestCampaignUpdate shows that form
+    (SOLUTION/$LATEST included). The reference does not say which form AWS shows for $LATEST; the emulator
+    takes the one a poll comparing with the concrete version would miss."""
+
     target: Deployment
     created: datetime.datetime
     timeline: Timeline
+    requested: str | None = None
 
 
 @dataclass
@@ -832,7 +837,7 @@ class PersonalizeEmulator:
         )
         failure = self.faults.take_job_failure("deployment", [campaign.arn, campaign.name], now)
         timeline = Timeline.scheduled(now, self._durations.pending, self._durations.deployment, failure)
-        campaign.updates.append(CampaignUpdate(target, now, timeline))
+        campaign.updates.append(CampaignUpdate(target, now, timeline, requested))
         return {"campaignArn": campaign.arn}
 
     def _latest_version_for(self, campaign: Campaign, requested: str, now: datetime.datetime) -> SolutionVersion:
@@ -1041,7 +1046,7 @@ def _update_summary(update: CampaignUpdate, now: datetime.datetime) -> Response:
     status, updated = update.timeline.state_at(now)
     return _without_none(
         {
-            "solutionVersionArn": update.target.solution_version_arn,
+            "solutionVersionArn": update.requested or update.target.solution_version_arn,
             "minProvisionedTPS": update.target.min_provisioned_tps,
             "campaignConfig": copy.deepcopy(update.target.campaign_config),
             "status": status,

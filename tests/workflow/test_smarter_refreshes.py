@@ -201,6 +201,7 @@ def test_with_warn_the_run_goes_on_recorded_and_alerted_and_deploys_the_latest_v
         # The campaign follows its solution: it takes SOLUTION/$LATEST, never an explicit version.
         (update,) = [c.params for c in refresh.personalize_calls if c.operation == "UpdateCampaign"]
         assert update["solutionVersionArn"] == f"{warn_config.campaigns[0].solution_arn}/$LATEST"
+        assert update["campaignConfig"] == {"syncWithLatestSolutionVersion": True}
         assert refresh.serving_version(CAMPAIGN) == record["solution_version_arn"]
         subjects = [subject for subject, _ in refresh.alerts()]
         assert subjects == ["Personalize refresh runs beside Personalize's own automation"]
