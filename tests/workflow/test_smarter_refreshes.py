@@ -184,7 +184,8 @@ def test_a_run_beside_personalize_automation_is_refused_by_default_with_the_fix(
             f"update-solution --solution-arn {campaign.solution_arn} --no-perform-auto-training"
             in (record["failure_reason"])
         )
-        assert "--campaign-config syncWithLatestSolutionVersion=false" in record["failure_reason"]
+        assert "--campaign-config 'syncWithLatestSolutionVersion=false'" in record["failure_reason"]
+        assert "--min-provisioned-tps 2 " in record["failure_reason"]  # the campaign's, kept
         ((subject, message),) = refresh.alerts()
         assert subject == "Personalize refresh failed" and "AutomationConflict" in message
 
