@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import botocore
 from botocore.exceptions import ClientError
 
 from refresh_common import clock, decisions, personalize, polling
-from refresh_common.errors import InvalidRunInput
+from refresh_common.errors import CampaignConfigUnsupported, InvalidRunInput
 from refresh_common.logs import run_logger
 from refresh_common.run_record import RunRecords, run_table
 from refresh_common.schema import DEPLOYMENT, GATED
@@ -24,6 +25,12 @@ from refresh_common.settings import Settings, load_settings
 from refresh_common.task_input import CampaignTask, campaign_task
 
 _REUSABLE_UPDATE = personalize.IN_FLIGHT_STATUSES | {"ACTIVE"}
+# The CampaignConfig fields of the botocore pinned in requirements.txt (a test keeps the two in step). The
+# Lambda runtime ships its own boto3, whose version AWS does not fix: one that lacks a field drops it from
+# DescribeCampaign, so carrying the config over in UpdateCampaign would reset it.
+CAMPAIGN_CONFIG_FIELDS = frozenset(
+    {"itemExplorationConfig", "enableMetadataWithRecommendations", "syncWithLatestSolutionVersion", "rankingInfluence"}
+)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -42,8 +49,10 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
     _record_training_idle(client, records, task, version_arn, log)
 
+    _refuse_an_sdk_that_drops_config(client)
     campaign = client.describe_campaign(campaignArn=task.campaign.campaign_arn)["campaign"]
     latest = campaign.get("latestCampaignUpdate") or {}
+    requested_arn = version_arn
     if latest.get("solutionVersionArn") == version_arn and latest.get("status") in _REUSABLE_UPDATE:
         status = str(latest["status"])
         gate = _Gate(decisions.Decision("deploy", "an earlier attempt's update to this version is under way"), {}, {})
@@ -51,10 +60,15 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     elif (campaign.get("campaignConfig") or {}).get("syncWithLatestSolutionVersion"):
         # The campaign follows its solution's latest version (let through by automation_guard "warn"): it
         # refuses an explicit version, takes SOLUTION/$LATEST, and no gate can hold a version back from it.
+        # UpdateCampaign names $LATEST with syncWithLatestSolutionVersion true in its campaignConfig (API
+        # reference, UpdateCampaign); the rest of the config is carried over, as an update that omits it may
+        # reset it.
+        requested_arn = f"{task.campaign.solution_arn}/$LATEST"
         client.update_campaign(
             campaignArn=campaign["campaignArn"],
-            solutionVersionArn=f"{task.campaign.solution_arn}/$LATEST",
+            solutionVersionArn=requested_arn,
             minProvisionedTPS=campaign["minProvisionedTPS"],
+            campaignConfig={**campaign["campaignConfig"], "syncWithLatestSolutionVersion": True},
         )
         status = "CREATE PENDING"
         gate = _Gate(decisions.Decision("deploy", "the campaign follows its solution's latest version"), {}, {})
@@ -62,7 +76,8 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
     elif (gate := _gate(client, records, task, version_arn, campaign)).decision.choice == "hold":
         log.warning("new version held back by the quality gate", extra={"reason": gate.decision.reason})
         # A held-back version is not polled; the state machine reads the field all the same.
-        return _result(settings, version_arn, GATED, gate, polling.PollPlan([settings.dense_seconds], None, None, ""))
+        plan = polling.PollPlan([settings.dense_seconds], None, None, "")
+        return _result(settings, version_arn, requested_arn, GATED, gate, plan)
     else:
         update: dict[str, Any] = {
             "campaignArn": campaign["campaignArn"],
@@ -87,7 +102,18 @@ def deploy_version(event: dict[str, Any], settings: Settings, records: RunRecord
         status=status,
         poll_plan=poll.summary(),
     )
-    return _result(settings, version_arn, status, gate, poll)
+    return _result(settings, version_arn, requested_arn, status, gate, poll)
+
+
+def _refuse_an_sdk_that_drops_config(client: Any) -> None:
+    known = set(client.meta.service_model.shape_for("CampaignConfig").members)
+    missing = sorted(CAMPAIGN_CONFIG_FIELDS - known)
+    if missing:
+        raise CampaignConfigUnsupported(
+            f"botocore {botocore.__version__} does not know campaignConfig field(s) {', '.join(missing)}: it "
+            "drops them from DescribeCampaign, and updating the campaign with the config it shows could reset "
+            "them; deploy with a botocore that knows them"
+        )
 
 
 @dataclass(frozen=True)
@@ -97,11 +123,15 @@ class _Gate:
     serving_metrics: dict[str, float]  # the version the campaign served
 
 
-def _result(settings: Settings, version_arn: str, status: str, gate: _Gate, poll: polling.PollPlan) -> dict[str, Any]:
-    """What the state machine keeps: the status to poll from and the planned polls, and the gate's decision
-    with its figures for the stage events."""
+def _result(
+    settings: Settings, version_arn: str, requested_arn: str, status: str, gate: _Gate, poll: polling.PollPlan
+) -> dict[str, Any]:
+    """What the state machine keeps: the version UpdateCampaign was asked for (the version, or the solution's
+    $LATEST form), the status to poll from and the planned polls, and the gate's decision with its figures for
+    the stage events."""
     return {
         "solution_version_arn": version_arn,
+        "requested_version_arn": requested_arn,
         "status": status,
         "gated": gate.decision.choice == "hold",
         "gate_decision": gate.decision.choice,

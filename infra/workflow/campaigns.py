@@ -333,7 +333,14 @@ def _deployment(polling: Polling) -> States:
         "training_mode_": "$.training.training_mode",
         "metrics": {"solution_version.$": "$.deployment.metrics", "serving_version.$": "$.deployment.serving_metrics"},
     }
-    ours_version = {"Variable": f"{UPDATE}.SolutionVersionArn", "StringEqualsPath": VERSION}
+    # latestCampaignUpdate names the version, or the form Deploy version asked for (SOLUTION/$LATEST for a
+    # campaign that follows its solution's latest version): the reference does not say which it shows then.
+    ours_version = {
+        "Or": [
+            {"Variable": f"{UPDATE}.SolutionVersionArn", "StringEqualsPath": VERSION},
+            {"Variable": f"{UPDATE}.SolutionVersionArn", "StringEqualsPath": "$.deployment.requested_version_arn"},
+        ]
+    }
     over_limit = {
         "Variable": "$.describe.checked_at",
         "TimestampGreaterThanPath": "$.deployment.limit.deadline",
@@ -403,6 +410,7 @@ def _deployment(polling: Polling) -> States:
                 "solution_version_arn.$": VERSION,
             },
             result_selector={
+                "requested_version_arn.$": "$.Payload.requested_version_arn",
                 "seen": {"status.$": "$.Payload.status"},
                 "gated.$": "$.Payload.gated",
                 "gate_decision.$": "$.Payload.gate_decision",

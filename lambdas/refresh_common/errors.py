@@ -38,3 +38,8 @@ class AutomationConflict(RuntimeError):
 
 class ImportRefused(ValueError):
     """What the data location holds cannot be imported as configured (empty, or over a size limit)."""
+
+
+class CampaignConfigUnsupported(RuntimeError):
+    """The SDK the function runs with does not know every CampaignConfig field: it drops those it lacks from
+    DescribeCampaign, and an UpdateCampaign carrying the config over would reset them."""

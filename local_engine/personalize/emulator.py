@@ -96,6 +96,19 @@ class Dataset:
 
 
 @dataclass
+class SolutionUpdate:
+    """An UpdateSolution: what it asked for, shown under DescribeSolution's latestSolutionUpdate and in force
+    once ACTIVE ("To get the status of a solution update, call DescribeSolution ... latestSolutionUpdate", API
+    reference, UpdateSolution). The solution's own performAutoTraining and solutionConfig keep what
+    CreateSolution set ("After you create a solution, you can't change its configuration", Solution)."""
+
+    perform_auto_training: bool | None
+    update_config: dict[str, Any] | None
+    created: datetime.datetime
+    timeline: Timeline
+
+
+@dataclass
 class Solution:
     arn: str
     name: str
@@ -108,6 +121,14 @@ class Solution:
     version_arns: list[str] = field(default_factory=list)
     # When automatic training next looks for new data (None: it is off).
     next_automatic_training: datetime.datetime | None = None
+    updates: list[SolutionUpdate] = field(default_factory=list)
+
+    def trains_automatically_at(self, at: datetime.datetime) -> bool:
+        """performAutoTraining as in force at ``at``: that of the newest update ACTIVE by then that set it."""
+        for update in reversed(self.updates):
+            if update.perform_auto_training is not None and update.timeline.status_at(at) == ACTIVE:
+                return update.perform_auto_training
+        return self.perform_auto_training
 
     @property
     def first_automatic_training(self) -> datetime.datetime:
@@ -160,9 +181,14 @@ class Deployment:
 
 @dataclass
 class CampaignUpdate:
+    """``requested`` is the solutionVersionArn as UpdateCampaign named it: latestCampaignUpdate shows that form
+    (SOLUTION/$LATEST included). The reference does not say which form AWS shows for $LATEST; the emulator
+    takes the one a poll comparing with the concrete version would miss."""
+
     target: Deployment
     created: datetime.datetime
     timeline: Timeline
+    requested: str | None = None
 
 
 @dataclass
@@ -224,6 +250,7 @@ class PersonalizeEmulator:
         "StopSolutionVersionCreation": "_stop_solution_version_creation",
         "GetSolutionMetrics": "_get_solution_metrics",
         "DescribeSolution": "_describe_solution",
+        "UpdateSolution": "_update_solution",
         "DescribeDataset": "_describe_dataset",
         "DescribeCampaign": "_describe_campaign",
         "UpdateCampaign": "_update_campaign",
@@ -750,9 +777,26 @@ class PersonalizeEmulator:
                     "creationDateTime": solution.created,
                     "lastUpdatedDateTime": solution.created,
                     "latestSolutionVersion": self._version_summary(latest, now) if latest else None,
+                    "latestSolutionUpdate": _solution_update_summary(solution.updates[-1], now)
+                    if solution.updates
+                    else None,
                 }
             )
         }
+
+    def _update_solution(self, p: Params, now: datetime.datetime) -> Response:
+        solution = self._solution(p["solutionArn"])
+        if solution.updates and solution.updates[-1].timeline.is_busy(now):
+            raise in_use(f"Solution {solution.arn} has an update in progress.")
+        timeline = Timeline.scheduled(now, self._durations.pending, self._durations.pending)
+        update = SolutionUpdate(
+            p.get("performAutoTraining"), copy.deepcopy(p.get("solutionUpdateConfig")), now, timeline
+        )
+        solution.updates.append(update)
+        if update.perform_auto_training and not solution.trains_automatically_at(now):
+            # "the first automatic training starts within one hour after the solution update completes"
+            solution.next_automatic_training = timeline.end + FIRST_AUTOMATIC_TRAINING_DELAY
+        return {"solutionArn": solution.arn}
 
     # ----- datasets and campaigns --------------------------------------------
 
@@ -832,7 +876,7 @@ class PersonalizeEmulator:
         )
         failure = self.faults.take_job_failure("deployment", [campaign.arn, campaign.name], now)
         timeline = Timeline.scheduled(now, self._durations.pending, self._durations.deployment, failure)
-        campaign.updates.append(CampaignUpdate(target, now, timeline))
+        campaign.updates.append(CampaignUpdate(target, now, timeline, requested))
         return {"campaignArn": campaign.arn}
 
     def _latest_version_for(self, campaign: Campaign, requested: str, now: datetime.datetime) -> SolutionVersion:
@@ -877,7 +921,7 @@ class PersonalizeEmulator:
         for solution in self._solutions.values():
             while solution.next_automatic_training is not None and solution.next_automatic_training <= now:
                 due = solution.next_automatic_training
-                if self._trains_automatically_at(solution, due):
+                if solution.trains_automatically_at(due) and self._trains_automatically_at(solution, due):
                     self._start_automatic_training(solution, due)
                 # "The training schedule is based on the training start date"
                 # ("Configuring automatic training"), whether or not it trained.
@@ -1037,11 +1081,25 @@ def _newest_first(resources: list[Any]) -> list[Any]:
     return sorted(resources, key=lambda r: (r.created, r.seq), reverse=True)
 
 
+def _solution_update_summary(update: SolutionUpdate, now: datetime.datetime) -> Response:
+    status, updated = update.timeline.state_at(now)
+    return _without_none(
+        {
+            "performAutoTraining": update.perform_auto_training,
+            "solutionUpdateConfig": copy.deepcopy(update.update_config),
+            "status": status,
+            "failureReason": update.timeline.failure_reason_at(now),
+            "creationDateTime": update.created,
+            "lastUpdatedDateTime": updated,
+        }
+    )
+
+
 def _update_summary(update: CampaignUpdate, now: datetime.datetime) -> Response:
     status, updated = update.timeline.state_at(now)
     return _without_none(
         {
-            "solutionVersionArn": update.target.solution_version_arn,
+            "solutionVersionArn": update.requested or update.target.solution_version_arn,
             "minProvisionedTPS": update.target.min_provisioned_tps,
             "campaignConfig": copy.deepcopy(update.target.campaign_config),
             "status": status,

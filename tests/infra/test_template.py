@@ -288,7 +288,13 @@ def test_deploy_loop_reads_latest_campaign_update_never_campaign_status(example_
         "Deployment polls ran out",
     ]
     # A status change of this version's update is recorded before any other rule, the limit after.
-    this_version = {"Variable": f"{update}.SolutionVersionArn", "StringEqualsPath": "$.training.solution_version_arn"}
+    # latestCampaignUpdate names the version, or the form Deploy version asked for (SOLUTION/$LATEST).
+    this_version = {
+        "Or": [
+            {"Variable": f"{update}.SolutionVersionArn", "StringEqualsPath": "$.training.solution_version_arn"},
+            {"Variable": f"{update}.SolutionVersionArn", "StringEqualsPath": "$.deployment.requested_version_arn"},
+        ]
+    }
     assert changed["Choices"][1]["And"][0] == this_version
     assert changed["Choices"][1]["Next"] == "Record deployment status"
     assert changed["Choices"][2]["Next"] == "Deployment timed out"

@@ -8,7 +8,8 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -19,6 +20,7 @@ from moto import mock_aws
 from moto.personalize.responses import PersonalizeResponse
 
 from local_engine.personalize import PersonalizeEmulator, PersonalizeError, serve
+from refresh_common.automation import automation_warnings
 
 UTC = datetime.UTC
 START = datetime.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -534,7 +536,8 @@ def test_update_to_latest_form_deploys_newest_active_version_and_follows(world: 
     world.client.update_campaign(
         campaignArn=CAMPAIGN_ARN, solutionVersionArn=f"{SOLUTION_ARN}/$LATEST", campaignConfig=SYNC
     )
-    assert campaign(world)["latestCampaignUpdate"]["solutionVersionArn"] == trained
+    # latestCampaignUpdate names the form asked for; the campaign serves the concrete version.
+    assert campaign(world)["latestCampaignUpdate"]["solutionVersionArn"] == f"{SOLUTION_ARN}/$LATEST"
     world.clock.advance(PENDING + DEPLOYMENT)
     assert (campaign(world)["solutionVersionArn"], campaign(world)["campaignConfig"]) == (trained, SYNC)
 
@@ -1120,3 +1123,104 @@ def _wait_for_execution(sfn: Any, execution_arn: str) -> dict[str, Any]:
             return result
         time.sleep(0.01)
     raise AssertionError("state machine did not finish")
+
+
+# ----- solution updates and the automation guard -------------------------------------
+
+
+def automation(w: World, campaign_arn: str = SYNCED_CAMPAIGN_ARN) -> list[str]:
+    campaign = SimpleNamespace(
+        solution_arn=AUTO_SOLUTION_ARN,
+        solution_name="shop-auto",
+        campaign_arn=campaign_arn,
+        campaign_name=campaign_arn.rsplit("/", 1)[1],
+    )
+    return automation_warnings(w.client, [cast(Any, campaign)])
+
+
+def test_update_solution_shows_under_latest_solution_update_and_stops_automatic_training(world: World) -> None:
+    add_auto_solution(world)
+    world.client.update_solution(solutionArn=AUTO_SOLUTION_ARN, performAutoTraining=False)
+
+    solution = world.client.describe_solution(solutionArn=AUTO_SOLUTION_ARN)["solution"]
+    # The solution keeps what CreateSolution set; the update shows what it asked for, and its status.
+    assert solution["performAutoTraining"] is True
+    assert (solution["latestSolutionUpdate"]["performAutoTraining"], solution["latestSolutionUpdate"]["status"]) == (
+        False,
+        "CREATE PENDING",
+    )
+    with pytest.raises(world.client.exceptions.ResourceInUseException):
+        world.client.update_solution(solutionArn=AUTO_SOLUTION_ARN, performAutoTraining=True)
+    world.clock.advance(7 * DAY)
+    assert (
+        world.client.describe_solution(solutionArn=AUTO_SOLUTION_ARN)["solution"]["latestSolutionUpdate"]["status"]
+        == "ACTIVE"
+    )
+    assert versions_of(world) == []
+
+
+def test_update_solution_turning_training_on_trains_an_hour_after_it_is_done(world: World) -> None:
+    world.emulator.add_solution(AUTO_SOLUTION_ARN, perform_auto_training=False, dataset_group_arn=GROUP_ARN)
+    world.client.update_solution(
+        solutionArn=AUTO_SOLUTION_ARN,
+        performAutoTraining=True,
+        solutionUpdateConfig={"autoTrainingConfig": {"schedulingExpression": "rate(3 days)"}},
+    )
+    world.clock.advance(2 * PENDING + HOUR)
+    [summary] = versions_of(world)
+    assert summary["trainingType"] == "AUTOMATIC"
+
+
+def test_the_guard_reads_automatic_training_as_the_latest_solution_update_sets_it(world: World) -> None:
+    # Given a solution created with automatic training, turned off by an update
+    add_auto_solution(world)
+    world.emulator.add_campaign(CAMPAIGN_ARN, solution_arn=AUTO_SOLUTION_ARN)
+    world.client.update_solution(solutionArn=AUTO_SOLUTION_ARN, performAutoTraining=False)
+    # While the update is pending the solution still trains by itself
+    (pending,) = automation(world, CAMPAIGN_ARN)
+    assert "until its update (CREATE PENDING) turns it off" in pending
+    # Once it is ACTIVE, nothing is left to warn of
+    world.clock.advance(2 * PENDING)
+    assert automation(world, CAMPAIGN_ARN) == []
+
+
+def test_the_guard_sees_automatic_training_turned_on_by_an_update(world: World) -> None:
+    world.emulator.add_solution(AUTO_SOLUTION_ARN, perform_auto_training=False, dataset_group_arn=GROUP_ARN)
+    world.emulator.add_campaign(CAMPAIGN_ARN, solution_arn=AUTO_SOLUTION_ARN)
+    world.client.update_solution(
+        solutionArn=AUTO_SOLUTION_ARN,
+        performAutoTraining=True,
+        solutionUpdateConfig={"autoTrainingConfig": {"schedulingExpression": "rate(3 days)"}},
+    )
+    world.clock.advance(2 * PENDING)
+    (warning,) = automation(world, CAMPAIGN_ARN)
+    assert warning.startswith("solution shop-auto trains by itself (rate(3 days)): aws personalize update-solution")
+
+
+def test_the_fix_for_a_synced_campaign_keeps_its_tps_and_config_and_pins_the_served_version(world: World) -> None:
+    world.emulator.add_solution(AUTO_SOLUTION_ARN, dataset_group_arn=GROUP_ARN)
+    config = {**CAMPAIGN_CONFIG, **SYNC}
+    served = world.emulator.add_campaign(
+        SYNCED_CAMPAIGN_ARN, solution_arn=AUTO_SOLUTION_ARN, min_provisioned_tps=7, campaign_config=config
+    )
+    (warning,) = automation(world)
+    command = warning.split(": ", 1)[1]
+    assert command == (
+        f"aws personalize update-campaign --campaign-arn {SYNCED_CAMPAIGN_ARN} --solution-version-arn {served} "
+        "--min-provisioned-tps 7 --campaign-config "
+        "'itemExplorationConfig={explorationWeight=0.3},syncWithLatestSolutionVersion=false'"
+    )
+    # What the command sends turns only the sync off.
+    world.client.update_campaign(
+        campaignArn=SYNCED_CAMPAIGN_ARN,
+        solutionVersionArn=served,
+        minProvisionedTPS=7,
+        campaignConfig={**CAMPAIGN_CONFIG, "syncWithLatestSolutionVersion": False},
+    )
+    world.clock.advance(PENDING + DEPLOYMENT)
+    described = world.client.describe_campaign(campaignArn=SYNCED_CAMPAIGN_ARN)["campaign"]
+    assert (described["minProvisionedTPS"], described["campaignConfig"]) == (
+        7,
+        {**CAMPAIGN_CONFIG, "syncWithLatestSolutionVersion": False},
+    )
+    assert automation(world) == []

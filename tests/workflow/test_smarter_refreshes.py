@@ -184,7 +184,8 @@ def test_a_run_beside_personalize_automation_is_refused_by_default_with_the_fix(
             f"update-solution --solution-arn {campaign.solution_arn} --no-perform-auto-training"
             in (record["failure_reason"])
         )
-        assert "--campaign-config syncWithLatestSolutionVersion=false" in record["failure_reason"]
+        assert "--campaign-config 'syncWithLatestSolutionVersion=false'" in record["failure_reason"]
+        assert "--min-provisioned-tps 2 " in record["failure_reason"]  # the campaign's, kept
         ((subject, message),) = refresh.alerts()
         assert subject == "Personalize refresh failed" and "AutomationConflict" in message
 
@@ -201,6 +202,7 @@ def test_with_warn_the_run_goes_on_recorded_and_alerted_and_deploys_the_latest_v
         # The campaign follows its solution: it takes SOLUTION/$LATEST, never an explicit version.
         (update,) = [c.params for c in refresh.personalize_calls if c.operation == "UpdateCampaign"]
         assert update["solutionVersionArn"] == f"{warn_config.campaigns[0].solution_arn}/$LATEST"
+        assert update["campaignConfig"] == {"syncWithLatestSolutionVersion": True}
         assert refresh.serving_version(CAMPAIGN) == record["solution_version_arn"]
         subjects = [subject for subject, _ in refresh.alerts()]
         assert subjects == ["Personalize refresh runs beside Personalize's own automation"]

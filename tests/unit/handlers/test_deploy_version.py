@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import deploy_version
@@ -12,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from refresh_common.claims import RunClaims
-from refresh_common.errors import InvalidRunInput
+from refresh_common.errors import CampaignConfigUnsupported, InvalidRunInput
 from refresh_common.run_record import RunRecords
 from refresh_common.settings import MetricRule, QualityGate, Settings
 from tests.unit.handlers.shared import CAMPAIGN, PREFIX, SOLUTION, VERSION, campaign_event, record
@@ -60,6 +61,7 @@ def test_deploy_keeps_the_campaigns_tps_and_config(
     assert result.pop("poll")["next"] == 60
     assert result == {
         "solution_version_arn": VERSION,
+        "requested_version_arn": VERSION,
         "status": "CREATE PENDING",
         "gated": False,
         "gate_decision": "deploy",
@@ -163,3 +165,64 @@ def test_deploy_refuses_a_version_of_another_solution(
     event = campaign_event(settings, run_claims, solution_version_arn=f"{PREFIX}:solution/other/0123abcd")
     with pytest.raises(InvalidRunInput, match="is not a version of"):
         deploy_version.deploy_version(event, settings, records, client)
+
+
+def test_deploy_to_a_synced_campaign_asks_for_latest_with_sync_on_and_keeps_the_rest(
+    settings: Settings, records: RunRecords, run_claims: RunClaims, personalize: tuple[Any, Stubber]
+) -> None:
+    # Given a campaign that follows its solution's latest version
+    client, stubber = personalize
+    described = campaign()
+    described["campaign"]["campaignConfig"] = {
+        "itemExplorationConfig": {"explorationWeight": "0.3"},
+        "syncWithLatestSolutionVersion": True,
+    }
+    stubber.add_response("describe_campaign", described, {"campaignArn": CAMPAIGN})
+    # Then UpdateCampaign names $LATEST with syncWithLatestSolutionVersion true, keeping TPS and the config
+    stubber.add_response(
+        "update_campaign",
+        {"campaignArn": CAMPAIGN},
+        {
+            "campaignArn": CAMPAIGN,
+            "solutionVersionArn": f"{SOLUTION}/$LATEST",
+            "minProvisionedTPS": 5,
+            "campaignConfig": {
+                "itemExplorationConfig": {"explorationWeight": "0.3"},
+                "syncWithLatestSolutionVersion": True,
+            },
+        },
+    )
+    result = deploy_version.deploy_version(
+        campaign_event(settings, run_claims, solution_version_arn=VERSION), settings, records, client
+    )
+    stubber.assert_no_pending_responses()
+    # And the deployment poll compares latestCampaignUpdate with the form asked for
+    assert (result["solution_version_arn"], result["requested_version_arn"]) == (VERSION, f"{SOLUTION}/$LATEST")
+
+
+def test_deploy_refuses_with_an_sdk_that_would_drop_a_campaign_config_field(
+    settings: Settings,
+    records: RunRecords,
+    run_claims: RunClaims,
+    personalize: tuple[Any, Stubber],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the SDK of an older runtime, whose model has no rankingInfluence
+    client, stubber = personalize
+    shape = client.meta.service_model.shape_for("CampaignConfig")
+    older = {name: member for name, member in shape.members.items() if name != "rankingInfluence"}
+    model = client.meta.service_model
+    monkeypatch.setattr(
+        model, "shape_for", lambda name, *a: SimpleNamespace(members=older) if name == "CampaignConfig" else None
+    )
+    # Then nothing is described nor updated, and the error names the field
+    with pytest.raises(CampaignConfigUnsupported, match="rankingInfluence"):
+        deploy_version.deploy_version(
+            campaign_event(settings, run_claims, solution_version_arn=VERSION), settings, records, client
+        )
+    stubber.assert_no_pending_responses()
+
+
+def test_the_campaign_config_fields_are_those_of_the_pinned_botocore(personalize: tuple[Any, Stubber]) -> None:
+    client, _ = personalize
+    assert set(client.meta.service_model.shape_for("CampaignConfig").members) == deploy_version.CAMPAIGN_CONFIG_FIELDS
