@@ -25,9 +25,9 @@ CHECK_FAILURE_ALARMS = (
     "from a dead-letter queue, since the next one measures afresh."
 )
 SCHEDULED_CHECK = (
-    "The target is the hourly freshness check: an invocation EventBridge could not deliver within the hour is "
-    "not worth replaying from a queue (the next check measures afresh), and a check that never ran publishes "
-    "no datapoint, which the staleness alarms treat as breaching."
+    "The targets are the hourly freshness check and sweep: an invocation EventBridge could not deliver within the "
+    "hour is not worth replaying from a queue (the next one measures, or sweeps, afresh), and a check that never "
+    "ran publishes no datapoint, which the staleness alarms treat as breaching."
 )
 XRAY_AND_LIST_ACTIONS = (
     "X-Ray (PutTraceSegments, PutTelemetryRecords) and Personalize's List actions (ListDatasetImportJobs, "
