@@ -251,7 +251,8 @@ class Polling(_Strict):
     window_polls: int = Field(30, ge=1, le=200)
     """The most polls in the expected window: a window that would take more at `dense_seconds` apart is
     polled less densely."""
-    # Validated when defaulted too, so that the settings hold 5.0 whether the configuration says 5, 5.0 or nothing.
+    # Validated when defaulted too (to 5.0, as when given): a configuration and its dump read back then write the
+    # same settings, so synthesize the same code asset (a resumed rehearsal relies on it).
     window_margin_percent: float = Field(5, ge=0, le=100, validate_default=True)
     """How much the expected window (the shortest to the longest of the last 10 successful durations) is
     widened on each side, in percent."""
