@@ -27,7 +27,8 @@ from pydantic import (
 
 from refresh_common import settings as task_settings
 
-from . import history_budget
+from . import history_budget, service_limits
+from .trigger_pattern import glue_success_pattern
 
 # Personalize names: letters, digits, hyphen and underscore, 63 characters at most.
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
@@ -250,7 +251,9 @@ class Polling(_Strict):
     window_polls: int = Field(30, ge=1, le=200)
     """The most polls in the expected window: a window that would take more at `dense_seconds` apart is
     polled less densely."""
-    window_margin_percent: float = Field(5, ge=0, le=100)
+    # Validated when defaulted too (to 5.0, as when given): a configuration and its dump read back then write the
+    # same settings, so synthesize the same code asset (a resumed rehearsal relies on it).
+    window_margin_percent: float = Field(5, ge=0, le=100, validate_default=True)
     """How much the expected window (the shortest to the longest of the last 10 successful durations) is
     widened on each side, in percent."""
     growth: float = Field(1.25, ge=1.01, le=4)
@@ -311,6 +314,8 @@ class RefreshConfig(_Strict):
       refused. The longest run polls each phase as often as `polling` allows until its `phase_timeouts`
       limit (11 events a poll), for every dataset and campaign; the arithmetic is `infra/history_budget.py`.
       Poll less often, or shorten `phase_timeouts`, to fit.
+    - The Glue trigger's event pattern, which lists every `glue_job_names` entry, fits EventBridge's 2,048
+      characters (`infra/service_limits.py` holds this figure and the other limits `cdk synth` checks).
     - Import job names `PREFIX-GROUP-DATASET-YYYYMMDD-NN` fit Personalize's 63 characters: the message says
       which `job_name_prefix` length (or, when none fits, which dataset group name length) would."""
 
@@ -376,6 +381,7 @@ class RefreshConfig(_Strict):
         if self.kms_key_arn and self.kms_key_arn.split(":")[3] not in regions:
             raise ValueError(f"kms_key_arn: the key must be in the Personalize region {sorted(regions)}")
         self._history_fits_the_quota()
+        self._trigger_pattern_fits()
         for index, dataset in enumerate(self.datasets):
             _check_import_job_names(self.job_name_prefix, index, dataset)
         return self
@@ -400,6 +406,15 @@ class RefreshConfig(_Strict):
                 f"polling: a run could write {events:,} history events, over the budget of "
                 f"{history_budget.BUDGET:,} (Step Functions fails an execution at "
                 f"{history_budget.HISTORY_EVENT_QUOTA:,}); poll less often or shorten phase_timeouts"
+            )
+
+    def _trigger_pattern_fits(self) -> None:
+        limit = service_limits.EVENT_PATTERN
+        size = service_limits.event_pattern_size(glue_success_pattern(self.glue_job_names))
+        if size > limit.maximum:
+            raise ValueError(
+                f"glue_job_names: the Glue trigger's event pattern would be {size:,} characters, EventBridge "
+                f"allows {limit.maximum:,} ({limit.source}); list fewer jobs, or use shorter job names"
             )
 
     @property

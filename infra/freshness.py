@@ -11,8 +11,6 @@ breaching.
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
@@ -24,7 +22,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from refresh_common.environment import FRESHNESS_SETTINGS_VARIABLE, TABLE_VARIABLE
+from refresh_common.environment import TABLE_VARIABLE
 
 from . import compliance
 from .config import RefreshConfig
@@ -96,17 +94,8 @@ class FreshnessCheck(Construct):
             code=code,
             role=role,
             log_group=log_group,
-            environment={
-                FRESHNESS_SETTINGS_VARIABLE: json.dumps(
-                    {
-                        "namespace": METRIC_NAMESPACE,
-                        "campaigns": self.campaigns,
-                        "stale_after_days": config.stale_after_days,
-                    },
-                    separators=(",", ":"),
-                ),
-                TABLE_VARIABLE: table.table_name,
-            },
+            # Its settings (the campaigns it watches, when one is stale) are a file of the code asset.
+            environment={TABLE_VARIABLE: table.table_name},
             encryption_key=encryption_key,
         )
         self.rule = events.Rule(

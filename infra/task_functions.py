@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
@@ -13,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from refresh_common.environment import SETTINGS_VARIABLE, TABLE_VARIABLE
+from refresh_common.environment import TABLE_VARIABLE
 
 from . import compliance
 from .config import RefreshConfig
@@ -60,8 +59,8 @@ class TaskFunctions(Construct):
         self._table = table
         self._key = encryption_key
         self._roles: dict[_FunctionSpec, iam.Role] = {}
-        # One asset for every function of the stack: the handlers and their shared package.
-        self.code = task_code()
+        # One asset for every function of the stack: the handlers, their shared package and the settings files.
+        self.code = task_code(config)
         arns = PersonalizeArns(config)
 
         self.start_import = self._function(START_IMPORT)
@@ -156,10 +155,8 @@ class TaskFunctions(Construct):
             code=self.code,
             role=role,
             log_group=log_group,
-            environment={
-                SETTINGS_VARIABLE: json.dumps(self._config.lambda_settings(), separators=(",", ":")),
-                TABLE_VARIABLE: self._table.table_name,
-            },
+            # The settings are a file of the code asset (lambda_code.py says why), not an environment variable.
+            environment={TABLE_VARIABLE: self._table.table_name},
             encryption_key=self._key,
         )
         skips = {

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from .constants import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS
 from .dead_letter_queue import dead_letter_queue
+from .trigger_pattern import glue_success_pattern
 
 
 class GlueSuccessTrigger(Construct):
@@ -25,14 +26,13 @@ class GlueSuccessTrigger(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", encryption_key=encryption_key)
+        pattern = glue_success_pattern(job_names)
         self.rule = events.Rule(
             self,
             "Rule",
             description="Starts the Personalize refresh when the history export Glue job succeeds",
             event_pattern=events.EventPattern(
-                source=["aws.glue"],
-                detail_type=["Glue Job State Change"],
-                detail={"state": ["SUCCEEDED"], "jobName": job_names},
+                source=pattern["source"], detail_type=pattern["detail-type"], detail=pattern["detail"]
             ),
         )
         self.rule.add_target(

@@ -17,7 +17,6 @@ A check that fails or stops running publishes nothing, which the staleness alarm
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,10 +29,11 @@ import boto3
 from boto3.dynamodb.conditions import Key
 
 from refresh_common import clock
-from refresh_common.environment import FRESHNESS_SETTINGS_VARIABLE, TABLE_VARIABLE
+from refresh_common.environment import FRESHNESS_SETTINGS_FILE
 from refresh_common.errors import InvalidSettings
 from refresh_common.run_record import run_table
 from refresh_common.schema import SPAN_ATTRIBUTES, SUCCEEDED, Attr, phase_seconds
+from refresh_common.settings_file import read_settings_file, table_name
 
 # The metric contract the stack's alarms and dashboard read (infra/constants.py names the same).
 DAYS_SINCE_REFRESH = "DaysSinceLastRefresh"
@@ -164,20 +164,17 @@ def publish(cloudwatch: Any, namespace: str, found: Sequence[Freshness], *, now:
 
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> FreshnessSettings:
-    try:
-        raw = json.loads(environ[FRESHNESS_SETTINGS_VARIABLE])
-        settings = FreshnessSettings(
-            table_name=environ[TABLE_VARIABLE],
-            namespace=str(raw["namespace"]),
-            campaigns=tuple(str(name) for name in raw["campaigns"]),
-            stale_after_days=float(raw["stale_after_days"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidSettings(
-            f"environment variables {FRESHNESS_SETTINGS_VARIABLE}/{TABLE_VARIABLE} are invalid: {exc!r}"
-        ) from exc
+    """The code package's FRESHNESS_SETTINGS_FILE and the run table the environment names."""
+    document = read_settings_file(FRESHNESS_SETTINGS_FILE, environ)
+    document.only("namespace", "campaigns", "stale_after_days")
+    settings = FreshnessSettings(
+        table_name=table_name(environ),
+        namespace=document.text("namespace"),
+        campaigns=document.texts("campaigns"),
+        stale_after_days=document.number("stale_after_days"),
+    )
     if not settings.campaigns:
-        raise InvalidSettings(f"{FRESHNESS_SETTINGS_VARIABLE} names no campaign")
+        raise InvalidSettings(f"{document.source}: campaigns: names no campaign")
     return settings
 
 

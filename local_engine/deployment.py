@@ -3,8 +3,13 @@
 Each resource the refresh needs at run time is created in moto from its template
 properties, and every token (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, pseudo parameters) is
 resolved to the emulated resource, so the state machine that runs is the one that deploys.
-Lambda functions are routed to their real handler modules, in-process. Every role's policies are handed to the
-engine's IAM (authorization.py), which evaluates the calls made as that role.
+Lambda functions are routed to their real handler modules, in-process, with their code package (the asset
+the template names) as their task root. Every role's policies are handed to the engine's IAM
+(authorization.py), which evaluates the calls made as that role.
+
+What CloudFormation or a service would refuse for its size is refused here too, as AWS measures it, on the
+values as deployed (infra/service_limits.py): the template, a function's environment, a state machine's
+definition, a rule's targets and pattern, a role's policies, a dashboard's widgets. moto checks none of them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from typing import Any
 
 from moto.utilities.arns import parse_arn
 
+from infra import service_limits
+from refresh_common.environment import TASK_ROOT_VARIABLE
+
+from . import assets
 from .aws import LocalAws
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
@@ -53,6 +62,15 @@ class WrongAccount(RuntimeError):
     """moto created a resource in another account than the one the template deploys to."""
 
 
+class LimitExceeded(RuntimeError):
+    """CloudFormation or a service would refuse the stack: the template or a resource is over one of its
+    limits. The message names each resource, the limit, the figure and the page that states it."""
+
+    def __init__(self, breaches: list[service_limits.Breach]) -> None:
+        self.breaches = breaches
+        super().__init__("AWS would refuse this stack:\n" + "\n".join(f"  {breach}" for breach in breaches))
+
+
 @dataclass
 class _Physical:
     ref: str
@@ -81,10 +99,13 @@ class LocalDeployment:
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Events::Rule": self._rule,
         }
+        # CloudFormation validates the template as a whole before it creates any resource.
+        _refuse(service_limits.template_breaches(self.template))
         for logical_id in self._creation_order(creators):
             resource = self.template["Resources"][logical_id]
             self._physical[logical_id] = creators[resource["Type"]](logical_id, resource.get("Properties", {}))
         self._check_account()
+        self._check_unemulated_limits()
         self._authorize()
         return self
 
@@ -179,6 +200,11 @@ class LocalDeployment:
 
     def _function(self, logical_id: str, props: dict[str, Any]) -> _Physical:
         environment = self._resolve(props.get("Environment", {}).get("Variables", {}))
+        # Where the runtime unpacks the code the template names: the asset synthesize() published, with the
+        # settings files it holds. The handler modules themselves are imported from lambdas/ (the asset's
+        # source, copied into it unchanged): one copy of refresh_common in the process, shared with the engine.
+        code_root = assets.code_root(self._resolve(props["Code"]), function=logical_id)
+        _refuse(service_limits.function_breaches(logical_id, environment))
         name = props.get("FunctionName") or _physical_name(logical_id)
         arn = self.aws.client("lambda").create_function(
             FunctionName=name,
@@ -190,8 +216,13 @@ class LocalDeployment:
             Timeout=props.get("Timeout", 3),
             MemorySize=props.get("MemorySize", 128),
         )["FunctionArn"]
-        # The Lambda runtime adds the region variables to every function's environment.
-        runtime_environment = {**environment, "AWS_REGION": self.aws.region, "AWS_DEFAULT_REGION": self.aws.region}
+        # The Lambda runtime adds the region variables and its task root to every function's environment.
+        runtime_environment = {
+            **environment,
+            "AWS_REGION": self.aws.region,
+            "AWS_DEFAULT_REGION": self.aws.region,
+            TASK_ROOT_VARIABLE: str(code_root),
+        }
         self.aws.router.register(arn, _handler(props["Handler"]), runtime_environment)
         self.functions[logical_id] = name
         return _Physical(name, {"Arn": arn})
@@ -215,6 +246,7 @@ class LocalDeployment:
         substitutions = self._resolve(props.get("DefinitionSubstitutions", {}))
         definition = _substitute(self._resolve(props["DefinitionString"]), substitutions)
         json.loads(definition)  # a definition that is not JSON after substitution is a template bug
+        _refuse(service_limits.definition_breaches(logical_id, definition))
         arn = self.aws.client("stepfunctions").create_state_machine(
             name=props.get("StateMachineName") or _physical_name(logical_id),
             definition=definition,
@@ -226,6 +258,8 @@ class LocalDeployment:
     def _rule(self, logical_id: str, props: dict[str, Any]) -> _Physical:
         events = self.aws.client("events")
         name = props.get("Name") or _physical_name(logical_id)
+        targets = [self._resolve(target) for target in props.get("Targets", [])]
+        _refuse(service_limits.rule_breaches(logical_id, {**props, "Targets": targets}))
         if "EventPattern" not in props:
             # A schedule (the freshness check's): nothing fires schedules locally, and moto would deliver every
             # event put on the bus to a rule without a pattern. Its target is invoked by whoever rehearses it.
@@ -234,7 +268,6 @@ class LocalDeployment:
         arn = events.put_rule(
             Name=name, EventPattern=json.dumps(props["EventPattern"]), State=props.get("State", "ENABLED")
         )["RuleArn"]
-        targets = [self._resolve(target) for target in props.get("Targets", [])]
         events.put_targets(Rule=name, Targets=targets)
         return _Physical(name, {"Arn": arn})
 
@@ -291,6 +324,18 @@ class LocalDeployment:
             return f"arn:aws:logs:{where}:log-group:{name}:*"
         raise KeyError(f"{logical_id}.{attribute}: not deployed locally")
 
+    def _check_unemulated_limits(self) -> None:
+        """The limits of what the engine does not create, or evaluates itself: IAM's on each role's policies,
+        CloudWatch's on each dashboard."""
+        resources = self.template["Resources"]
+        breaches = service_limits.role_breaches(resources, resolve=self.resolved_policy)
+        for logical_id, resource in resources.items():
+            if resource["Type"] == "AWS::CloudWatch::Dashboard":
+                # Only the widgets count: a resource the engine did not create may stand as its logical id.
+                body = self._resolve(resource["Properties"]["DashboardBody"], absent=lambda name, _: name)
+                breaches += service_limits.dashboard_breaches(logical_id, body)
+        _refuse(breaches)
+
     def _check_account(self) -> None:
         # A resource in another account would be invisible to anything that looks in the stack's account.
         for logical_id, physical in self._physical.items():
@@ -313,7 +358,11 @@ class LocalDeployment:
         if len(value) == 1:
             ((key, argument),) = value.items()
             if key == "Ref":
-                return self._pseudo(argument) if argument.startswith("AWS::") else self.ref(argument)
+                if argument.startswith("AWS::"):
+                    return self._pseudo(argument)
+                if absent is not None and argument not in self._physical:
+                    return absent(argument, "Ref")
+                return self.ref(argument)
             if key == "Fn::GetAtt":
                 logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
                 if absent is not None and logical_id not in self._physical:
@@ -348,6 +397,11 @@ class LocalDeployment:
             "AWS::StackName": "PersonalizeRefresh",
             "AWS::StackId": f"arn:aws:cloudformation:{self.aws.region}:{self.account}:stack/PersonalizeRefresh/local",
         }[name]
+
+
+def _refuse(breaches: list[service_limits.Breach]) -> None:
+    if breaches:
+        raise LimitExceeded(breaches)
 
 
 def _references(value: Any) -> set[str]:

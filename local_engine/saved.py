@@ -22,7 +22,9 @@ from typing import Any
 
 from infra.config import RefreshConfig, parse_config
 
+from . import assets
 from .refresh import LocalRefresh
+from .synth import synthesize
 
 SAVED_ENGINE = Path(".rehearsal/last.pickle.gz")
 # Where to save and read it instead (the tests use it to keep the checkout's own file untouched).
@@ -116,6 +118,7 @@ class _Resumed(LocalRefresh):
     def __init__(self, saved: SavedEngine) -> None:
         super().__init__(saved.template, saved.refresh_config(), start=saved.now)
         self.saved = saved
+        _publish_code(saved.template, self.config)
 
     def __enter__(self) -> _Resumed:
         super().__enter__()
@@ -142,6 +145,19 @@ class _Resumed(LocalRefresh):
         for name, messages in saved.queue_messages.items():
             for message in messages:
                 sqs.send_message(QueueUrl=queues[name], **message)
+
+
+def _publish_code(template: dict[str, Any], config: RefreshConfig) -> None:
+    """Publish the saved template's code assets again if they are gone (the temporary folder was emptied): the
+    same code and configuration synthesize the same assets. Refused if this checkout's code is no longer the
+    code that was saved."""
+    codes = [r["Properties"]["Code"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    missing = [code for code in codes if not assets.location(code["S3Bucket"], code["S3Key"]).is_dir()]
+    if not missing:
+        return
+    synthesize(config)
+    if any(not assets.location(code["S3Bucket"], code["S3Key"]).is_dir() for code in missing):
+        raise NoSavedEngine("the saved rehearsal ran other Lambda code than this checkout's: run `make demo` again")
 
 
 def _table_items(refresh: LocalRefresh) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,24 @@ EXAMPLE_CONFIG = ROOT / "config" / "example.json"
 
 def example_raw() -> dict[str, Any]:
     return json.loads(EXAMPLE_CONFIG.read_text())
+
+
+def code_package(root: Path, documents: Mapping[str, Any], **environment: str) -> dict[str, str]:
+    """A function's environment as the Lambda runtime gives it, its task root `root` holding the settings files
+    `documents` (by file name), as the stack bundles them; `environment` adds variables."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, document in documents.items():
+        (root / name).write_text(document if isinstance(document, str) else json.dumps(document), encoding="utf-8")
+    return {"LAMBDA_TASK_ROOT": str(root), **environment}
+
+
+def code_asset(template: Any, function: str) -> Path:
+    """The published code asset (local_engine/assets.py) of the function `function` (a logical id) of a
+    synthesized template (an assertions.Template or its JSON): what the function's LAMBDA_TASK_ROOT holds."""
+    from local_engine.assets import code_root
+
+    resources = (template if isinstance(template, dict) else template.to_json())["Resources"]
+    return code_root(resources[function]["Properties"]["Code"], function=function)
 
 
 def run_table(region: str, name: str = "runs") -> Any:
@@ -49,6 +68,35 @@ def two_of_each_raw() -> dict[str, Any]:
     from rehearsal.scenario import with_second_dataset_and_campaign
 
     return with_second_dataset_and_campaign(example_raw())
+
+
+DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS")
+GATE_METRICS = ("normalized_discounted_cumulative_gain_at_25", "precision_at_25")
+
+
+def scaled_raw(datasets: int, campaigns: int) -> dict[str, Any]:
+    """The example grown to `datasets` datasets (three to a dataset group) and `campaigns` campaigns, each with
+    a two-rule quality gate, polled rarely enough for the history budget where it can be."""
+    raw = example_raw()
+    arn = raw["datasets"][0]["dataset_arn"].rsplit(":", 1)[0]
+    bucket = raw["datasets"][0]["data_location"].removeprefix("s3://").split("/", 1)[0]
+    raw["datasets"] = [
+        {
+            "dataset_arn": f"{arn}:dataset/shop-recs-{i // 3}/{DATASET_TYPES[i % 3]}",
+            "data_location": f"s3://{bucket}/group-{i // 3}/{DATASET_TYPES[i % 3].lower()}/base_date={{base_date}}/",
+        }
+        for i in range(datasets)
+    ]
+    raw["campaigns"] = [
+        {
+            "campaign_arn": f"{arn}:campaign/shop-recommendations-{i + 1:02d}",
+            "solution_arn": f"{arn}:solution/shop-user-personalization-{i + 1:02d}",
+            "quality_gate": {"rules": [{"metric": m, "max_drop_percent": 5, "min_value": 0.01} for m in GATE_METRICS]},
+        }
+        for i in range(campaigns)
+    ]
+    raw["polling"] = {"dense_seconds": 60, "import_seconds": 600, "training_seconds": 900, "deployment_seconds": 300}
+    return raw
 
 
 @pytest.fixture(autouse=True)

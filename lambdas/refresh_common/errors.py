@@ -6,7 +6,8 @@ class InvalidRunInput(ValueError):
 
 
 class InvalidSettings(RuntimeError):
-    """The function's environment does not hold valid settings: a deployment problem."""
+    """The function's settings are not valid (the settings file of its code package, or its environment): a
+    deployment problem."""
 
 
 class NameAttemptsExhausted(RuntimeError):

@@ -1,17 +1,18 @@
-"""The task Lambdas' settings, read once per invocation from the environment the stack sets, and the document
-the stack sets it from (settings_document): the names it holds are written here alone, for both sides."""
+"""The task Lambdas' settings, read once per invocation from the settings file of their code package, and the
+document the stack writes into it (settings_document): the names it holds are written here alone, for both
+sides."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .environment import ALERT_TOPIC_VARIABLE, SETTINGS_VARIABLE, TABLE_VARIABLE
+from .environment import ALERT_TOPIC_VARIABLE, SETTINGS_FILE
 from .errors import InvalidSettings
 from .polling import GROWTH, MARGIN, MAX_WINDOW_POLLS, PollBounds
+from .settings_file import Fields, read_settings_file, table_name
 
 PHASE_KEYS = ("import_seconds", "training_seconds", "deployment_seconds")
 
@@ -103,20 +104,6 @@ class Settings:
         raise InvalidSettings(f"campaign {name!r} is not configured for this stack")
 
 
-def _campaign(raw: dict[str, Any]) -> CampaignSettings:
-    gate = raw.get("quality_gate")
-    return CampaignSettings(
-        campaign_name=raw["campaign_name"],
-        campaign_arn=raw["campaign_arn"],
-        solution_arn=raw["solution_arn"],
-        solution_name=raw["solution_name"],
-        training=TrainingPolicy(**raw.get("training", {})),
-        quality_gate=(
-            QualityGate(tuple(MetricRule(**rule) for rule in gate["rules"]), gate["without_metrics"]) if gate else None
-        ),
-    )
-
-
 def settings_document(
     *,
     time_zone: str,
@@ -130,7 +117,7 @@ def settings_document(
     datasets: Sequence[DatasetSettings],
     campaigns: Sequence[CampaignSettings],
 ) -> dict[str, Any]:
-    """What load_settings reads, as JSON holds it: the stack puts it in SETTINGS_VARIABLE.
+    """What load_settings reads, as JSON holds it: the stack writes it into the code package as SETTINGS_FILE.
 
     `polling` is the configuration's polling section as it stands (each phase's longest wait under PHASE_KEYS,
     and the planner's bounds); `phase_timeouts` gives each phase's limit in seconds under PHASE_KEYS.
@@ -150,27 +137,86 @@ def settings_document(
 
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
-    try:
-        raw = json.loads(environ[SETTINGS_VARIABLE])
-        return Settings(
-            table_name=environ[TABLE_VARIABLE],
-            time_zone=raw["time_zone"],
-            glue_job_names=tuple(raw["glue_job_names"]),
-            job_name_prefix=raw["job_name_prefix"],
-            personalize_role_arn=raw["personalize_role_arn"],
-            datasets=tuple(DatasetSettings(**d) for d in raw["datasets"]),
-            campaigns=tuple(_campaign(c) for c in raw["campaigns"]),
-            polling={k: int(raw["polling"][k]) for k in PHASE_KEYS},
-            phase_timeouts={k: int(raw["phase_timeouts"][k]) for k in PHASE_KEYS},
-            execution_timeout_seconds=int(raw["execution_timeout_seconds"]),
-            alert_topic_arn=environ.get(ALERT_TOPIC_VARIABLE) or None,
-            automation_guard=raw.get("automation_guard", "refuse"),
-            dense_seconds=int(raw["polling"].get("dense_seconds", 60)),
-            window_polls=int(raw["polling"].get("window_polls", MAX_WINDOW_POLLS)),
-            margin=float(raw["polling"].get("window_margin_percent", MARGIN * 100)) / 100,
-            growth=float(raw["polling"].get("growth", GROWTH)),
+    """The settings of this deployment: the code package's SETTINGS_FILE, the run table and alert topic that
+    the environment names. Anything missing or malformed raises InvalidSettings naming the file and field."""
+    return parse_settings(
+        read_settings_file(SETTINGS_FILE, environ),
+        table_name=table_name(environ),
+        alert_topic_arn=environ.get(ALERT_TOPIC_VARIABLE) or None,
+    )
+
+
+def parse_settings(document: Fields, *, table_name: str, alert_topic_arn: str | None = None) -> Settings:
+    """`document` (what settings_document wrote) as Settings."""
+    document.only(
+        "time_zone",
+        "glue_job_names",
+        "job_name_prefix",
+        "polling",
+        "phase_timeouts",
+        "execution_timeout_seconds",
+        "automation_guard",
+        "personalize_role_arn",
+        "datasets",
+        "campaigns",
+    )
+    polling, timeouts = document.fields("polling"), document.fields("phase_timeouts")
+    return Settings(
+        table_name=table_name,
+        time_zone=document.text("time_zone"),
+        glue_job_names=document.texts("glue_job_names"),
+        job_name_prefix=document.text("job_name_prefix"),
+        personalize_role_arn=document.text("personalize_role_arn"),
+        datasets=tuple(_dataset(dataset) for dataset in document.list_of_fields("datasets")),
+        campaigns=tuple(_campaign(campaign) for campaign in document.list_of_fields("campaigns")),
+        polling={key: polling.integer(key) for key in PHASE_KEYS},
+        phase_timeouts={key: timeouts.integer(key) for key in PHASE_KEYS},
+        execution_timeout_seconds=document.integer("execution_timeout_seconds"),
+        alert_topic_arn=alert_topic_arn,
+        automation_guard=document.text("automation_guard", "refuse"),
+        dense_seconds=polling.integer("dense_seconds", 60),
+        window_polls=polling.integer("window_polls", MAX_WINDOW_POLLS),
+        margin=polling.number("window_margin_percent", MARGIN * 100) / 100,
+        growth=polling.number("growth", GROWTH),
+    )
+
+
+def _dataset(fields: Fields) -> DatasetSettings:
+    fields.only("name", "dataset_group", "dataset_arn", "data_location", "import_mode")
+    return DatasetSettings(
+        name=fields.text("name"),
+        dataset_group=fields.text("dataset_group"),
+        dataset_arn=fields.text("dataset_arn"),
+        data_location=fields.text("data_location"),
+        import_mode=fields.text("import_mode"),
+    )
+
+
+def _campaign(fields: Fields) -> CampaignSettings:
+    fields.only("campaign_name", "campaign_arn", "solution_arn", "solution_name", "training", "quality_gate")
+    training = fields.fields("training", {})
+    training.only("mode", "full_every_days", "full_every_runs")
+    gate = fields.optional_fields("quality_gate")
+    return CampaignSettings(
+        campaign_name=fields.text("campaign_name"),
+        campaign_arn=fields.text("campaign_arn"),
+        solution_arn=fields.text("solution_arn"),
+        solution_name=fields.text("solution_name"),
+        training=TrainingPolicy(
+            training.text("mode", "FULL"),
+            training.optional_integer("full_every_days"),
+            training.optional_integer("full_every_runs"),
+        ),
+        quality_gate=_gate(gate) if gate else None,
+    )
+
+
+def _gate(fields: Fields) -> QualityGate:
+    fields.only("rules", "without_metrics")
+    rules = []
+    for rule in fields.list_of_fields("rules"):
+        rule.only("metric", "max_drop_percent", "min_value")
+        rules.append(
+            MetricRule(rule.text("metric"), rule.optional_number("max_drop_percent"), rule.optional_number("min_value"))
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidSettings(
-            f"environment variables {SETTINGS_VARIABLE}/{TABLE_VARIABLE} are invalid: {exc!r}"
-        ) from exc
+    return QualityGate(tuple(rules), fields.text("without_metrics"))

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 from infra import constants
 from infra.config import parse_config
 from local_engine.synth import synthesize
-from tests.conftest import example_raw
+from tests.conftest import code_asset, example_raw
 
 STACK = "PersonalizeRefresh"
 CAMPAIGN = "shop-home-recommendations"
@@ -216,7 +216,7 @@ def test_the_freshness_check_runs_hourly_with_the_campaigns_and_threshold(two_of
     function_id = logical_id(two_of_each_template, "AWS::Lambda::Function", "Freshness")
     function = two_of_each_template.find_resources("AWS::Lambda::Function")[function_id]["Properties"]
     assert function["Handler"] == "check_freshness.handler"
-    settings = json.loads(function["Environment"]["Variables"]["FRESHNESS_SETTINGS"])
+    settings = json.loads((code_asset(two_of_each_template, function_id) / "freshness_settings.json").read_text())
     assert settings == {
         "namespace": "PersonalizeRefresh",
         "campaigns": [CAMPAIGN, "shop-similar-items"],

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from infra.config import parse_config
+from local_engine import assets
 from local_engine.refresh import LocalRefresh
-from local_engine.saved import SAVED_ENGINE_VARIABLE, load, save, write
+from local_engine.saved import SAVED_ENGINE_VARIABLE, load, resume, save, write
 from local_engine.synth import synthesize
 from operations.cli import main
 from rehearsal.scenario import with_second_dataset_and_campaign
@@ -288,6 +289,16 @@ def test_without_a_saved_rehearsal_it_says_to_run_the_demo(
     (tmp_path / "none.pickle.gz").write_bytes(b"not a saved engine")
     code, _, err = cli(capsys, "runs", "--local")
     assert code == 1 and "cannot be read" in err and "run `make demo` again" in err
+
+
+def test_a_resumed_rehearsal_publishes_its_code_again_once_the_temporary_folder_lost_it(
+    state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its functions read their settings from the code asset the saved template names, published by the synth.
+    monkeypatch.setattr(assets, "ASSETS", tmp_path / "emptied")
+
+    with resume(load(state)) as refresh:
+        assert len(refresh.deployment.functions) == 4
 
 
 def test_without_aws_credentials_or_region_it_says_so_in_one_line(

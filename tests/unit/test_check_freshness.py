@@ -3,9 +3,9 @@ with every day without a successful refresh, however long the silence, and only 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,8 +14,9 @@ import pytest
 from moto import mock_aws
 
 from refresh_common import clock, run_record
+from refresh_common.environment import FRESHNESS_SETTINGS_FILE
 from refresh_common.errors import InvalidSettings
-from tests.conftest import run_table
+from tests.conftest import code_package, run_table
 
 REGION = "ap-northeast-2"
 NAMESPACE = "PersonalizeRefresh"
@@ -207,14 +208,13 @@ def test_the_newest_success_is_found_behind_many_later_failures(table: Any, clou
 
 
 def test_the_handler_reads_its_settings_and_publishes(
-    table: Any, cloudwatch: Any, monkeypatch: pytest.MonkeyPatch
+    table: Any, cloudwatch: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     put_run(table, "SUCCEEDED", ended=NOW - 2 * DAY)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("RUN_TABLE_NAME", "runs")
-    monkeypatch.setenv(
-        "FRESHNESS_SETTINGS", json.dumps({"namespace": NAMESPACE, "campaigns": [CAMPAIGN], "stale_after_days": 8})
-    )
+    settings = {"namespace": NAMESPACE, "campaigns": [CAMPAIGN], "stale_after_days": 8}
+    for name, value in code_package(tmp_path, {FRESHNESS_SETTINGS_FILE: settings}, RUN_TABLE_NAME="runs").items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setattr(clock, "now", lambda: NOW)
     run_record._dynamodb.cache_clear()
     check_freshness._cloudwatch.cache_clear()
@@ -224,19 +224,22 @@ def test_the_handler_reads_its_settings_and_publishes(
 
 
 @pytest.mark.parametrize(
-    "environ",
+    ("document", "table_name", "named"),
     [
-        {},
-        {"RUN_TABLE_NAME": "runs", "FRESHNESS_SETTINGS": "not json"},
-        {"RUN_TABLE_NAME": "runs", "FRESHNESS_SETTINGS": json.dumps({"namespace": NAMESPACE, "campaigns": []})},
-        {
-            "RUN_TABLE_NAME": "runs",
-            "FRESHNESS_SETTINGS": json.dumps({"namespace": NAMESPACE, "campaigns": [], "stale_after_days": 8}),
-        },
+        (None, "runs", "no such settings file"),
+        ("not json", "runs", "not valid JSON"),
+        ({"namespace": NAMESPACE, "campaigns": [CAMPAIGN]}, "runs", "stale_after_days: missing"),
+        ({"namespace": NAMESPACE, "campaigns": [], "stale_after_days": 8}, "runs", "campaigns: names no campaign"),
+        ({"namespace": NAMESPACE, "campaigns": [CAMPAIGN], "stale_after_days": 8}, None, "RUN_TABLE_NAME"),
     ],
 )
-def test_invalid_settings_fail_at_the_edge(environ: dict[str, str]) -> None:
-    with pytest.raises(InvalidSettings):
+def test_invalid_settings_fail_at_the_edge_naming_what_is_wrong(
+    tmp_path: Path, document: Any, table_name: str | None, named: str
+) -> None:
+    environ = code_package(tmp_path, {FRESHNESS_SETTINGS_FILE: document} if document is not None else {})
+    if table_name:
+        environ["RUN_TABLE_NAME"] = table_name
+    with pytest.raises(InvalidSettings, match=named):
         check_freshness.load_settings(environ)
 
 

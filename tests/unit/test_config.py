@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, load_config, parse_config
-from tests.conftest import EXAMPLE_CONFIG, ROOT
+from tests.conftest import EXAMPLE_CONFIG, ROOT, scaled_raw
 
 
 def test_example_configuration_is_valid(example_config: Any) -> None:
@@ -312,3 +312,22 @@ def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
         largest_history(**one, datasets=1, campaigns=2) - base
         == 100 + events_per_poll("training") * training + events_per_poll("deployment") * deployment
     )
+
+
+def test_glue_job_names_whose_trigger_pattern_eventbridge_would_refuse_are_named(raw_config: dict[str, Any]) -> None:
+    # Eight names of 255 characters: the rule's pattern lists each, past EventBridge's 2,048 characters.
+    raw_config["glue_job_names"] = [f"{i}" + "x" * 254 for i in range(8)]
+    with pytest.raises(
+        ConfigError,
+        match=r"glue_job_names: the Glue trigger's event pattern would be 2,\d{3} characters, EventBridge allows 2,048",
+    ):
+        parse_config(raw_config)
+    raw_config["glue_job_names"] = raw_config["glue_job_names"][:7]
+    assert len(parse_config(raw_config).glue_job_names) == 7
+
+
+def test_three_datasets_and_five_campaigns_fit_and_twenty_five_of_each_wait_for_child_executions() -> None:
+    # The scale the next issue reaches needs child executions: one execution's history cannot hold 25 of each.
+    assert len(parse_config(scaled_raw(3, 5)).campaigns) == 5
+    with pytest.raises(ConfigError, match=r"polling: a run could write [\d,]+ history events"):
+        parse_config(scaled_raw(25, 25))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -74,16 +74,17 @@ def test_no_plan_makes_more_polls_than_the_history_budget_counts(earlier: list[f
     assert polls <= largest_number_of_polls(TRAINING)
 
 
-def test_every_bound_comes_from_the_configuration() -> None:
+def test_every_bound_comes_from_the_configuration(tmp_path: Path) -> None:
     from infra.config import parse_config
+    from refresh_common.environment import SETTINGS_FILE
     from refresh_common.settings import load_settings
-    from tests.conftest import example_raw
+    from tests.conftest import code_package, example_raw
 
     raw = example_raw()
     raw["polling"] |= {"dense_seconds": 30, "window_polls": 10, "window_margin_percent": 0, "growth": 2}
     raw["polling"]["training_seconds"] = 600
     config = parse_config(raw)
-    settings = load_settings({"REFRESH_SETTINGS": json.dumps(config.lambda_settings()), "RUN_TABLE_NAME": "runs"})
+    settings = load_settings(code_package(tmp_path, {SETTINGS_FILE: config.lambda_settings()}, RUN_TABLE_NAME="runs"))
     bounds = settings.poll_bounds("training_seconds")
     assert (bounds.dense_seconds, bounds.window_polls, bounds.margin, bounds.growth) == (30, 10, 0.0, 2.0)
 

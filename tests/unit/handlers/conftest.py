@@ -3,8 +3,8 @@ claims written in it on a fixed clock, and a Personalize client whose every call
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,17 +14,19 @@ from moto import mock_aws
 
 from infra.config import RefreshConfig
 from refresh_common.claims import RunClaims
+from refresh_common.environment import SETTINGS_FILE
 from refresh_common.run_record import RunRecords
 from refresh_common.settings import Settings, load_settings
-from tests.conftest import run_table
+from tests.conftest import code_package, run_table
 from tests.unit.handlers.shared import REGION
 
 NOW = 1_796_000_000.0  # the Lambdas' clock in these tests: 2026-11-30 00:53:20 UTC
 
 
 @pytest.fixture
-def settings(example_config: RefreshConfig) -> Settings:
-    return load_settings({"REFRESH_SETTINGS": json.dumps(example_config.lambda_settings()), "RUN_TABLE_NAME": "runs"})
+def settings(example_config: RefreshConfig, tmp_path: Path) -> Settings:
+    documents = {SETTINGS_FILE: example_config.lambda_settings()}
+    return load_settings(code_package(tmp_path, documents, RUN_TABLE_NAME="runs"))
 
 
 @pytest.fixture
