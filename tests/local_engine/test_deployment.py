@@ -7,10 +7,19 @@ from typing import Any
 
 import pytest
 
+from local_engine import assets
 from local_engine.aws import LocalAws
 from local_engine.deployment import LocalDeployment, UnsupportedResource
 
 ACCOUNT = "123456789012"
+CODE = {"S3Bucket": "assets", "S3Key": "code.zip"}
+
+
+@pytest.fixture(autouse=True)
+def published_code(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The function's code, published as `cdk deploy` would have uploaded it (its content is not read here)."""
+    monkeypatch.setattr(assets, "ASSETS", tmp_path)
+    assets.location(CODE["S3Bucket"], CODE["S3Key"]).mkdir(parents=True)
 
 
 def template(**invoke_config: Any) -> dict[str, Any]:
@@ -20,7 +29,11 @@ def template(**invoke_config: Any) -> dict[str, Any]:
             "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": []}}},
             "Function": {
                 "Type": "AWS::Lambda::Function",
-                "Properties": {"Handler": "check_freshness.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]}},
+                "Properties": {
+                    "Handler": "check_freshness.handler",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Code": CODE,
+                },
             },
             "Failures": {"Type": "AWS::SQS::Queue", "Properties": {}},
             "Config": {
