@@ -9,6 +9,7 @@ from __future__ import annotations
 from refresh_common.schema import Attr, ImportJobAttr
 
 from . import retries
+from .executions import IMPORT_STATE_MACHINE, child_end_states, child_execution
 from .polling import PLANNED, UNCHANGED, Polling, PollLoop, status_is
 from .states import (
     START_IMPORT_FUNCTION,
@@ -17,6 +18,7 @@ from .states import (
     announce,
     catch_all,
     lambda_task,
+    raised_by_step_functions,
     reason_given,
     record_write,
     run_detail,
@@ -58,21 +60,68 @@ def states(*, then: str, polling: Polling = PLANNED) -> States:
         ),
         "Wait for imports": {
             "Type": "Map",
-            "Comment": "Polls every import job until it is ACTIVE; a failed job fails the whole refresh.",
+            "Comment": "Polls every import job until it is ACTIVE, each in its own execution; a failed job fails the "
+            "whole refresh.",
             "ItemsPath": "$.import.jobs",
             "ItemSelector": {
                 "job.$": "$$.Map.Item.Value",
-                "seen": {"status.$": "$$.Map.Item.Value.status"},
+                "execution_name.$": "$$.Map.Item.Value.execution_name",
                 "run.$": "$.run",
             },
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "INLINE"},
-                "StartAt": "Announce import started",
-                "States": _one_import(polling),
+                "StartAt": "Import dataset",
+                "States": _import_execution(),
             },
             "ResultPath": None,
             "Catch": [catch_all("$.error", FAILED)],
             "Next": then,
+        },
+    }
+
+
+def execution_states(polling: Polling = PLANNED) -> States:
+    """One dataset's import, as its own execution: from its job's creation (or reuse) to ACTIVE. Its input is
+    the Map item (job, run); it fails with the import's own error (ImportJobFailed, ImportTimedOut, ...)."""
+    return _one_import(polling)
+
+
+EXECUTION_START_AT = "Announce import started"
+
+
+def _import_execution() -> States:
+    return {
+        "Import dataset": child_execution(
+            IMPORT_STATE_MACHINE,
+            {"job.$": "$.job", "seen": {"status.$": "$.job.status"}, "run.$": "$.run"},
+            on_error="Import execution did not succeed",
+            comment="The dataset's own execution (its history holds its polls).",
+        ),
+        **child_end_states(
+            "Import execution did not succeed",
+            kind="Import",
+            then="Import error raised by Step Functions?",
+            not_started={
+                "Type": "Fail",
+                "Comment": "The import's execution could not be started.",
+                "Error": "ImportExecutionNotStarted",
+                "CausePath": "States.JsonToString($.error)",
+            },
+        ),
+        "Import error raised by Step Functions?": raised_by_step_functions(
+            "$.failure.error", yes="Import execution failed with a Step Functions error", no="Import failed as it ended"
+        ),
+        "Import execution failed with a Step Functions error": {
+            "Type": "Fail",
+            "Error": "ImportExecutionFailed",
+            "CausePath": "States.Format('{}: {}', $.failure.error, $.failure.cause)",
+        },
+        "Import failed as it ended": {
+            "Type": "Fail",
+            "Comment": "The refresh fails as the import's execution did: its error (ImportJobFailed, ImportTimedOut, "
+            "...) and cause.",
+            "ErrorPath": "$.failure.error",
+            "CausePath": "$.failure.cause",
         },
     }
 

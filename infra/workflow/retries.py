@@ -86,3 +86,16 @@ STAGE_EVENT: Retrier = {
 
 ALERT: Retrier = {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2}
 """An alert was not published; after these, the run goes on without it."""
+
+CHILD_START: Retrier = {
+    "ErrorEquals": [
+        "StepFunctions.ExecutionLimitExceededException",
+        "StepFunctions.AWSStepFunctionsException",
+        "StepFunctions.SdkClientException",
+    ],
+    "IntervalSeconds": 5,
+    "MaxAttempts": 5,
+    "BackoffRate": 2,
+    "JitterStrategy": "FULL",
+}
+"""A child execution could not be started for now (too many open executions, a throttle, no answer)."""

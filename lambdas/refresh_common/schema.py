@@ -57,6 +57,8 @@ class Attr:
     RUN_STATUS = "run_status"
     PHASE = "phase"
     EXECUTION_ARN = "execution_arn"
+    # The campaign's own execution, started by the run's (EXECUTION_ARN) once its imports are ACTIVE.
+    CAMPAIGN_EXECUTION_ARN = "campaign_execution_arn"
     TRIGGER = "trigger"  # glue or manual
     FORCED = "forced"
     ATTEMPT = "attempt"
