@@ -22,7 +22,7 @@ from refresh_common.data import DataUnreadable, snapshot
 from refresh_common.decisions import ImportPlan, import_plan
 from refresh_common.errors import AutomationConflict, InvalidRunInput, NameAttemptsExhausted
 from refresh_common.logs import run_logger
-from refresh_common.naming import import_job_arn, import_job_names
+from refresh_common.naming import child_execution_name, import_job_arn, import_job_names
 from refresh_common.run_record import History, ImportJobStarted, RunRecords, run_table
 from refresh_common.settings import DatasetSettings, Settings, load_settings
 
@@ -106,6 +106,7 @@ def start_imports(
                 "campaign_arn": c["campaign_arn"],
                 "skip": c["campaign_name"] in skipped,
                 "skip_reason": skip_reason if c["campaign_name"] in skipped else "",
+                "execution_name": child_execution_name(f"{c['campaign_name']}-{base_date}", execution_arn),
             }
             for c in run["campaigns"]
         ],
@@ -116,6 +117,7 @@ def start_imports(
                 "job_name": job.job_name,
                 "dataset_import_job_arn": job.job_arn,
                 "status": job.status,
+                "execution_name": child_execution_name(job.job_name, execution_arn),
                 "poll": polling.walk(polls[job.dataset_name]),
                 **limit,
             }

@@ -70,6 +70,7 @@ from local_engine.execution_events import ExecutionStatusEvents
 from local_engine.fast_copy import FastCopies
 from local_engine.fast_responses import FastResponses
 from local_engine.lambda_router import LambdaRouter
+from local_engine.nested_executions import NestedExecutions
 from local_engine.moto_caches import MotoCaches
 from local_engine.patching import ModuleShim, PatchSet
 from local_engine.sdk_adapter import AwsSdkAdapter, instant_text, iso8601_millis
@@ -236,6 +237,7 @@ class LocalAws:
         self.faults = ServiceFaults()
         self.status_events = ExecutionStatusEvents()
         self.authorization = Authorization()
+        self.nested_executions = NestedExecutions(clock, self.authorization)
         self._mock: Any = None
 
     def __enter__(self) -> LocalAws:
@@ -250,6 +252,8 @@ class LocalAws:
             self.sdk_adapter.install()
             self.router.install()
             self.faults.install()
+            # Before the status events: a parent's children are stopped before its end is announced.
+            self.nested_executions.install()
             self.status_events.install()
             self.authorization.install()
         except BaseException:
@@ -263,6 +267,7 @@ class LocalAws:
     def _undo(self) -> None:
         self.authorization.uninstall()
         self.status_events.uninstall()
+        self.nested_executions.uninstall()
         self.faults.uninstall()
         self.router.uninstall()
         self.sdk_adapter.uninstall()
