@@ -78,6 +78,11 @@ def _input_members(operation_name: str) -> dict[str, str]:
     return {name.lower(): name for name in operation.input_shape.members}
 
 
+# Simulated seconds between two looks at whether the awaiting execution still runs: a parent that times out
+# stops awaiting (and stops its children) within this long.
+AWAKE_EVERY = 60
+
+
 class NestedExecutions(PatchSet):
     """Awaited children, by the execution that awaits them; each execution's end, as a clock-aware event."""
 
@@ -98,11 +103,16 @@ class NestedExecutions(PatchSet):
     def _patches_to_apply(self) -> list[Any]:
         communication = backend_execution.BaseExecutionWorkerCommunication
         real_terminated = communication.terminated
+        real_stop = backend_execution.Execution.stop
         nested = self
 
         def terminated(worker: Any) -> None:
             real_terminated(worker)
             nested._ended(worker.execution)
+
+        def stop(execution: Any, *args: Any, **kwargs: Any) -> None:
+            real_stop(execution, *args, **kwargs)
+            nested._stop_awaited(execution)
 
         return [
             mock.patch.object(
@@ -125,6 +135,7 @@ class NestedExecutions(PatchSet):
             ),
             mock.patch.object(StateTaskServiceSfn, "_eval_sync", _no_token_listener(StateTaskServiceSfn._eval_sync)),
             mock.patch.object(communication, "terminated", terminated),
+            mock.patch.object(backend_execution.Execution, "stop", stop),
         ]
 
     def _awaiting(self, build: Callable[..., Any]) -> Callable[..., Any]:
@@ -139,7 +150,9 @@ class NestedExecutions(PatchSet):
             ended = nested._end(child)
 
             def resolve_at_the_end() -> Any:
-                ended.wait()
+                while not ended.wait(timeout=AWAKE_EVERY):
+                    if not env.is_running():  # the parent timed out or was stopped meanwhile
+                        return None
                 return resolve()
 
             return resolve_at_the_end
@@ -147,10 +160,14 @@ class NestedExecutions(PatchSet):
         return build_resolver
 
     def _ended(self, execution: Any) -> None:
+        self._end(execution.exec_arn).set()
+        self._stop_awaited(execution)
+
+    def _stop_awaited(self, execution: Any) -> None:
+        """Stop the children `execution` awaits, as its role (it is stopped, or has ended)."""
         arn = execution.exec_arn
         with self._lock:
             children = sorted(self._awaited.pop(arn, set()))
-        self._end(arn).set()
         running = [child for child in children if not self._end(child).is_set()]
         if not running:
             return

@@ -3,7 +3,8 @@ the refresh (`states:startExecution.sync:2`), so each execution's history holds 
 polls and the refresh's own history does not grow with them.
 
 AWS: the parent's Task waits for the child's end; a child that fails fails the Task with States.TaskFailed,
-its Cause the child's DescribeExecution output as JSON ("Start a new AWS Step Functions state machine from a
+its Cause the child's DescribeExecution output as JSON, named as the integration names its output
+(ExecutionArn, Status, Error, Cause) ("Start a new AWS Step Functions state machine from a
 running execution"); stopping the parent stops the children it awaits. Passing
 AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID links the child to the parent in the console.
 """
@@ -73,12 +74,12 @@ def child_end_states(name: str, *, kind: str, then: str, not_started: State) -> 
         ended: {
             "Type": "Choice",
             "Choices": [
-                {"Variable": f"{END}.status", "StringEquals": "TIMED_OUT", "Next": f"{kind} execution timed out"},
-                {"Variable": f"{END}.status", "StringEquals": "ABORTED", "Next": f"{kind} execution stopped"},
+                {"Variable": f"{END}.Status", "StringEquals": "TIMED_OUT", "Next": f"{kind} execution timed out"},
+                {"Variable": f"{END}.Status", "StringEquals": "ABORTED", "Next": f"{kind} execution stopped"},
                 {
                     "And": [
-                        {"Variable": f"{END}.error", "IsPresent": True},
-                        {"Variable": f"{END}.cause", "IsPresent": True},
+                        {"Variable": f"{END}.Error", "IsPresent": True},
+                        {"Variable": f"{END}.Cause", "IsPresent": True},
                     ],
                     "Next": f"{kind} execution failed",
                 },
@@ -91,7 +92,7 @@ def child_end_states(name: str, *, kind: str, then: str, not_started: State) -> 
         f"{kind} execution stopped": _end(ABORTED, "ExecutionAborted", f"'{kind} execution {{}} was stopped'", then),
         f"{kind} execution failed": {
             "Type": "Pass",
-            "Parameters": {"run_status": FAILED, "error.$": f"{END}.error", "cause.$": f"{END}.cause"},
+            "Parameters": {"run_status": FAILED, "error.$": f"{END}.Error", "cause.$": f"{END}.Cause"},
             "ResultPath": "$.failure",
             "Next": then,
         },
@@ -107,7 +108,7 @@ def _end(run_status: str, error: str, text: str, then: str) -> State:
         "Parameters": {
             "run_status": run_status,
             "error": error,
-            "cause.$": f"States.Format({text}, {END}.executionArn)",
+            "cause.$": f"States.Format({text}, {END}.ExecutionArn)",
         },
         "ResultPath": "$.failure",
         "Next": then,
