@@ -70,8 +70,8 @@ from local_engine.execution_events import ExecutionStatusEvents
 from local_engine.fast_copy import FastCopies
 from local_engine.fast_responses import FastResponses
 from local_engine.lambda_router import LambdaRouter
-from local_engine.nested_executions import NestedExecutions
 from local_engine.moto_caches import MotoCaches
+from local_engine.nested_executions import NestedExecutions
 from local_engine.patching import ModuleShim, PatchSet
 from local_engine.sdk_adapter import AwsSdkAdapter, instant_text, iso8601_millis
 from local_engine.service_faults import ServiceFaults
