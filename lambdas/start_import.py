@@ -20,10 +20,11 @@ from refresh_common import claims, clock, personalize, polling
 from refresh_common.automation import automation_warnings
 from refresh_common.data import DataUnreadable, snapshot
 from refresh_common.decisions import ImportPlan, import_plan
-from refresh_common.errors import AutomationConflict, InvalidRunInput, NameAttemptsExhausted
+from refresh_common.errors import AutomationConflict, ImportRoomExhausted, InvalidRunInput, NameAttemptsExhausted
 from refresh_common.logs import run_logger
 from refresh_common.naming import child_execution_name, import_job_arn, import_job_names
 from refresh_common.run_record import History, ImportJobStarted, RunRecords, run_table
+from refresh_common.schema import WAITING_FOR_ROOM
 from refresh_common.settings import DatasetSettings, Settings, load_settings
 
 
@@ -39,9 +40,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             client = personalize.client(settings.region)
             guard_automation(event, settings, records, client, _sns())
             return start_imports(event, settings, records, client, _s3())
+    if action == "import_dataset":
+        with personalize.unavailable_as_retryable():
+            return start_waiting_import(event, settings, RunRecords(table), personalize.client(settings.region))
     if action == "close":
         return claims.close(event, settings, claims.RunClaims(table), _sns())
-    raise InvalidRunInput(f"unknown action {action!r}; expected 'claim', 'import' or 'close'")
+    raise InvalidRunInput(f"unknown action {action!r}; expected 'claim', 'import', 'import_dataset' or 'close'")
 
 
 def guard_automation(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any, sns: Any) -> None:
@@ -113,17 +117,47 @@ def start_imports(
         "import_jobs": [
             {
                 "primary": index == 0,
-                "dataset_name": job.dataset_name,
-                "job_name": job.job_name,
-                "dataset_import_job_arn": job.job_arn,
-                "status": job.status,
+                **_job_item(job, polls[job.dataset_name], limit),
                 "execution_name": child_execution_name(job.job_name, execution_arn),
-                "poll": polling.walk(polls[job.dataset_name]),
-                **limit,
             }
             for index, job in enumerate(jobs)
         ],
     }
+
+
+def _job_item(job: ImportJobStarted, poll: polling.PollPlan, limit: dict[str, str]) -> dict[str, Any]:
+    """What the dataset's import execution polls: the job, its planned polls and its limit."""
+    return {
+        "dataset_name": job.dataset_name,
+        "job_name": job.job_name,
+        "dataset_import_job_arn": job.job_arn,
+        "status": job.status,
+        **({"import_mode": job.import_mode} if job.import_mode else {}),
+        "poll": polling.walk(poll),
+        **limit,
+    }
+
+
+def start_waiting_import(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
+    """The `import_dataset` action: create the import job Start import had no room for, once Personalize has
+    room, recorded in every campaign's record of the run; ImportRoomExhausted while it still has none."""
+    run, name = event["run"], str(event["dataset_name"])
+    base_date, execution_arn = run["base_date"], run["execution_arn"]
+    (dataset,) = [d for d in settings.datasets if d.name == name]
+    names = [c["campaign_name"] for c in run["campaigns"]]
+    job = _start_import(
+        client, settings, dataset, base_date, str(event["import_mode"]), records.afresh_since(names, base_date)
+    )
+    if job.status == WAITING_FOR_ROOM:
+        raise ImportRoomExhausted(f"no room for {job.job_name}: Personalize runs its quota of import jobs")
+    poll = _poll_plans(records, settings, names, base_date, [name])[name]
+    job = replace(job, poll_plan=poll.summary())
+    records.record_import_created(names, base_date, execution_arn, job)
+    run_logger(__name__, execution_arn=execution_arn, base_date=base_date).info(
+        "import started once there was room", extra={"dataset": name, "job": job.job_name}
+    )
+    limit = clock.phase_limit(settings.phase_timeouts["import_seconds"])
+    return {"primary": bool(event.get("primary")), **_job_item(job, poll, limit)}
 
 
 def _plan(client: Any, s3: Any, dataset: DatasetSettings, base_date: str, history: History, force: bool) -> ImportPlan:
@@ -183,7 +217,7 @@ def _start_import(
 ) -> ImportJobStarted:
     """Create the day's import job, or reuse the one an earlier attempt created under the same name (not when
     the run starts afresh: see personalize.reusable)."""
-    for job_name in import_job_names(settings.job_name_prefix, dataset.dataset_group, dataset.name, base_date):
+    for job_name in import_job_names(settings.job_name_prefix, dataset.dataset_group, dataset.job_part, base_date):
         arn = import_job_arn(dataset.dataset_arn, job_name)
         try:
             client.create_dataset_import_job(
@@ -195,6 +229,9 @@ def _start_import(
             )
             return ImportJobStarted(dataset.name, job_name, arn, "CREATE PENDING")
         except ClientError as exc:
+            if personalize.error_code(exc) == "LimitExceededException":
+                # The region runs its quota of import jobs: the dataset's execution creates it when there is room.
+                return ImportJobStarted(dataset.name, job_name, arn, WAITING_FOR_ROOM, import_mode=mode)
             if personalize.error_code(exc) != "ResourceAlreadyExistsException":
                 raise
         job = client.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]

@@ -6,7 +6,7 @@ to the run's failure (run_end.py).
 
 from __future__ import annotations
 
-from refresh_common.schema import Attr, ImportJobAttr
+from refresh_common.schema import WAITING_FOR_ROOM, Attr, ImportJobAttr
 
 from . import retries
 from .executions import IMPORT_STATE_MACHINE, child_end_states, child_execution
@@ -86,7 +86,7 @@ def execution_states(polling: Polling = PLANNED) -> States:
     return _one_import(polling)
 
 
-EXECUTION_START_AT = "Announce import started"
+EXECUTION_START_AT = "Room for the import?"
 
 
 def _import_execution() -> States:
@@ -175,6 +175,53 @@ def _one_import(polling: Polling) -> States:
         },
     }
     return {
+        EXECUTION_START_AT: {
+            "Type": "Choice",
+            "Comment": "Start import found the region at its quota of concurrent import jobs for this one.",
+            "Choices": [
+                {
+                    "Variable": "$.job.status",
+                    "StringEquals": WAITING_FOR_ROOM,
+                    "Next": "Start import when there is room",
+                }
+            ],
+            "Default": "Announce import started",
+        },
+        "Start import when there is room": lambda_task(
+            START_IMPORT_FUNCTION,
+            {
+                "action": "import_dataset",
+                "run.$": "$.run",
+                "dataset_name.$": "$.job.dataset_name",
+                "import_mode.$": "$.job.import_mode",
+                "primary.$": "$.job.primary",
+            },
+            result_selector={
+                field: f"$.Payload.{field.removesuffix('.$')}"
+                for field in (
+                    "primary.$",
+                    "dataset_name.$",
+                    "job_name.$",
+                    "dataset_import_job_arn.$",
+                    "status.$",
+                    "poll.$",
+                    "checked_at.$",
+                    "deadline.$",
+                    "limit.$",
+                )
+            },
+            result_path="$.job",
+            busy_retry=retries.ROOM,
+            catch=[catch_all("$.error", "Import poll failed")],
+            next_="Remember created import status",
+            comment="Creates the import job once Personalize has room, retried (backing off) until then.",
+        ),
+        "Remember created import status": {
+            "Type": "Pass",
+            "Parameters": {"status.$": "$.job.status"},
+            "ResultPath": "$.seen",
+            "Next": "Announce import started",
+        },
         "Announce import started": announce(
             _dataset_detail(
                 status_="$.job.status", decision="import", reason_="States.Format('import job {}', $.job.job_name)"

@@ -99,3 +99,19 @@ CHILD_START: Retrier = {
     "JitterStrategy": "FULL",
 }
 """A child execution could not be started for now (too many open executions, a throttle, no answer)."""
+
+ROOM: Retrier = {
+    "ErrorEquals": [
+        "ImportRoomExhausted",
+        "LimitExceededException",
+        "ResourceInUseException",
+        "PersonalizeUnavailable",
+    ],
+    "IntervalSeconds": 120,
+    "MaxAttempts": 40,
+    "BackoffRate": 1.5,
+    "MaxDelaySeconds": 900,
+    "JitterStrategy": "FULL",
+}
+"""The region runs its quota of import jobs (5) or of trainings (20): the dataset's import or the campaign's
+training waits for one to end, backing off, up to about ten hours (jobs take minutes to hours each)."""

@@ -44,6 +44,9 @@ PHASES = (IMPORT, TRAINING, DEPLOYMENT)
 
 # The status Personalize gives a job that completed; the record mirrors its jobs' statuses as Personalize says them.
 ACTIVE = "ACTIVE"
+# Not Personalize's: an import job not yet created because the region's concurrent import jobs were at their
+# quota; the dataset's import execution creates it once there is room.
+WAITING_FOR_ROOM = "WAITING_FOR_ROOM"
 
 
 class Attr:

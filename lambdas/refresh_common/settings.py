@@ -18,11 +18,19 @@ PHASE_KEYS = ("import_seconds", "training_seconds", "deployment_seconds")
 
 @dataclass(frozen=True)
 class DatasetSettings:
+    # How the run record, the stage events and the plans name it: its type ("interactions"), or, where datasets
+    # of several dataset groups have that type, the group and the type ("shop-recs.interactions").
     name: str
     dataset_group: str
     dataset_arn: str
     data_location: str
     import_mode: str
+    # Its type, as its import jobs' names spell it (PREFIX-GROUP-TYPE-YYYYMMDD).
+    type_name: str = ""
+
+    @property
+    def job_part(self) -> str:
+        return self.type_name or self.name
 
 
 @dataclass(frozen=True)
