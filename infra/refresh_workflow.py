@@ -72,6 +72,8 @@ class RefreshWorkflow(Construct):
             workflow.IMPORT,
             "Personalize refresh: one dataset's import",
             [
+                # An import Start import had no room for is created by its own execution, through the same function.
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[functions.start_import.function_arn]),
                 iam.PolicyStatement(actions=["personalize:DescribeDatasetImportJob"], resources=arns.import_jobs),
                 record_writes,
                 stage_events,

@@ -160,7 +160,7 @@ class LocalDeployment:
         """Created (its document resolved, so IAM checks it) for the stack's output, not evaluated."""
         arn = self.aws.client("iam").create_policy(
             PolicyName=props.get("ManagedPolicyName") or _physical_name(logical_id),
-            PolicyDocument=json.dumps(self._resolve(props["PolicyDocument"])),
+            PolicyDocument=json.dumps(self.resolved_policy(props["PolicyDocument"])),
         )["Policy"]["Arn"]
         return _Physical(arn, {})
 
