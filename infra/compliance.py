@@ -25,9 +25,9 @@ CHECK_FAILURE_ALARMS = (
     "from a dead-letter queue, since the next one measures afresh."
 )
 SCHEDULED_CHECK = (
-    "The target is the hourly freshness check: an invocation EventBridge could not deliver within the hour is "
-    "not worth replaying from a queue (the next check measures afresh), and a check that never ran publishes "
-    "no datapoint, which the staleness alarms treat as breaching."
+    "The targets are the hourly freshness check and sweep: an invocation EventBridge could not deliver within the "
+    "hour is not worth replaying from a queue (the next one measures, or sweeps, afresh), and a check that never "
+    "ran publishes no datapoint, which the staleness alarms treat as breaching."
 )
 XRAY_AND_LIST_ACTIONS = (
     "X-Ray (PutTraceSegments, PutTelemetryRecords) and Personalize's List actions (ListDatasetImportJobs, "
@@ -43,9 +43,16 @@ SYNCHRONOUS_LAMBDA = (
     "Invoked synchronously by Step Functions only: a Lambda dead-letter queue applies to asynchronous "
     "invocations, and every failure is caught, recorded and alerted by the state machine."
 )
+FAILURE_DESTINATION = (
+    "Invoked synchronously by Step Functions, whose failures the state machine catches, records and alerts, and "
+    "asynchronously by EventBridge (an execution's end, the hourly sweep): those invocations have an on-failure "
+    "destination, an alarmed SQS queue that keeps the error with the event, where a dead-letter queue would "
+    "keep the event alone."
+)
 QUEUE_IS_THE_DLQ = (
-    "This queue is itself a dead-letter queue (of the EventBridge rule's target or of the alert e-mail "
-    "subscription); a queue behind it would never receive anything."
+    "This queue is itself a dead-letter queue (of an EventBridge rule's target, of the run function's "
+    "asynchronous invocations, or of the alert e-mail subscription); a queue behind it would never receive "
+    "anything."
 )
 NO_VPC = (
     "The functions call only AWS APIs (Personalize, DynamoDB, CloudWatch) over TLS and reach no private "
@@ -58,6 +65,10 @@ CONCURRENCY_BOUNDED = (
 CHECK_CONCURRENCY = (
     "The freshness check runs once an hour from its schedule (a failed run is retried at most twice); "
     "reserving concurrency would fail deployment in accounts with the default unreserved-concurrency minimum."
+)
+SWEPT_EXECUTIONS = (
+    "The hourly sweep describes the execution of each run record still RUNNING, whose ARN is known only once it "
+    "starts; the pattern covers only this state machine's executions, and the action only reads."
 )
 EXECUTIONS_OF_THE_STATE_MACHINE = (
     "Operators describe, stop and read the history of the state machine's executions, whose ARNs are known only "

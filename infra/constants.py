@@ -29,6 +29,11 @@ LAMBDA_TIMEOUT = 60  # seconds; the state machine's Lambda tasks time out at 120
 EVENT_MAX_AGE = 24 * 3600  # seconds an unstarted refresh event is retried before it goes to the DLQ
 EVENT_RETRY_ATTEMPTS = 8
 DLQ_RETENTION = 14 * 24 * 3600  # seconds
+# The run function's asynchronous invocations (an execution's close, the hourly sweep): Lambda runs one that
+# raised twice more (a minute, then two minutes later) and keeps an unstarted one up to 6 hours (throttled),
+# then sends its record to the on-failure destination. Lambda's defaults, written out: both are its maximums.
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE = 6 * 3600  # seconds
 
 # Retention periods the configuration offers (log_retention_days), as CloudWatch Logs enum members.
 LOG_RETENTION = {

@@ -112,7 +112,7 @@ class FreshnessCheck(Construct):
         self.rule = events.Rule(
             self,
             "Schedule",
-            description="Runs the Personalize refresh's freshness check",
+            description="Runs the Personalize refresh's hourly checks: freshness, and the sweep of unrecorded ends",
             schedule=events.Schedule.rate(Duration.seconds(FRESHNESS_CHECK_RATE)),
         )
         # A check that could not be delivered within the hour is not worth making late: the next one comes.

@@ -46,6 +46,12 @@ FAILED_ATTEMPTS_QUERY = "\n".join(
         "| sort attempts desc",
     )
 )
+# What a message in a watched queue means, as its alarm says it.
+UNDELIVERED = "EventBridge gave up delivering an event after 24 h of retries"
+FAILED_CLOSE = (
+    "the run function failed, after Lambda's retries, to close the records of an execution that ended unrecorded "
+    "(or to sweep for them): they stay RUNNING and nobody was alerted"
+)
 FAILED_EXECUTIONS_QUERY = "\n".join(
     (
         "fields @timestamp, type, details.error as error, details.cause as cause, execution_arn",
@@ -66,14 +72,16 @@ class Monitoring(Construct):
         state_machine: sfn.IStateMachine,
         state_machine_logs: logs.ILogGroup,
         dead_letter_queues: Mapping[str, sqs.IQueue],
+        failure_destinations: Mapping[str, sqs.IQueue],
         watched_queues: Mapping[str, sqs.IQueue],
         functions: Mapping[str, lambda_.IFunction],
         table: dynamodb.ITableV2,
         topic: sns.ITopic,
         freshness: FreshnessCheck,
     ) -> None:
-        """`dead_letter_queues` maps each alarm's name (after the stack's) to the queue it watches;
-        `watched_queues` and `functions` are shown by label, with no alarm."""
+        """`dead_letter_queues` maps each alarm's name (after the stack's) to the queue of an EventBridge target
+        it watches, `failure_destinations` to a function's on-failure destination; `watched_queues` and
+        `functions` are shown by label, with no alarm."""
         super().__init__(scope, construct_id)
         stack_name = Stack.of(self).stack_name
         self.dashboard_name = stack_name
@@ -215,7 +223,10 @@ class Monitoring(Construct):
             )
         facade.monitor_custom(
             alarm_friendly_name="DeadLetters",
-            human_readable_name="Dead-letter queues: events EventBridge gave up delivering after 24 h of retries",
+            human_readable_name=(
+                "Dead-letter queues: events EventBridge gave up delivering after 24 h of retries, and what the run "
+                "function failed to close after Lambda's retries"
+            ),
             metric_groups=[
                 monitoring.CustomMetricGroup(
                     title="Messages waiting",
@@ -225,10 +236,16 @@ class Monitoring(Construct):
                                 metric=self._visible(queue, alarm),
                                 alarm_friendly_name=alarm,
                                 add_alarm={
-                                    "NotEmpty": self._dead_letter_threshold(name(alarm), alarm, alert_and_recover)
+                                    "NotEmpty": self._dead_letter_threshold(
+                                        name(alarm), f"{alarm}: {what}", alert_and_recover
+                                    )
                                 },
                             )
-                            for alarm, queue in dead_letter_queues.items()
+                            for what, queues in (
+                                (UNDELIVERED, dead_letter_queues),
+                                (FAILED_CLOSE, failure_destinations),
+                            )
+                            for alarm, queue in queues.items()
                         ),
                         *(self._visible(queue, label) for label, queue in watched_queues.items()),
                     ],
@@ -265,15 +282,14 @@ class Monitoring(Construct):
 
     @staticmethod
     def _dead_letter_threshold(
-        alarm_name: str, queue: str, action: monitoring.IAlarmActionStrategy
+        alarm_name: str, what: str, action: monitoring.IAlarmActionStrategy
     ) -> monitoring.CustomThreshold:
         return monitoring.CustomThreshold(
             threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             alarm_name_override=alarm_name,
             alarm_description_override=(
-                f"{queue}: EventBridge gave up delivering an event after 24 h of retries. List and replay it with "
-                "`personalize-refresh dlq [--replay]`. See docs/RUNBOOK.md."
+                f"{what}. List and replay it with `personalize-refresh dlq [--replay]`. See docs/RUNBOOK.md."
             ),
             # SQS stops publishing a queue's metrics after six hours without any API call, even with messages in
             # it: the alarm keeps its state until a datapoint says otherwise, so it returns to OK once drained.

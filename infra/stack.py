@@ -44,20 +44,21 @@ class PersonalizeRefreshStack(Stack):
             encryption_key=key,
         )
 
+        freshness = FreshnessCheck(
+            self, "Freshness", config=config, table=runs.table, code=functions.code, encryption_key=key
+        )
         unrecorded_ends = UnrecordedEnds(
             self,
             "UnrecordedEnds",
             state_machine=workflow.state_machine,
             function=functions.start_import,
             topic=alerts.topic,
+            schedule=freshness.rule,
             encryption_key=key,
         )
 
         for publisher in (workflow.state_machine, workflow.campaign_state_machine, functions.start_import):
             alerts.allow_publishing(publisher.grant_principal)
-        freshness = FreshnessCheck(
-            self, "Freshness", config=config, table=runs.table, code=functions.code, encryption_key=key
-        )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -68,6 +69,7 @@ class PersonalizeRefreshStack(Stack):
                 "TriggerDeadLetters": trigger.dead_letter_queue,
                 "UnrecordedEndsDeadLetters": unrecorded_ends.dead_letter_queue,
             },
+            failure_destinations={"FailedCloses": unrecorded_ends.failed_closes},
             watched_queues={"UndeliveredAlerts": alerts.undelivered} if alerts.undelivered else {},
             functions={
                 "StartImport": functions.start_import,
@@ -87,7 +89,7 @@ class PersonalizeRefreshStack(Stack):
             table=runs.table,
             run_function=functions.start_import,
             campaign_arns=[campaign.campaign_arn for campaign in config.campaigns],
-            queues=[trigger.dead_letter_queue, unrecorded_ends.dead_letter_queue],
+            queues=[trigger.dead_letter_queue, unrecorded_ends.dead_letter_queue, unrecorded_ends.failed_closes],
             encryption_key=key,
         )
 
@@ -96,6 +98,7 @@ class PersonalizeRefreshStack(Stack):
         CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn)
         CfnOutput(self, "DeadLetterQueueUrl", value=trigger.dead_letter_queue.queue_url)
         CfnOutput(self, "UnrecordedEndsDeadLetterQueueUrl", value=unrecorded_ends.dead_letter_queue.queue_url)
+        CfnOutput(self, "FailedClosesDeadLetterQueueUrl", value=unrecorded_ends.failed_closes.queue_url)
         # What the operator CLI needs besides the resources above: the names it validates a start against,
         # the zone that makes "today" a base date, and the function that closes a run left RUNNING.
         CfnOutput(self, "CampaignNames", value=",".join(campaign.name for campaign in config.campaigns))

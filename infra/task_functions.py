@@ -28,9 +28,17 @@ class _FunctionSpec:
     construct_id: str
     handler: str
     description: str
+    # Why it has no Lambda dead-letter queue: how it is invoked, and where its failures go.
+    failures: str = compliance.SYNCHRONOUS_LAMBDA
 
 
-START_IMPORT = _FunctionSpec("StartImport", "start_import.handler", "Claims the run and starts the dataset imports")
+# The run function: it also closes the runs of executions that ended unrecorded (execution_end.py).
+START_IMPORT = _FunctionSpec(
+    "StartImport",
+    "start_import.handler",
+    "Claims the run and starts the dataset imports",
+    failures=compliance.FAILURE_DESTINATION,
+)
 START_TRAINING = _FunctionSpec("StartTraining", "start_training.handler", "Creates the solution version")
 DEPLOY_VERSION = _FunctionSpec("DeployVersion", "deploy_version.handler", "Updates the campaign to the new version")
 
@@ -156,7 +164,7 @@ class TaskFunctions(Construct):
         )
         skips = {
             "CKV_AWS_115": compliance.CONCURRENCY_BOUNDED,
-            "CKV_AWS_116": compliance.SYNCHRONOUS_LAMBDA,
+            "CKV_AWS_116": spec.failures,
             "CKV_AWS_117": compliance.NO_VPC,
         }
         if self._key:
@@ -165,7 +173,7 @@ class TaskFunctions(Construct):
             skips["CKV_AWS_173"] = compliance.AWS_MANAGED_KEY
             compliance.skip_checkov(log_group, {"CKV_AWS_158": compliance.AWS_MANAGED_KEY})
         compliance.skip_checkov(function, skips)
-        compliance.acknowledge(function, "Serverless-LambdaDLQ", compliance.SYNCHRONOUS_LAMBDA)
+        compliance.acknowledge(function, "Serverless-LambdaDLQ", spec.failures)
         return function
 
     @staticmethod

@@ -4,7 +4,8 @@ and closes the run of an execution that ended unrecorded.
 Invoked twice by the state machine: `claim` resolves the base date from the untrusted execution input and
 claims the run records (nothing else is touched for a duplicate); `import` starts or reuses the import jobs
 under deterministic names. Step Functions' status change event for an execution that ended without its own
-Catch running invokes it with `close`. Claim and close are refresh_common.claims; the imports are here.
+Catch running invokes it with `close`, and an hourly schedule with `sweep`, which closes the records whose
+event was lost. Claim, close and sweep are refresh_common.claims; the imports are here.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return start_waiting_import(event, settings, RunRecords(table), personalize.client(settings.region))
     if action == "close":
         return claims.close(event, settings, claims.RunClaims(table), _sns())
-    raise InvalidRunInput(f"unknown action {action!r}; expected 'claim', 'import', 'import_dataset' or 'close'")
+    if action == "sweep":
+        return claims.sweep(settings, claims.RunClaims(table), _stepfunctions(), _sns())
+    raise InvalidRunInput(
+        f"unknown action {action!r}; expected 'claim', 'import', 'import_dataset', 'close' or 'sweep'"
+    )
 
 
 def guard_automation(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any, sns: Any) -> None:
@@ -250,3 +255,8 @@ def _s3() -> Any:
 @cache
 def _sns() -> Any:
     return boto3.client("sns")
+
+
+@cache
+def _stepfunctions() -> Any:
+    return boto3.client("stepfunctions")

@@ -223,7 +223,7 @@ _RESOURCES: dict[str, Callable[[dict[str, Any], Where], tuple[str, ...]]] = {
     "s3:ListBucket": lambda p, w: (f"arn:{w.partition}:s3:::{p['Bucket']}",),
     "states:StartExecution": _by_arn("stateMachineArn"),
     **{f"states:{op}": _by_arn("executionArn") for op in ("DescribeExecution", "GetExecutionHistory", "StopExecution")},
-    **{f"sqs:{op}": _queue for op in ("ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility")},
+    **{f"sqs:{op}": _queue for op in ("SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility")},
     "cloudformation:DescribeStacks": _by_arn("StackName"),
 }
 # Condition keys a request carries, beyond the global ones (_global_context).

@@ -227,7 +227,7 @@ class LocalAws:
     ) -> None:
         self.clock = clock
         self.region = region
-        self.router = LambdaRouter()
+        self.router = LambdaRouter(now=clock.now)
         self.sdk_adapter = AwsSdkAdapter()
         self.moto_patches = MotoPatches(clock)
         self.caches = MotoCaches()

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moto.utilities.arns import parse_arn
+
 from .aws import LocalAws
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
@@ -75,6 +77,7 @@ class LocalDeployment:
             "AWS::SNS::Topic": self._topic,
             "AWS::SQS::Queue": self._queue,
             "AWS::Lambda::Function": self._function,
+            "AWS::Lambda::EventInvokeConfig": self._event_invoke_config,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Events::Rule": self._rule,
         }
@@ -203,6 +206,21 @@ class LocalDeployment:
         self.functions[logical_id] = name
         return _Physical(name, {"Arn": arn})
 
+    def _event_invoke_config(self, logical_id: str, props: dict[str, Any]) -> _Physical:
+        """How Lambda treats the function's asynchronous invocations: the router reads it from moto at each one
+        (retries, then the on-failure destination). Only what the router emulates is accepted."""
+        name, qualifier = self._resolve(props["FunctionName"]), props.get("Qualifier", "$LATEST")
+        destinations = self._resolve(props.get("DestinationConfig", {}))
+        if qualifier != "$LATEST" or set(destinations) - {"OnFailure"}:
+            raise UnsupportedResource(f"{logical_id}: only $LATEST's on-failure destination is emulated")
+        if destinations and parse_arn(destinations["OnFailure"]["Destination"]).service != "sqs":
+            raise UnsupportedResource(f"{logical_id}: only an SQS queue is emulated as an on-failure destination")
+        settings = {k: props[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if k in props}
+        self.aws.client("lambda").put_function_event_invoke_config(
+            FunctionName=name, Qualifier=qualifier, DestinationConfig=destinations, **settings
+        )
+        return _Physical(f"{name}:{qualifier}")
+
     def _state_machine(self, logical_id: str, props: dict[str, Any]) -> _Physical:
         substitutions = self._resolve(props.get("DefinitionSubstitutions", {}))
         definition = _substitute(self._resolve(props["DefinitionString"]), substitutions)
@@ -229,6 +247,14 @@ class LocalDeployment:
         targets = [self._resolve(target) for target in props.get("Targets", [])]
         events.put_targets(Rule=name, Targets=targets)
         return _Physical(name, {"Arn": arn})
+
+    def schedules(self) -> dict[str, list[dict[str, Any]]]:
+        """Each schedule rule's ARN and its targets, their tokens resolved (see _rule: nothing fires them)."""
+        return {
+            self._physical[logical_id].attributes["Arn"]: self._resolve(resource["Properties"].get("Targets", []))
+            for logical_id, resource in self.template["Resources"].items()
+            if resource["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in resource["Properties"]
+        }
 
     def role_policies(self) -> dict[str, list[dict[str, Any]]]:
         """Each role's ARN and the identity-based policy documents the template attaches to it (inline, an

@@ -6,6 +6,7 @@ the rule's own pattern decides, the target's InputTransformer shapes the input t
 EventBridge does, the execution starts as the target's role would start it, and a
 function is invoked asynchronously, as EventBridge invokes one. Every event a bus accepted is
 kept too, in order, as EventBridge would deliver it to a rule's target (``Deliveries.events``).
+Schedules fire only when asked (``deliver_scheduled_event``): nothing fires them on the virtual clock.
 """
 
 from __future__ import annotations
@@ -70,6 +71,34 @@ def transform_input(target: dict[str, Any], event: dict[str, Any]) -> dict[str, 
     return json.loads(_PLACEHOLDER.sub(fill, transformer["InputTemplate"]))
 
 
+def invoke_target(target: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """Invoke a function target asynchronously, as EventBridge does, with the input the target gives it."""
+    payload = transform_input(target, event)
+    boto3.client("lambda", region_name=parse_arn(target["Arn"]).region).invoke(
+        FunctionName=target["Arn"], InvocationType="Event", Payload=json.dumps(payload)
+    )
+    return payload
+
+
+def deliver_scheduled_event(rule_arn: str, targets: list[dict[str, Any]], moment: datetime) -> list[dict[str, Any]]:
+    """What a schedule rule delivers when it fires at `moment`: its "Scheduled Event" to each of its function
+    targets, as EventBridge itself; the input each was given."""
+    _, _, _, region, account, _ = rule_arn.split(":", 5)
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": _event_time(moment.timestamp()),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    }
+    with acting_as(None):
+        return [invoke_target(target, event) for target in targets if parse_arn(target["Arn"]).service == "lambda"]
+
+
 def _path_value(event: dict[str, Any], path: str) -> Any:
     value: Any = event
     for part in path.removeprefix("$.").split("."):
@@ -102,11 +131,7 @@ def deliver_to_state_machines() -> Iterator[Deliveries]:
         for target in rule.targets:
             arn = parse_arn(target["Arn"])
             if arn.service == "lambda":
-                payload = json.dumps(transform_input(target, event))
-                boto3.client("lambda", region_name=arn.region).invoke(
-                    FunctionName=target["Arn"], InvocationType="Event", Payload=payload
-                )
-                deliveries.invoked.append((rule.name, target["Arn"], json.loads(payload)))
+                deliveries.invoked.append((rule.name, target["Arn"], invoke_target(target, event)))
                 continue
             if arn.service != "states":
                 others.append(target)

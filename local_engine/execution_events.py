@@ -8,6 +8,8 @@ execution ends, so the rules of the synthesized stack see it and deliver it to t
 
 A test that reads the run table right after an execution ends must not race the delivery, so the
 harness waits for the announcement (:meth:`wait_announced`, see ``LocalAws.wait_for_execution``).
+AWS delivers these events best effort: :meth:`lose` makes the next ends go unannounced on the bus
+(the harness still learns that they ended).
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ class ExecutionStatusEvents(PatchSet):
         super().__init__()
         self._announced: set[str] = set()
         self._lock = threading.Condition(threading.Lock())
+        self._to_lose = 0
+        self.lost: list[str] = []  # the executions whose end event was lost, in order
+
+    def lose(self, count: int = 1) -> None:
+        """The next `count` executions to end put no status change event on the bus."""
+        with self._lock:
+            self._to_lose += count
 
     def announced(self, execution_arn: str) -> bool:
         with self._lock:
@@ -78,18 +87,23 @@ class ExecutionStatusEvents(PatchSet):
         def terminated(self: Any) -> None:
             real_terminated(self)
             execution = self.execution
+            with events._lock:
+                lost = events._to_lose > 0
+                if lost:
+                    events._to_lose -= 1
+                    events.lost.append(execution.exec_arn)
             try:
-                backend = events_backends[execution.account_id][execution.region_name]
-                backend.put_events(
-                    [
-                        {
-                            "Source": "aws.states",
-                            "DetailType": DETAIL_TYPE,
-                            "Detail": json.dumps(status_change_detail(execution)),
-                            "Resources": [execution.exec_arn],
-                        }
-                    ]
-                )
+                if not lost:
+                    events_backends[execution.account_id][execution.region_name].put_events(
+                        [
+                            {
+                                "Source": "aws.states",
+                                "DetailType": DETAIL_TYPE,
+                                "Detail": json.dumps(status_change_detail(execution)),
+                                "Resources": [execution.exec_arn],
+                            }
+                        ]
+                    )
             finally:
                 with events._lock:
                     events._announced.add(execution.exec_arn)

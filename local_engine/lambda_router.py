@@ -8,6 +8,13 @@ would: with the function's environment applied, a context object, and an
 unhandled exception turned into ``FunctionError: Unhandled`` plus the
 runtime's error payload, so Step Functions sees the exception class name as
 the error name.
+
+An asynchronous invocation (``InvocationType=Event``, as EventBridge invokes a
+target) is handled as Lambda handles it: the caller gets 202 and no payload,
+an error is retried as the function's EventInvokeConfig says (twice when it
+has none), and an event that failed every attempt goes, as Lambda's invocation
+record, to the function's on-failure destination, or is discarded when it has
+none (``LambdaRouter.failed_events`` keeps each, for tests to read).
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
+import boto3
+from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
@@ -35,6 +45,8 @@ Handler = Callable[[dict, Any], Any]
 
 _DEFAULT_TIMEOUT_S = 3
 _DEFAULT_MEMORY_MB = 128
+# How often Lambda retries an asynchronous invocation that returned an error, unless configured otherwise.
+DEFAULT_ASYNC_RETRY_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -66,11 +78,40 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+@dataclass(frozen=True)
+class FailedEvent:
+    """An asynchronous invocation that failed every attempt: Lambda's record of it, and where that went."""
+
+    record: dict[str, Any]
+    destination: str | None  # the on-failure destination's ARN; None: the event was discarded
+    delivery_error: str | None = None  # why the record could not be sent (AWS counts DestinationDeliveryFailures)
+
+
 def function_name_of(name_or_arn: str) -> str:
     """``arn:aws:lambda:r:a:function:NAME[:qualifier]`` or ``NAME`` -> ``NAME``."""
     if name_or_arn.startswith("arn:"):
         return name_or_arn.split(":")[6]
     return name_or_arn.split(":")[0]
+
+
+def invocation_record(
+    *, function_arn: str, request_id: str, event: Any, error: Any, attempts: int, at: datetime
+) -> dict[str, Any]:
+    """What Lambda sends an on-failure destination once an asynchronous invocation's retries are exhausted
+    (Lambda developer guide, "Capturing records of Lambda asynchronous invocations")."""
+    return {
+        "version": "1.0",
+        "timestamp": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z",
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": f"{_qualified_arn(function_arn, None)}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": error,
+    }
 
 
 def unhandled_error_payload(error: BaseException, request_id: str) -> dict[str, Any]:
@@ -86,11 +127,14 @@ def unhandled_error_payload(error: BaseException, request_id: str) -> dict[str, 
 class LambdaRouter(PatchSet):
     """Routes moto Lambda ``Invoke`` calls of registered functions to Python handlers."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        """`now`: the time an invocation record is stamped with (the engine's virtual clock)."""
         self._routes: dict[str, _Route] = {}
         # os.environ is process-wide: one invocation may own it at a time.
         # Re-entrant so a handler may synchronously invoke another function.
         self._environ_lock = threading.RLock()
+        self._now = now
+        self.failed_events: list[FailedEvent] = []
         super().__init__()
 
     # -- registration ---------------------------------------------------
@@ -154,21 +198,53 @@ class LambdaRouter(PatchSet):
         invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
         if invocation_type == "DryRun":
             return b""
-        context = LambdaContext(
-            function_name=function.function_name,
-            invoked_function_arn=_qualified_arn(function.function_arn, qualifier),
-            memory_limit_in_mb=int(getattr(function, "memory_size", None) or _DEFAULT_MEMORY_MB),
-            timeout_s=int(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_S),
-        )
-        # The handler's own calls are made with its function's role, as its credentials on AWS.
-        with acting_as(getattr(function, "role", None), function.function_name):
-            payload, failed = self._run_handler(route, _decode_event(body), context)
+        if invocation_type == "Event":
+            # Lambda queues the event and answers 202 at once; here it runs before the answer.
+            self._run_queued(function, route, _decode_event(body))
+            response_headers["Content-Length"] = "0"
+            return b""
+        payload, failed = self._run_as_function(function, route, _decode_event(body), _context(function, qualifier))
         if failed:
             response_headers["x-amz-function-error"] = "Unhandled"
         if _header(headers, "X-Amz-Log-Type") == "Tail":
             response_headers["x-amz-log-result"] = base64.b64encode(b"").decode()
         response_headers["Content-Length"] = str(len(payload))
         return payload
+
+    def _run_as_function(self, function: Any, route: _Route, event: Any, context: LambdaContext) -> tuple[bytes, bool]:
+        # The handler's own calls are made with its function's role, as its credentials on AWS.
+        with acting_as(getattr(function, "role", None), function.function_name):
+            return self._run_handler(route, event, context)
+
+    def _run_queued(self, function: Any, route: _Route, event: Any) -> None:
+        """An asynchronous invocation, as Lambda runs it from the function's event queue.
+
+        An error is retried up to MaximumRetryAttempts times, all attempts under one request id. Lambda waits
+        about a minute before the first retry and two before the second; here they follow at once, so that a
+        run stays deterministic (nothing in the pipeline depends on the wait). An event whose every attempt
+        failed goes, as Lambda's invocation record, to the on-failure destination, sent with the function's
+        role; with none, Lambda discards it. Events that age out in the queue (MaximumEventAgeInSeconds: a
+        throttled function) cannot happen here: nothing is throttled.
+        """
+        settings = _event_invoke_config(function)
+        attempts = 1 + int(settings.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRY_ATTEMPTS))
+        request_id = str(uuid.uuid4())
+        for _ in range(attempts):
+            context = _context(function, None, request_id=request_id)
+            payload, failed = self._run_as_function(function, route, event, context)
+            if not failed:
+                return
+        record = invocation_record(
+            function_arn=function.function_arn,
+            request_id=request_id,
+            event=event,
+            error=json.loads(payload),
+            attempts=attempts,
+            at=self._now(),
+        )
+        destination = settings.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination") or None
+        error = _send_record(function, destination, record) if destination else None
+        self.failed_events.append(FailedEvent(record, destination, error))
 
     def _run_handler(self, route: _Route, event: Any, context: LambdaContext) -> tuple[bytes, bool]:
         with self._environ_lock, _applied_environment(route.environment):
@@ -186,6 +262,37 @@ class LambdaRouter(PatchSet):
                 "stackTrace": [],
             }
             return _json_bytes(payload), True
+
+
+def _context(function: Any, qualifier: str | None, *, request_id: str | None = None) -> LambdaContext:
+    return LambdaContext(
+        function_name=function.function_name,
+        invoked_function_arn=_qualified_arn(function.function_arn, qualifier),
+        memory_limit_in_mb=int(getattr(function, "memory_size", None) or _DEFAULT_MEMORY_MB),
+        timeout_s=int(getattr(function, "timeout", None) or _DEFAULT_TIMEOUT_S),
+        aws_request_id=request_id or str(uuid.uuid4()),
+    )
+
+
+def _event_invoke_config(function: Any) -> dict[str, Any]:
+    """The function's asynchronous invocation settings (PutFunctionEventInvokeConfig), {} when it has none."""
+    configs = getattr(function, "event_invoke_config", None) or []
+    return dict(configs[0].config) if configs else {}
+
+
+def _send_record(function: Any, queue_arn: str, record: dict[str, Any]) -> str | None:
+    """Send the invocation record to an SQS destination as Lambda does, with the function's role (which needs
+    sqs:SendMessage on the queue); why it could not be sent, if it could not."""
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    sqs = boto3.client("sqs", region_name=region)
+    with acting_as(None):  # Lambda finds the queue itself
+        url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    try:
+        with acting_as(getattr(function, "role", None), function.function_name):
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+    except ClientError as error:
+        return str(error)
+    return None
 
 
 @contextmanager

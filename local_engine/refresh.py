@@ -29,7 +29,7 @@ from refresh_common.schema import plain
 from .aws import LocalAws
 from .clock import VirtualClock
 from .deployment import LAMBDAS_DIR, LocalDeployment
-from .eventbridge import deliver_to_state_machines
+from .eventbridge import deliver_scheduled_event, deliver_to_state_machines
 from .personalize import PersonalizeEmulator, PersonalizeError
 from .personalize.endpoint import serve
 from .strictness import HISTORY_EVENT_QUOTA
@@ -145,6 +145,15 @@ class LocalRefresh:
         return self.client("stepfunctions").start_execution(
             stateMachineArn=self.deployment.state_machine_arn, name=f"manual-{uuid.uuid4()}", input=json.dumps(payload)
         )["executionArn"]
+
+    def fire_schedules(self) -> list[dict[str, Any]]:
+        """Fire the stack's schedules now (the hourly checks: freshness, and the sweep of unrecorded ends), as
+        EventBridge would: each function target is invoked asynchronously. The input each target was given."""
+        return [
+            given
+            for rule_arn, targets in self.deployment.schedules().items()
+            for given in deliver_scheduled_event(rule_arn, targets, self.clock.now())
+        ]
 
     def wait(self, execution_arn: str) -> dict[str, Any]:
         """Block (wall time) until the execution has ended and its status change event was delivered

@@ -302,7 +302,8 @@ def reconcile_command(target: Target, fix: bool, since: int | None, as_json: boo
 @json_option
 @target_options
 def dlq_command(target: Target, replay: bool, as_json: bool) -> None:
-    """The events EventBridge could not deliver to the pipeline, and their replay."""
+    """The events EventBridge could not deliver to the pipeline, the closes the run function failed, and their
+    replay."""
     from . import dead_letters
 
     with target.pipeline() as pipeline:

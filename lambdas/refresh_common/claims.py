@@ -5,7 +5,9 @@ atomically; a duplicate event claims nothing and touches nothing, and a failed d
 one) is claimed again, keeping its earlier attempts. Only the execution that claimed a record writes it after.
 The other end is `close`: Step Functions' status change event for an execution that ended without its own
 Catch running (a timeout, an operator's stop, an uncatchable error) gives that execution's records still
-RUNNING their final status, and alerts once. Both run in the start import Lambda (actions `claim`, `close`).
+RUNNING their final status, and alerts once. Those events are delivered best effort, so an hourly `sweep`
+looks for records still RUNNING whose execution has ended and closes them the same way. All three run in the
+start import Lambda (actions `claim`, `close`, `sweep`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr as Condition
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from .errors import InvalidRunInput, RunRecordBusy
@@ -151,6 +155,24 @@ class RunClaims(RunTable):
                 continue
             closed.append(name)
         return closed
+
+    def running(self, campaign_names: Sequence[str]) -> list[dict[str, Any]]:
+        """Every record of these campaigns still RUNNING, whatever its day: its key and execution."""
+        found: list[dict[str, Any]] = []
+        for name in campaign_names:
+            query: dict[str, Any] = {
+                "KeyConditionExpression": Key(Attr.CAMPAIGN_NAME).eq(name),
+                "FilterExpression": Condition(Attr.RUN_STATUS).eq(RUNNING),
+                "ProjectionExpression": f"{Attr.CAMPAIGN_NAME}, {Attr.BASE_DATE}, {Attr.EXECUTION_ARN}",
+                "ConsistentRead": True,
+            }
+            while True:
+                page = self._table.query(**query)
+                found += page["Items"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
 
     def records_of_day(self, campaign_names: Sequence[str], base_date: str) -> dict[str, dict[str, Any]]:
         """Each campaign's record of the day as it stands (empty when there is none), read for an alert."""
@@ -309,3 +331,31 @@ def _alerted_by_the_definition(detail: dict[str, Any]) -> bool:
     ran no failure path, nor did an end that names no error: nobody has been told yet."""
     error = str(detail.get("error") or "")
     return detail["status"] == "FAILED" and bool(error) and not error.startswith("States.")
+
+
+# What close reads of an execution's end: the status change event's detail, or DescribeExecution's answer.
+_END_DETAIL = ("executionArn", "stateMachineArn", "status", "input", "error", "cause")
+
+
+def sweep(settings: Settings, claims: RunClaims, stepfunctions: Any, sns: Any) -> dict[str, Any]:
+    """The `sweep` action, on a schedule: close every record still RUNNING whose execution has ended FAILED,
+    TIMED_OUT or ABORTED, as that execution's status change event would have (`close`, with what
+    DescribeExecution says of the end). A record whose execution still runs, or SUCCEEDED, or no longer exists
+    is left alone: `personalize-refresh reconcile` reports those."""
+    running = claims.running([c.campaign_name for c in settings.campaigns])
+    closed: list[dict[str, Any]] = []
+    for execution_arn in sorted({str(record.get(Attr.EXECUTION_ARN, "")) for record in running} - {""}):
+        try:
+            execution = stepfunctions.describe_execution(executionArn=execution_arn)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
+                raise
+            run_logger(__name__, execution_arn=execution_arn).warning("a RUNNING record's execution does not exist")
+            continue
+        if execution["status"] not in _ENDS:
+            continue
+        detail = {key: execution.get(key) for key in _END_DETAIL}
+        result = close({"action": "close", "execution": detail}, settings, claims, sns)
+        if result["closed"]:
+            closed.append({"execution_arn": execution_arn, **result})
+    return {"running": len(running), "closed": closed}

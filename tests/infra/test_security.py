@@ -95,7 +95,7 @@ def test_a_customer_managed_key_encrypts_every_store(cmk_template: Template) -> 
     for function in cmk_template.find_resources("AWS::Lambda::Function").values():
         assert function["Properties"]["KmsKeyArn"] == KEY
     queues = cmk_template.find_resources("AWS::SQS::Queue")
-    assert len(queues) == 3, "the trigger's DLQ, the unrecorded ends' DLQ and the alert subscription's DLQ"
+    assert len(queues) == 4, "the DLQs of the trigger, of the unrecorded ends, of the failed closes, of the alerts"
     assert all(q["Properties"]["KmsMasterKeyId"] == KEY for q in queues.values())
     cmk_template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": KEY})
 

@@ -64,7 +64,7 @@ def logical_id(template: Template, resource_type: str, fragment: str) -> str:
 
 def test_executions_that_end_without_their_catch_reach_the_claim_function(example_template: Template) -> None:
     machine_id, _ = only(example_template, "AWS::StepFunctions::StateMachine")
-    queue_id, _ = resource(example_template, "AWS::SQS::Queue", "UnrecordedEnds")
+    queue_id, _ = resource(example_template, "AWS::SQS::Queue", "UnrecordedEndsDeadLetterQueue")
     _, rule = resource(example_template, "AWS::Events::Rule", "UnrecordedEnds")
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.states"],
@@ -83,6 +83,44 @@ def test_executions_that_end_without_their_catch_reach_the_claim_function(exampl
     )
 
 
+def test_a_close_that_fails_after_lambdas_retries_lands_in_an_encrypted_queue(example_template: Template) -> None:
+    queue_id, queue = resource(example_template, "AWS::SQS::Queue", "FailedCloses")
+    (config,) = example_template.find_resources("AWS::Lambda::EventInvokeConfig").values()
+    assert config["Properties"] == {
+        "FunctionName": {"Ref": logical_id(example_template, "AWS::Lambda::Function", "StartImport")},
+        "Qualifier": "$LATEST",
+        # Lambda's defaults, written out: two retries (a minute, then two minutes later), six hours in its queue
+        "MaximumRetryAttempts": 2,
+        "MaximumEventAgeInSeconds": 21600,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
+    }
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert example_template.to_json()["Outputs"]["FailedClosesDeadLetterQueueUrl"]["Value"] == {"Ref": queue_id}
+
+
+def test_the_hourly_schedule_also_sweeps_for_ends_whose_event_was_lost(example_template: Template) -> None:
+    _, schedule = resource(example_template, "AWS::Events::Rule", "Freshness")
+    (sweep,) = [
+        t
+        for t in schedule["Properties"]["Targets"]
+        if t["Arn"] == getatt(example_template, "AWS::Lambda::Function", "StartImport")
+    ]
+    assert json.loads(sweep["Input"]) == {"action": "sweep"}
+    assert sweep["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}
+    # It reads the executions of this state machine only, in a policy of its own (see execution_end.py).
+    machine_id, _ = only(example_template, "AWS::StepFunctions::StateMachine")
+    (statement,) = policy_statements(example_template, "UnrecordedEndsSweepPolicy")
+    assert statement["Action"] == "states:DescribeExecution"
+    assert statement["Resource"]["Fn::Join"][1][-3:] == [
+        ":states:ap-northeast-2:123456789012:execution:",
+        {"Fn::GetAtt": [machine_id, "Name"]},
+        ":*",
+    ]
+    _, policy = resource(example_template, "AWS::IAM::Policy", "UnrecordedEndsSweepPolicy")
+    assert policy["Properties"]["Roles"] == [{"Ref": logical_id(example_template, "AWS::IAM::Role", "StartImportRole")}]
+
+
 def test_one_stack_holds_every_part(example_template: Template) -> None:
     for resource_type, count in {
         "AWS::Events::Rule": 3,  # the Glue trigger, the unrecorded ends, and the freshness check's schedule
@@ -91,8 +129,8 @@ def test_one_stack_holds_every_part(example_template: Template) -> None:
         "AWS::DynamoDB::GlobalTable": 1,
         "AWS::SNS::Topic": 1,
         "AWS::KMS::Key": 1,  # the alert topic's, which CloudWatch alarms may use
-        "AWS::SQS::Queue": 2,  # one dead-letter queue per event rule that delivers
-        "AWS::CloudWatch::Alarm": 6,  # three execution ends, two dead-letter queues, one stale campaign
+        "AWS::SQS::Queue": 3,  # one dead-letter queue per event rule that delivers, and the failed closes'
+        "AWS::CloudWatch::Alarm": 7,  # three execution ends, three dead-letter queues, one stale campaign
         "AWS::CloudWatch::Dashboard": 1,
     }.items():
         example_template.resource_count_is(resource_type, count)
@@ -459,6 +497,12 @@ def test_start_import_role_is_exact(example_template: Template) -> None:
             "Action": "sns:Publish",
             "Effect": "Allow",
             "Resource": {"Ref": logical_id(example_template, "AWS::SNS::Topic", "Alerts")},
+        },
+        # Lambda sends the record of a close that failed every attempt with the function's role.
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": getatt(example_template, "AWS::SQS::Queue", "Failed"),
         },
         {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow", "Resource": alert_key(example_template)},
     ]

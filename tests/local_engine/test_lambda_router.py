@@ -217,6 +217,133 @@ def test_uncaught_handler_exception_fails_the_execution_with_its_name(
     assert execution["error"] == "LimitExceededException"
 
 
+class RunRecordBusy(Exception):
+    pass
+
+
+def failing_handler(calls: list[str], *, fail: int = 99) -> Callable[[dict, Any], dict]:
+    """A handler that raises its first `fail` times, noting each call's request id."""
+
+    def handler(event: dict, context: Any) -> dict:
+        calls.append(context.aws_request_id)
+        if len(calls) <= fail:
+            raise RunRecordBusy("the table refused the write")
+        return {"closed": []}
+
+    return handler
+
+
+def on_failure_queue(aws: LocalAws, function_name: str, **settings: Any) -> str:
+    """A queue made the function's on-failure destination (with `settings`); its URL."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName=f"{function_name}-failures")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("lambda").put_function_event_invoke_config(
+        FunctionName=function_name, DestinationConfig={"OnFailure": {"Destination": arn}}, **settings
+    )
+    return url
+
+
+def received(aws: LocalAws, queue_url: str) -> list[dict[str, Any]]:
+    messages = aws.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+@pytest.mark.parametrize(("settings", "attempts"), [({}, 3), ({"MaximumRetryAttempts": 0}, 1)])
+def test_an_async_invoke_that_raises_is_retried_then_its_record_goes_to_the_on_failure_queue(
+    aws: LocalAws, create_function: Callable[[str], str], settings: dict[str, Any], attempts: int
+) -> None:
+    # Given a function whose handler always raises, with an on-failure destination (Lambda's default retries, or
+    # the configured ones)
+    function_arn = create_function("closer")
+    queue_url = on_failure_queue(aws, "closer", **settings)
+    calls: list[str] = []
+    aws.router.register(function_arn, failing_handler(calls))
+    event = {"action": "close", "execution": {"status": "ABORTED"}}
+
+    # When it is invoked asynchronously, as EventBridge invokes a target
+    response = aws.client("lambda").invoke(FunctionName="closer", InvocationType="Event", Payload=json.dumps(event))
+
+    # Then the caller only learns the event was queued
+    assert response["StatusCode"] == 202
+    assert "FunctionError" not in response
+    assert response["Payload"].read() == b""
+    # and the handler ran once and each retry, under one request id
+    assert len(calls) == attempts
+    assert len(set(calls)) == 1
+    # and Lambda's invocation record of it is in the queue, as AWS documents it
+    (record,) = received(aws, queue_url)
+    error = record.pop("responsePayload")
+    assert record == {
+        "version": "1.0",
+        "timestamp": "2024-01-01T00:00:00.000Z",  # the virtual clock's
+        "requestContext": {
+            "requestId": calls[0],
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+    }
+    assert (error["errorType"], error["errorMessage"]) == ("RunRecordBusy", "the table refused the write")
+
+
+def test_an_async_invoke_without_a_destination_is_discarded_after_its_retries(
+    aws: LocalAws, create_function: Callable[[str], str]
+) -> None:
+    function_arn = create_function("no-destination")
+    calls: list[str] = []
+    aws.router.register(function_arn, failing_handler(calls))
+
+    response = aws.client("lambda").invoke(FunctionName="no-destination", InvocationType="Event", Payload=b"{}")
+
+    assert response["StatusCode"] == 202
+    assert len(calls) == 3, "Lambda retries twice unless configured otherwise"
+    (failed,) = aws.router.failed_events
+    assert (failed.destination, failed.delivery_error) == (None, None)
+    assert aws.client("sqs").list_queues().get("QueueUrls", []) == []
+
+
+def test_an_async_invoke_that_succeeds_on_a_retry_sends_no_record(
+    aws: LocalAws, create_function: Callable[[str], str]
+) -> None:
+    function_arn = create_function("flaky-closer")
+    queue_url = on_failure_queue(aws, "flaky-closer")
+    calls: list[str] = []
+    aws.router.register(function_arn, failing_handler(calls, fail=1))
+
+    aws.client("lambda").invoke(FunctionName="flaky-closer", InvocationType="Event", Payload=b"{}")
+
+    assert len(calls) == 2
+    assert received(aws, queue_url) == []
+    assert aws.router.failed_events == []
+
+
+@pytest.mark.parametrize("granted", [True, False])
+def test_the_record_is_sent_with_the_functions_role(
+    aws: LocalAws, create_function: Callable[[str], str], granted: bool
+) -> None:
+    function_arn = create_function("governed")
+    queue_url = on_failure_queue(aws, "governed", MaximumRetryAttempts=0)
+    queue_arn = "arn:aws:sqs:us-east-1:123456789012:governed-failures"
+    statements = [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}] if granted else []
+    role = aws.client("lambda").get_function(FunctionName="governed")["Configuration"]["Role"]
+    aws.authorization.govern(role, [{"Version": "2012-10-17", "Statement": statements}])
+    aws.router.register(function_arn, failing_handler([]))
+
+    aws.client("lambda").invoke(FunctionName="governed", InvocationType="Event", Payload=b"{}")
+
+    (failed,) = aws.router.failed_events
+    assert failed.destination == queue_arn
+    if granted:
+        assert failed.delivery_error is None
+        assert len(received(aws, queue_url)) == 1
+    else:
+        assert "not authorized to perform: sqs:SendMessage" in str(failed.delivery_error)
+        assert received(aws, queue_url) == []
+
+
 def test_install_and_uninstall_restore_moto() -> None:
     originals = (LambdaBackend.invoke, LambdaSimpleBackend.invoke)
     router = LambdaRouter()

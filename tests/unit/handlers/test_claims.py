@@ -1,14 +1,19 @@
-"""Claim and close (refresh_common.claims, the start import Lambda's `claim` and `close` actions) against moto's
-DynamoDB: who may claim a day's run, what a duplicate touches, and how a run its execution left RUNNING is closed."""
+"""Claim, close and sweep (refresh_common.claims, the start import Lambda's `claim`, `close` and `sweep` actions)
+against moto's DynamoDB: who may claim a day's run, what a duplicate touches, and how a run its execution left
+RUNNING is closed, from the execution's status change event or from the hourly sweep."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from refresh_common import claims
 from refresh_common.claims import MAX_PREVIOUS_ATTEMPTS, MAX_SUMMARY_REASON, RunClaims
@@ -21,6 +26,7 @@ from tests.unit.handlers.shared import (
     EXECUTION,
     GLUE_EVENT,
     OTHER_EXECUTION,
+    REGION,
     SOLUTION,
     RecordedAlerts,
     claim,
@@ -330,3 +336,93 @@ def test_close_of_an_execution_whose_input_was_rejected_touches_nothing(
     assert claims.close(status_change("FAILED", {"bogus": 1}), settings, run_claims, alerts)["closed"] == []
     assert table.scan()["Items"] == []
     assert alerts.published == []
+
+
+@pytest.fixture
+def stepfunctions() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("stepfunctions", region_name=REGION)
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def described(status: str, execution: str = EXECUTION, **extra: Any) -> dict[str, Any]:
+    """DescribeExecution's answer for an execution started by the Glue event."""
+    return {
+        "executionArn": execution,
+        "stateMachineArn": execution.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0],
+        "status": status,
+        "startDate": datetime(2026, 11, 28, 16, 30, tzinfo=UTC),
+        "input": json.dumps(GLUE_EVENT),
+        **extra,
+    }
+
+
+def test_sweep_closes_a_run_whose_execution_ended_as_its_status_change_event_would(
+    settings: Settings, run_claims: RunClaims, table: Any, stepfunctions: tuple[Any, Stubber]
+) -> None:
+    # Given a run whose execution was stopped, and whose status change event never arrived
+    claim(settings, run_claims, GLUE_EVENT)
+    client, stubber = stepfunctions
+    stopped = described("ABORTED", error="StoppedByOperator", cause="wrong data")
+    stubber.add_response("describe_execution", stopped, {"executionArn": EXECUTION})
+    alerts = RecordedAlerts()
+
+    # When the sweep runs, twice
+    swept = claims.sweep(settings, run_claims, client, alerts)
+    again = claims.sweep(settings, run_claims, client, alerts)
+
+    # Then the record is closed as `close` closes it, and alerted once; the second sweep finds nothing running
+    assert swept["closed"] == [
+        {"execution_arn": EXECUTION, "closed": [CAMPAIGN_NAME], "base_date": "20261129", "run_status": "ABORTED"}
+    ]
+    assert again == {"running": 0, "closed": []}
+    item = record(table)
+    assert (item["run_status"], item["failure_phase"], item["failure_error"], item["failure_reason"]) == (
+        "ABORTED",
+        "IMPORT",
+        "StoppedByOperator",
+        "wrong data",
+    )
+    (alert,) = alerts.published
+    assert alert["Subject"] == "Personalize refresh was stopped"
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "SUCCEEDED", None])
+def test_sweep_leaves_a_run_whose_execution_runs_succeeded_or_is_gone(
+    settings: Settings, run_claims: RunClaims, table: Any, stepfunctions: tuple[Any, Stubber], status: str | None
+) -> None:
+    claim(settings, run_claims, GLUE_EVENT)
+    client, stubber = stepfunctions
+    if status is None:
+        stubber.add_client_error(
+            "describe_execution", "ExecutionDoesNotExist", expected_params={"executionArn": EXECUTION}
+        )
+    else:
+        stubber.add_response("describe_execution", described(status), {"executionArn": EXECUTION})
+    alerts = RecordedAlerts()
+
+    assert claims.sweep(settings, run_claims, client, alerts) == {"running": 1, "closed": []}
+    assert record(table)["run_status"] == "RUNNING"
+    assert alerts.published == []
+
+
+def test_sweep_describes_each_ended_execution_once_and_only_running_records(
+    settings: Settings, run_claims: RunClaims, table: Any, stepfunctions: tuple[Any, Stubber]
+) -> None:
+    # A completed day, and a day whose execution timed out
+    claim(settings, run_claims, {"base_date": "20261122"}, execution=OTHER_EXECUTION)
+    table.update_item(
+        Key={"campaign_name": CAMPAIGN_NAME, "base_date": 20261122},
+        UpdateExpression="SET run_status = :s",
+        ExpressionAttributeValues={":s": "SUCCEEDED"},
+    )
+    claim(settings, run_claims, GLUE_EVENT)
+    client, stubber = stepfunctions
+    stubber.add_response("describe_execution", described("TIMED_OUT"), {"executionArn": EXECUTION})
+
+    swept = claims.sweep(settings, run_claims, client, RecordedAlerts())
+
+    assert swept["running"] == 1
+    assert record(table)["run_status"] == "TIMED_OUT"
+    assert record(table, 20261122)["run_status"] == "SUCCEEDED"
