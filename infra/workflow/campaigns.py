@@ -102,7 +102,7 @@ def states(*, then: str, on_error: str) -> States:
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "INLINE"},
                 "StartAt": "Data changed?",
-                "States": {**_skip(), **_campaign_execution(), **_failure()},
+                "States": {**_skip(), **_campaign_execution(), **_failure(own_execution=False)},
             },
             # A wildcard in a path (not in an intrinsic function's argument: no page documents that form); the
             # run end asks States.ArrayContains of the list it gives.
@@ -117,7 +117,7 @@ def states(*, then: str, on_error: str) -> States:
 def execution_states(polling: Polling = PLANNED) -> States:
     """One campaign's refresh, as its own execution: train, gate, deploy, and its failures recorded. Its input
     is the Map item (campaign_name, campaign_arn, run); its output is the campaign's outcome."""
-    return {**_training(polling), **_deployment(polling), **_failure()}
+    return {**_training(polling), **_deployment(polling), **_failure(own_execution=True)}
 
 
 EXECUTION_START_AT = "Record import active"
@@ -656,8 +656,9 @@ def _held_back(version_fields: dict[str, Any]) -> States:
         "Alert model held back": alert(
             "Personalize refresh held back a new version",
             "States.Format('The quality gate held back the new solution version of campaign {} for base date {}; "
-            "the campaign keeps the version it served.\nGate: {}\nHeld back: {}\nExecution: {}', $.campaign_name, "
-            "$.run.base_date, $.deployment.gate_reason, $.training.solution_version_arn, $$.Execution.Id)",
+            "the campaign keeps the version it served.\nGate: {}\nHeld back: {}\nExecution: {}\nCampaign execution: {}', "
+            "$.campaign_name, $.run.base_date, $.deployment.gate_reason, $.training.solution_version_arn, "
+            "$.run.execution_arn, $$.Execution.Id)",
             next_="Announce campaign held back",
         ),
         "Announce campaign held back": announce(
@@ -674,7 +675,11 @@ def _held_back(version_fields: dict[str, Any]) -> States:
     }
 
 
-def _failure() -> States:
+def _failure(*, own_execution: bool) -> States:
+    """A campaign's failure recorded, alerted and announced: in its own execution, or in the refresh's Map when
+    that execution could not start or ended uncaught. The alert names the run's execution, and the campaign's
+    own where it is the one failing."""
+    own = ("\nCampaign execution: {}", ", $$.Execution.Id") if own_execution else ("", "")
     return {
         RECORD_FAILURE: mark_failed(
             catch=[catch_all("$.record_error", "Campaign failure not recorded")], Next="Alert campaign failure"
@@ -683,8 +688,8 @@ def _failure() -> States:
         "Alert campaign failure": alert(
             "Personalize refresh failed",
             "States.Format('The Personalize refresh of campaign {} for base date {} failed in phase {}.\nError: {}\n"
-            "Reason: {}\nExecution: {}', $.campaign_name, $.run.base_date, $.failure.phase, $.failure.error, "
-            "$.failure.cause, $$.Execution.Id)",
+            f"Reason: {{}}\nExecution: {{}}{own[0]}', $.campaign_name, $.run.base_date, $.failure.phase, "
+            f"$.failure.error, $.failure.cause, $.run.execution_arn{own[1]})",
             next_="Announce campaign failed",
         ),
         "Announce campaign failed": announce(
