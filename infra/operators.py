@@ -7,9 +7,7 @@ stopped refresh stops its children)."""
 
 from __future__ import annotations
 
-from typing import cast
-
-from aws_cdk import ArnFormat, CfnElement, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,6 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .compliance import EXECUTIONS_OF_THE_STATE_MACHINE, acknowledge
+from .refresh_workflow import executions_pattern
 
 CHILD_EXECUTIONS_READ = (
     "Operators describe and read the history of the executions the refresh starts of its import and campaign "
@@ -43,6 +42,13 @@ class OperatorAccess(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         children = started_by(state_machine)
+        # runs, show: a run's import and campaign executions, and their histories (the run's whole history)
+        child_reads = [
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+                resources=[_executions(child) for child in children],
+            )
+        ]
         statements = [
             # runs, show: the stack's outputs, the run records, the executions and their histories
             iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]),
@@ -51,17 +57,7 @@ class OperatorAccess(Construct):
                 actions=["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
                 resources=[_executions(state_machine)],
             ),
-            # runs, show: a run's import and campaign executions, and their histories (the run's whole history)
-            *(
-                [
-                    iam.PolicyStatement(
-                        actions=["states:DescribeExecution", "states:GetExecutionHistory"],
-                        resources=[_executions(child) for child in children],
-                    )
-                ]
-                if children
-                else []
-            ),
+            *(child_reads if children else []),
             # start, retry and a replayed Glue event start the state machine; reconcile --fix and a replayed
             # execution end ask the run function to close a record its execution left RUNNING
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn]),
@@ -82,11 +78,10 @@ class OperatorAccess(Construct):
             description=f"Operate the Personalize refresh of stack {stack.stack_name} with personalize-refresh",
             statements=statements,
         )
-        acknowledge(
-            self.policy, f"AwsSolutions-IAM5[Resource::{_nag_pattern(state_machine)}]", EXECUTIONS_OF_THE_STATE_MACHINE
-        )
+        pattern = executions_pattern(state_machine)
+        acknowledge(self.policy, f"AwsSolutions-IAM5[Resource::{pattern}]", EXECUTIONS_OF_THE_STATE_MACHINE)
         for child in children:
-            acknowledge(self.policy, f"AwsSolutions-IAM5[Resource::{_nag_pattern(child)}]", CHILD_EXECUTIONS_READ)
+            acknowledge(self.policy, f"AwsSolutions-IAM5[Resource::{executions_pattern(child)}]", CHILD_EXECUTIONS_READ)
 
 
 def started_by(state_machine: sfn.StateMachine) -> list[sfn.StateMachine]:
@@ -104,10 +99,3 @@ def _executions(state_machine: sfn.StateMachine) -> str:
         resource_name=f"{state_machine.state_machine_name}:*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
-
-
-def _nag_pattern(state_machine: sfn.StateMachine) -> str:
-    """The executions' ARN as cdk-nag spells it: the state machine's generated name is only known at deploy."""
-    stack = Stack.of(state_machine)
-    machine = stack.get_logical_id(cast(CfnElement, state_machine.node.default_child))
-    return f"arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:<{machine}.Name>:*"
