@@ -34,6 +34,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
+from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as parser_models
@@ -112,6 +113,9 @@ _TIME_MODULES: tuple[ModuleType, ...] = (
     wait_function,
     retrier_decl,
     state_task_service_callback,
+    # The SDK's own retries (a throttle, Personalize's LimitExceededException) back off on the clock: in a
+    # Lambda they take its time as much as any call does.
+    botocore_endpoint,
 )
 
 
@@ -227,7 +231,7 @@ class LocalAws:
     ) -> None:
         self.clock = clock
         self.region = region
-        self.router = LambdaRouter(now=clock.now)
+        self.router = LambdaRouter(now=clock.now, lock=clock.RLock)
         self.sdk_adapter = AwsSdkAdapter()
         self.moto_patches = MotoPatches(clock)
         self.caches = MotoCaches()
