@@ -110,8 +110,7 @@ class RefreshWorkflow(Construct):
             "Personalize refresh state machine",
             [
                 iam.PolicyStatement(
-                    actions=["lambda:InvokeFunction"],
-                    resources=[f.function_arn for f in functions.all],
+                    actions=["lambda:InvokeFunction"], resources=[functions.start_import.function_arn]
                 ),
                 # The children it starts and awaits (startExecution.sync:2), as the Step Functions developer
                 # guide's IAM policies for that integration list them: start, describe and stop (a stopped

@@ -212,10 +212,17 @@ def _one_import(polling: Polling) -> States:
             },
             result_path="$.job",
             busy_retry=retries.ROOM,
-            catch=[catch_all("$.error", "Import poll failed")],
+            catch=[catch_all("$.error", "Import not started")],
             next_="Remember created import status",
             comment="Creates the import job once Personalize has room, retried (backing off) until then.",
         ),
+        "Import not started": {
+            "Type": "Fail",
+            "Comment": "Personalize had no room for the import within the retries (about ten hours), or the call "
+            "failed otherwise: the cause holds the error.",
+            "Error": "ImportNotStarted",
+            "CausePath": "States.JsonToString($.error)",
+        },
         "Remember created import status": {
             "Type": "Pass",
             "Parameters": {"status.$": "$.job.status"},
