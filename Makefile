@@ -61,12 +61,13 @@ reliability-report: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
-# statemachine/refresh.asl.json, from its builder in infra/workflow (a unit test fails when it is out of date).
+# statemachine/*.asl.json (the refresh and the import and campaign executions it starts), from their builder in
+# infra/workflow (a unit test fails when one is out of date).
 definition: $(STAMP)
 	$(BIN)/python -m infra.workflow
 
 # The reference pages generated from the code (a unit test fails when one is out of date): the state machine's
-# picture, docs/STATE_MACHINE.md, from statemachine/refresh.asl.json.
+# pictures, docs/STATE_MACHINE.md, from the three definitions.
 diagram: $(STAMP)
 	$(BIN)/python -m docs_tools.state_machine_diagram
 

@@ -1,7 +1,9 @@
 """Measure the polling policies side by side on the local engine: prints the table, and writes the "Polling
-policies" section of docs/PERFORMANCE.md and its plot.
+policies" section of docs/PERFORMANCE.md and its plot. `scale` instead measures one refresh per shop shape
+(bench/scale.py): the "Scale" section and its plot.
 
-Run it as `make bench ARGS="..."`, or as `.venv/bin/python -m bench ...` from the project's root.
+Run it as `make bench ARGS="..."` (`make bench ARGS="scale ..."`), or as `.venv/bin/python -m bench ...` from the
+project's root.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from pathlib import Path
 from infra.config import load_config
 from rehearsal.__main__ import use_project_node
 
+from . import scale
 from .policies import POLICIES
 from .report import plot, target_verdict, text_table, write_section
 from .report import section as performance_section
-from .run import bench
+from .run import bench, commit
 from .scenarios import HISTORY_RUNS, SCENARIOS
 
 CONFIG = "config/example.json"
@@ -45,6 +48,13 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["scale"]:
+        use_project_node()
+        logging.disable(logging.CRITICAL)
+        started = time.perf_counter()
+        scale.main(argv[1:], commit=commit(), command=" ".join(["python -m bench", *argv]))
+        print(f"Benchmarked in {time.perf_counter() - started:.0f} s")
+        return 0
     args = _arguments(argv)
     scenarios = [s for s in SCENARIOS if s.key in args.scenarios.split(",")]
     policies = [p for p in POLICIES if str(p.number) in args.policies.split(",")]

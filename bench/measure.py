@@ -1,9 +1,13 @@
-"""One policy's refreshes on the local engine, and the figures of each, read from the execution history, the run
-record and the Personalize emulator's log of calls.
+"""One policy's refreshes on the local engine, and the figures of each, read from the execution histories, the run
+records and the Personalize emulator's log of calls.
+
+A refresh is three kinds of execution: the refresh's own, which starts and awaits one execution per dataset's
+import and one per campaign's training and deployment. Every figure but the largest history is over all of them.
 
 * state transitions: states entered, plus each retry of a Task (Step Functions bills both);
 * Lambda invocations: every Lambda Task attempt; those made by a state of a poll loop are counted apart;
-* history events: the execution history's length;
+* history events: the length of every execution's history, summed; and the largest single one (the one that
+  meets Step Functions' quota of events first);
 * idle overhead: per phase, from the moment its job reached its final status (Personalize's
   lastUpdatedDateTime) to the first describe call of that job at or after it, the poll that saw it; for the
   project's own policy, checked against what the run record says of it;
@@ -45,7 +49,9 @@ class Figures:
     lambda_invocations: int
     poll_lambda_invocations: int  # made by a state inside a phase's poll loop
     polls: int  # describe calls of the phases' jobs
-    history_events: int
+    history_events: int  # over every execution of the run
+    largest_history: int  # events of the run's largest single execution
+    executions: int  # the refresh's own and its children
     idle_seconds: dict[str, float]  # per phase
     lambda_gb_seconds: float
 
@@ -98,19 +104,49 @@ def run_refresh(refresh: LocalRefresh, policy: Policy, durations: Durations) -> 
     emulator.set_duration("import", durations.import_)
     emulator.set_duration("training", durations.training)
     emulator.set_duration("deployment", durations.deployment)
+    run = refresh_once(refresh, label=f"policy {policy.label}")
+    if policy.is_projects_own and len(run.records) == 1:
+        # A record's idle times are its campaign's and the bench's the run's: the same with one campaign, as in
+        # the configuration the polling policies are measured with.
+        check_record(run.records[0], run.figures.idle_seconds)
+    _next_week(refresh)
+    return run.figures
+
+
+@dataclass(frozen=True)
+class Run:
+    """One refresh: its figures, its run records (one per campaign) and each execution's history by ARN, the
+    refresh's own first."""
+
+    figures: Figures
+    records: list[dict[str, Any]]
+    histories: dict[str, list[dict[str, Any]]]
+    started: datetime  # simulated time
+    ended: datetime
+
+
+def refresh_once(refresh: LocalRefresh, *, label: str = "the refresh") -> Run:
+    """Start a refresh by the Glue event and wait for its end."""
     calls_before = len(refresh.personalize_calls)
+    started = refresh.clock.now()
     (arn,) = refresh.put_glue_event()
     description = refresh.wait(arn)
     calls = refresh.personalize_calls[calls_before:]
     if description["status"] != "SUCCEEDED":
-        raise RefreshDidNotSucceed(f"policy {policy.label}: the refresh ended {description['status']}")
-    history = refresh.history(arn)
-    (record,) = [r for r in refresh.run_records() if r["execution_arn"] == arn]
-    figures = _figures(refresh, history, record, calls)
-    if policy.is_projects_own:
-        check_record(record, figures.idle_seconds)
-    _next_week(refresh)
-    return figures
+        ended = " ".join(str(description[k]) for k in ("error", "cause") if description.get(k))
+        raise RefreshDidNotSucceed(f"{label}: the refresh ended {description['status']} {ended}".rstrip())
+    records = [r for r in refresh.run_records() if r["execution_arn"] == arn]
+    histories = run_histories(refresh, arn)
+    figures = _figures(refresh, list(histories.values()), records, calls)
+    return Run(figures, records, histories, started, description["stopDate"])
+
+
+def run_histories(refresh: LocalRefresh, arn: str) -> dict[str, list[dict[str, Any]]]:
+    """The history of each execution of the run by ARN: the refresh's own, then each it started, and theirs."""
+    histories = {arn: refresh.execution_history(arn)}
+    for child in refresh.children(histories[arn]):
+        histories |= run_histories(refresh, child)
+    return histories
 
 
 def _next_week(refresh: LocalRefresh) -> None:
@@ -121,14 +157,16 @@ def _next_week(refresh: LocalRefresh) -> None:
 
 
 def _figures(
-    refresh: LocalRefresh, history: list[dict[str, Any]], record: dict[str, Any], calls: list[PersonalizeCall]
+    refresh: LocalRefresh,
+    histories: list[list[dict[str, Any]]],
+    records: list[dict[str, Any]],
+    calls: list[PersonalizeCall],
 ) -> Figures:
     pollers = poller_states()
     memory = _function_memory_gb(refresh)
-    state_of: dict[int, str] = {}
     entered = scheduled = task_states = lambda_invocations = poll_lambda_invocations = 0
     gb_seconds = 0.0
-    for event in history:
+    for event, state_of in _events(histories):
         kind = event["type"]
         if kind.endswith("StateEntered"):
             state_of[event["id"]] = event["stateEnteredEventDetails"]["name"]
@@ -148,11 +186,22 @@ def _figures(
         transitions=entered + scheduled - task_states,  # each Task schedules once, and once more per retry
         lambda_invocations=lambda_invocations,
         poll_lambda_invocations=poll_lambda_invocations,
-        polls=_polls(record, calls),
-        history_events=len(history),
-        idle_seconds=_idle(refresh, record, calls),
+        polls=_polls(records, calls),
+        history_events=sum(len(history) for history in histories),
+        largest_history=max(len(history) for history in histories),
+        executions=len(histories),
+        idle_seconds=_idle(refresh, records, calls),
         lambda_gb_seconds=gb_seconds,
     )
+
+
+def _events(histories: list[list[dict[str, Any]]]) -> Iterator[tuple[dict[str, Any], dict[int, str]]]:
+    """Every event of every execution, with the names of the states its execution has entered so far by event
+    id (ids count from 1 in each execution)."""
+    for history in histories:
+        state_of: dict[int, str] = {}
+        for event in history:
+            yield event, state_of
 
 
 def recorded_idle(record: dict[str, Any]) -> dict[str, float]:
@@ -207,24 +256,29 @@ def _job_of(call: PersonalizeCall) -> str | None:
     return call.params.get(parameter) if parameter else None
 
 
-def _jobs(record: dict[str, Any]) -> dict[str, str]:
-    """The run's job of each phase, by ARN (a campaign update is known by its campaign)."""
-    jobs = {job["arn"]: "import" for job in record["dataset_import_jobs"].values() if job.get("arn")}
-    return jobs | {record["solution_version_arn"]: "training", record["campaign_arn"]: "deployment"}
+def _jobs(records: list[dict[str, Any]]) -> dict[str, str]:
+    """The run's jobs of each phase, by ARN (a campaign update is known by its campaign); campaigns that share a
+    solution share its training, and each record may name the same imports."""
+    jobs: dict[str, str] = {}
+    for record in records:
+        jobs |= {job["arn"]: "import" for job in record["dataset_import_jobs"].values() if job.get("arn")}
+        jobs |= {record["solution_version_arn"]: "training", record["campaign_arn"]: "deployment"}
+    return jobs
 
 
-def _polls(record: dict[str, Any], calls: list[PersonalizeCall]) -> int:
-    """Describe calls of each phase's job once it was created (a Lambda may describe a campaign before updating it)."""
+def _polls(records: list[dict[str, Any]], calls: list[PersonalizeCall]) -> int:
+    """Describe calls of each phase's job once the phase's first job was created (a Lambda may describe a campaign
+    before updating it)."""
     polls = 0
-    for job, phase in _jobs(record).items():
+    for job, phase in _jobs(records).items():
         created = next(i for i, call in enumerate(calls) if call.operation == _CREATES[phase])
         polls += sum(1 for call in calls[created:] if call.operation == _DESCRIBES[phase] and _job_of(call) == job)
     return polls
 
 
-def _idle(refresh: LocalRefresh, record: dict[str, Any], calls: list[PersonalizeCall]) -> dict[str, float]:
+def _idle(refresh: LocalRefresh, records: list[dict[str, Any]], calls: list[PersonalizeCall]) -> dict[str, float]:
     idle = dict.fromkeys(PHASES, 0.0)
-    for job, phase in _jobs(record).items():
+    for job, phase in _jobs(records).items():
         ended = _ended_at(refresh, phase, job)
         seen = [call.at for call in calls if call.operation == _DESCRIBES[phase] and _job_of(call) == job]
         seen = [at for at in seen if at >= ended]

@@ -1,7 +1,8 @@
 """The polling policies: the project's definition, and its peers' as their authors build them.
 
-Policy 5 is the project's own template, untouched. The others are the same definition built by
-infra/workflow with a peer's polling (infra/workflow/polling.py): each phase's poll loop in the peer's own
+Policy 5 is the project's own template, untouched. The others are the same definitions built by
+infra/workflow with a peer's polling (infra/workflow/polling.py), in place of each of the run's three state
+machines' (the refresh, a dataset's import, a campaign's refresh): each phase's poll loop in the peer's own
 shape, everything else the project's.
 
 * the fixed policies: Wait a fixed number of seconds, describe the job, Choice: has it ended?
@@ -62,20 +63,38 @@ POLICIES = (
 
 
 def policy_template(template: dict[str, Any], policy: Policy, *, phase_limits: dict[str, int]) -> dict[str, Any]:
-    """The synthesized `template` with the state machine `policy` polls with; `phase_limits` are the
+    """The synthesized `template` with the state machines `policy` polls with: each of the run's three (the
+    refresh, a dataset's import, a campaign's refresh) built with its polling; `phase_limits` are the
     configuration's phase_timeouts in seconds per phase."""
     if policy.is_projects_own:
         return template
     derived = copy.deepcopy(template)
-    (machine,) = [
-        r["Properties"] for r in derived["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
-    ]
-    deployed = json.loads(machine["DefinitionString"])
-    definition = workflow.definition(policy.polling(phase_limits)) | {"TimeoutSeconds": deployed["TimeoutSeconds"]}
-    machine["DefinitionString"] = json.dumps(definition, indent=2)
+    built = workflow.definitions(policy.polling(phase_limits))
+    for machine in state_machines(derived).values():
+        deployed = json.loads(machine["DefinitionString"])
+        definition = built[definition_name(deployed)] | {"TimeoutSeconds": deployed["TimeoutSeconds"]}
+        machine["DefinitionString"] = json.dumps(definition, indent=2)
+        if policy.lambda_retry and LambdaRetry.FUNCTION in machine["DefinitionString"]:
+            _grant_poll_function(derived, machine)
     if policy.lambda_retry:
-        _add_poll_function(derived, machine)
+        _add_poll_function(derived)
     return derived
+
+
+def state_machines(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The properties of each state machine of `template`, by the name of its definition (workflow.REFRESH,
+    IMPORT, CAMPAIGN)."""
+    return {
+        definition_name(json.loads(resource["Properties"]["DefinitionString"])): resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+
+
+def definition_name(definition: dict[str, Any]) -> str:
+    """Which of the run's definitions `definition` is, by its comment (the same whatever the polling)."""
+    (name,) = [name for name, comment in workflow.COMMENTS.items() if definition["Comment"] == comment]
+    return name
 
 
 def poller_states() -> frozenset[str]:
@@ -89,7 +108,7 @@ def retry_attempts(limit_seconds: int) -> int:
     return math.ceil(math.log(1 + limit_seconds * (RETRY_BACKOFF - 1) / RETRY_INTERVAL, RETRY_BACKOFF))
 
 
-def _add_poll_function(template: dict[str, Any], machine: dict[str, Any]) -> None:
+def _add_poll_function(template: dict[str, Any]) -> None:
     """The poller, configured as the project's task functions are (memory, timeout, role)."""
     resources = template["Resources"]
     task_function = next(
@@ -102,15 +121,22 @@ def _add_poll_function(template: dict[str, Any], machine: dict[str, Any]) -> Non
     properties["Description"] = "Describes a Personalize job; raises ResourcePending until it has ended"
     properties.pop("Environment", None)
     resources[POLL_FUNCTION_ID] = {"Type": "AWS::Lambda::Function", "Properties": properties}
+
+
+def _grant_poll_function(template: dict[str, Any], machine: dict[str, Any]) -> None:
+    """The state machine `machine` polls through the poller: its substitution, and its role may invoke it, as it
+    may invoke the task functions it calls."""
     poller = {"Fn::GetAtt": [POLL_FUNCTION_ID, "Arn"]}
-    machine.setdefault("DefinitionSubstitutions", {})["PollFunctionArn"] = poller
-    # The state machine's role may invoke it, as it may invoke the task functions.
+    machine.setdefault("DefinitionSubstitutions", {})[LambdaRetry.FUNCTION.removeprefix("${").removesuffix("}")] = (
+        poller
+    )
     machine_role = machine["RoleArn"]["Fn::GetAtt"][0]
     (invoke,) = [
         statement
-        for resource in resources.values()
+        for resource in template["Resources"].values()
         if resource["Type"] == "AWS::IAM::Policy" and {"Ref": machine_role} in resource["Properties"]["Roles"]
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]
         if statement["Action"] == "lambda:InvokeFunction"
     ]
-    invoke["Resource"] = [*invoke["Resource"], poller]
+    granted = invoke["Resource"] if isinstance(invoke["Resource"], list) else [invoke["Resource"]]
+    invoke["Resource"] = [*granted, poller]

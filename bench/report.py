@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.history_budget import HISTORY_EVENT_QUOTA
+
 from .measure import ASSUMED_LAMBDA_SECONDS, Figures
 from .policies import POLICIES, Policy
 from .scenarios import SCENARIOS, Scenario
@@ -108,6 +110,7 @@ COLUMNS = (
     "transitions",
     "Lambda invocations (in poll loops)",
     "history events",
+    "largest history",
     "idle overhead",
     "cost per refresh",
     "targets (policy 5)",
@@ -128,6 +131,7 @@ def rows(results: Results) -> list[list[str]]:
                     _pair(figures, lambda f: f.lambda_invocations, "{:,.0f}")
                     + f" ({_pair(figures, lambda f: f.poll_lambda_invocations, '{:,.0f}')})",
                     _pair(figures, lambda f: f.history_events, "{:,.0f}"),
+                    _pair(figures, lambda f: f.largest_history, "{:,.0f}"),
                     _pair(figures, lambda f: f.idle_total, None),
                     _pair(figures, lambda f: f.cost, "${:.4f}"),
                     target_verdict(results, scenario.key) if policy.is_projects_own else "",
@@ -144,7 +148,7 @@ def text_table(results: Results) -> str:
 
 
 def markdown_table(results: Results) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * 2 + "---:|" * 5 + "---|"]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * 2 + "---:|" * 6 + "---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
     return "\n".join(lines)
 
@@ -199,8 +203,13 @@ their authors built, without the project's status records and phase limits:
 5. **the project's own**: the synthesized template as it is in the checkout, untouched: Wait as planned,
    the Pass that moves the plan on, describe, Choice "status changed?" (recorded when it has; then "ended?").
 
-Policies 1 to 4 are the same definition built by `infra/workflow` with the peer's polling
-(`bench/policies.py`), in the synthesized template in place of policy 5's.
+Policies 1 to 4 are the same definitions built by `infra/workflow` with the peer's polling
+(`bench/policies.py`), in the synthesized template in place of policy 5's. A refresh is three kinds of
+execution (the refresh's own, one per dataset's import, one per campaign's training and deployment, each
+started and awaited by the refresh), and every policy's polling is applied to all three: the poll loops are in
+the import and campaign executions. A child execution costs a few transitions per dataset and per campaign that
+a single execution did not make (the Task that starts and awaits it, its first state and its end) and about a
+dozen history events, the same for every policy.
 
 Measured at commit `{results.commit}` with `{results.command}`, seeds {seeds}: {len(results.seeds)} refreshes per
 policy and scenario, each with one dataset and one campaign (`config/example.json`). The durations are
@@ -217,9 +226,12 @@ measurements.
 
 {markdown_table(results)}
 
-Each cell is the median / the worst over the seeds. **Transitions** are the states entered plus the retries of
-Task states (Step Functions bills both). **Lambda invocations** count every attempt of a Lambda Task; in
-brackets, those made inside a phase's poll loop. **Idle overhead** is, summed over the three phases, the time
+Each cell is the median / the worst over the seeds, and each figure but the largest history is over every
+execution of the refresh. **Transitions** are the states entered plus the retries of Task states (Step Functions
+bills both). **Lambda invocations** count every attempt of a Lambda Task; in brackets, those made inside a
+phase's poll loop. **History events** are the lengths of the executions' histories, summed; **largest history**
+is the longest single one, the one that meets Step Functions' quota of {HISTORY_EVENT_QUOTA:,} events first.
+**Idle overhead** is, summed over the three phases, the time
 from the moment Personalize put the job in its final status to the poll that saw it (m:ss). **Cost per
 refresh** is transitions at $0.025 per 1,000, Lambda requests at $0.20 per million and Lambda duration at
 $0.0000166667 per GB-second with the functions' configured memory, each invocation billed
@@ -230,10 +242,10 @@ $0.0000166667 per GB-second with the functions' configured memory, each invocati
 """
 
 
-def write_section(document: Path, text: str) -> None:
-    """Put `text` in place of the document's "Polling policies" section, or after its last section."""
+def write_section(document: Path, text: str, title: str = SECTION_TITLE) -> None:
+    """Put `text` in place of the document's section `title` ("Polling policies"), or after its last section."""
     content = document.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(SECTION_TITLE)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     if pattern.search(content):
         content = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", content).rstrip("\n") + "\n"
     else:

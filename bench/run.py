@@ -44,14 +44,19 @@ def bench(
                     for earlier in draw.history if reads_history else ():
                         run_refresh(refresh, policy, earlier)
                     measured.append(run_refresh(refresh, policy, draw.measured))
-    return Results(figures, tuple(seeds), history_runs, _commit(), command)
+    return Results(figures, tuple(seeds), history_runs, commit(), command)
 
 
-def _commit() -> str:
-    """The checkout's commit, marked when the working tree differs from it."""
+# What the bench runs: a change elsewhere in the working tree (tests, documents) does not mark its commit.
+RUN_CODE = ("app.py", "bench", "config", "infra", "lambdas", "local_engine", "rehearsal", "statemachine")
+
+
+def commit() -> str:
+    """The checkout's commit, marked when the code the bench runs differs from it in the working tree."""
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=False).stdout.strip()
 
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + (" with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", *RUN_CODE)
+    return head + (" with uncommitted changes" if changed else "")

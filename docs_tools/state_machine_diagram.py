@@ -1,11 +1,13 @@
-"""Draws the state machine as Mermaid flowcharts, from statemachine/refresh.asl.json itself.
+"""Draws the three state machines of a run as Mermaid flowcharts, from statemachine/*.asl.json themselves.
 
     python -m docs_tools.state_machine_diagram           # writes docs/STATE_MACHINE.md
     python -m docs_tools.state_machine_diagram --check   # exits 1 when the committed file is not what it would write
 
-The definition is read as plain JSON: its `${Placeholders}` stand inside strings, so the file parses as it is.
+Each definition is read as plain JSON: its `${Placeholders}` stand inside strings, so the file parses as it is.
 Every state is a node and every transition an edge (Next, each Choice rule, Default, each Catch, End); a Map
 or Parallel is a subgraph of its states, in place when it is small and in a diagram of its own when it is not.
+A Task that starts and awaits an execution of another state machine (`states:startExecution.sync`) is drawn as
+that child execution, named for the state machine it runs.
 """
 
 from __future__ import annotations
@@ -20,9 +22,34 @@ from typing import Any
 
 from . import ROOT, generate
 
-DEFINITION = ROOT / "statemachine" / "refresh.asl.json"
+# The refresh (one execution per run), then the state machines it starts, each as its own section of the page.
+MACHINES = {
+    "refresh": (
+        "The refresh",
+        "One execution per run: it claims the run, starts and awaits one import execution per dataset, then one "
+        "campaign execution per campaign whose data changed, and ends the run as their ends say.",
+    ),
+    "import": (
+        "An import",
+        "One execution per dataset import, started and awaited by the refresh's `Import dataset`: it creates the "
+        "import job if the run had to wait for room (the region's quota of concurrent imports), then polls the "
+        "job until it is ACTIVE. It fails with the import's own error, which the refresh records for the run.",
+    ),
+    "campaign": (
+        "A campaign's refresh",
+        "One execution per campaign, started and awaited by the refresh's `Refresh campaign` once the imports are "
+        "ACTIVE: it trains a solution version, checks the quality gate, deploys, and records and alerts the "
+        "campaign's end. It succeeds with the campaign's outcome, whatever that is; an end it could not record "
+        "(a timeout, a stop, an uncatchable error) the refresh records.",
+    ),
+}
+DEFINITIONS = {name: ROOT / "statemachine" / f"{name}.asl.json" for name in MACHINES}
+DEFINITION = DEFINITIONS["refresh"]
 DOC = ROOT / "docs" / "STATE_MACHINE.md"
 COMMAND = "make diagram"
+# The ARN placeholders (CDK's definition substitutions) a child execution's Task names its state machine by.
+_CHILD_PLACEHOLDER = re.compile(r"^\$\{(?P<name>[A-Z][a-z]+)StateMachineArn\}$")
+_CHILD_INTEGRATION = re.compile(r"^states:startExecution\.sync(?::\d+)?$")
 
 # A Map or Parallel holding more states than this gets a diagram of its own; a smaller one is drawn in place.
 INLINE_LIMIT = 12
@@ -69,6 +96,7 @@ _CLASSES = {
     "fail": "fill:#fde6e6,stroke:#c62828,stroke-width:2px,color:#222",
     "besteffort": "stroke-dasharray:4 3",
     "marker": "fill:#444,stroke:#444,color:#fff",
+    "child": "fill:#eef7ee,stroke:#2e7d32,stroke-width:3px,color:#222",
     "elsewhere": "fill:#fff,stroke:#999,stroke-dasharray:2 2,color:#555",
 }
 _LABEL_LINE = 48  # characters of a Choice rule's summary per line
@@ -78,6 +106,11 @@ _LABEL_MAX = 120
 def load(path: Path = DEFINITION) -> dict[str, Any]:
     definition: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return definition
+
+
+def load_all() -> dict[str, dict[str, Any]]:
+    """Every state machine's definition, by name, the refresh's first."""
+    return {name: load(path) for name, path in DEFINITIONS.items()}
 
 
 def scopes(state: State) -> list[State]:
@@ -240,6 +273,16 @@ def rule_label(terms: Sequence[str], number: int | None) -> str:
     return f"{number}: {text}" if number is not None else text
 
 
+def child_machine(state: State) -> str | None:
+    """The state machine a Task starts and awaits (`import`, `campaign`), or None when it starts none."""
+    match = _STATES_ARN.match(str(state.get("Resource", "")))
+    if state["Type"] != "Task" or not match or not _CHILD_INTEGRATION.match(match["integration"]):
+        return None
+    arn = (state.get("Parameters") or {}).get("StateMachineArn", "")
+    named = _CHILD_PLACEHOLDER.match(str(arn))
+    return named["name"].lower() if named else "another state machine's"
+
+
 def integration(resource: str) -> str:
     """What a Task calls, in short: `lambda:invoke`, `personalize:describeCampaign`, `sns:publish`."""
     match = _STATES_ARN.match(resource)
@@ -256,13 +299,13 @@ def errors(names: Sequence[str]) -> str:
 
 
 class RetryPolicies:
-    """Each distinct retrier of the definition, numbered R1, R2, ... in the order they first appear."""
+    """Each distinct retrier of the definitions, numbered R1, R2, ... in the order they first appear."""
 
-    def __init__(self, definition: State) -> None:
+    def __init__(self, *definitions: State) -> None:
         self.policies: list[dict[str, Any]] = []
         self.users: list[list[str]] = []
         self._numbers: dict[str, int] = {}
-        for path, state in walk(definition):
+        for path, state in (found for definition in definitions for found in walk(definition)):
             for retrier in state.get("Retry", []):
                 key = json.dumps(retrier, sort_keys=True)
                 if key not in self._numbers:
@@ -346,6 +389,11 @@ class _Drawing:
         elif kind in ("Map", "Parallel"):
             self.detached.append((path, state))
             self.node(depth, node_id, "[[…]]", f"{name}<br/>{escape(container_kind(state))}, drawn below", "map")
+        elif kind == "Task" and (child := child_machine(state)):
+            article = "an" if child[0] in "aeiou" else "a"
+            awaited = [f"awaits {article} {child} execution", integration(state["Resource"])]
+            detail = " · ".join([*awaited, *self.retry_note(state)])
+            self.node(depth, node_id, "[…]", f"{name}<br/>{escape(detail)}", "child")
         elif kind == "Task":
             detail = " · ".join([integration(state.get("Resource", "")), *self.retry_note(state)])
             css = "besteffort" if best_effort(state) else None
@@ -445,9 +493,12 @@ def fail_error(state: State) -> str:
     return "no error name"
 
 
-def diagrams(definition: State, *, inline_limit: int = INLINE_LIMIT) -> list[Diagram]:
-    """The overview, then one diagram per Map or Parallel too big to draw in place, in the definition's order."""
-    ids, retries = Ids(definition), RetryPolicies(definition)
+def diagrams(
+    definition: State, *, inline_limit: int = INLINE_LIMIT, retries: RetryPolicies | None = None
+) -> list[Diagram]:
+    """The overview, then one diagram per Map or Parallel too big to draw in place, in the definition's order;
+    `retries` numbers the retry policies (by default, the definition's own)."""
+    ids, retries = Ids(definition), retries or RetryPolicies(definition)
     overview = Diagram("Overview", "The top level, from the execution's input to its end.")
     drawing = _Drawing(ids, retries, inline_limit, overview)
     drawing.scope(definition, (), 1)
@@ -508,23 +559,76 @@ def retry_table(retries: RetryPolicies) -> list[str]:
 
 
 def render(definition: State, *, inline_limit: int = INLINE_LIMIT) -> str:
-    """docs/STATE_MACHINE.md for `definition`."""
-    charts = diagrams(definition, inline_limit=inline_limit)
-    states = sum(1 for _ in walk(definition))
+    """A page for one definition alone: its diagrams and its retry policies."""
+    retries = RetryPolicies(definition)
+    lines = ["# The state machine", "", *_reading(inline_limit)]
+    lines += _machine(definition, retries, inline_limit, heading="##")
+    lines += ["## Retry policies", "", *retry_table(retries), ""]
+    return "\n".join(lines)
+
+
+def render_all(definitions: Mapping[str, State], *, inline_limit: int = INLINE_LIMIT) -> str:
+    """docs/STATE_MACHINE.md: each state machine of MACHINES in a section of its own, one table of retry
+    policies for all."""
+    retries = RetryPolicies(*definitions.values())
+    files = [f"`statemachine/{name}.asl.json`" for name in definitions]
+    counts = ", ".join(
+        f"{MACHINES[name][0].lower()} {sum(1 for _ in walk(definition))}" for name, definition in definitions.items()
+    )
     lines = [
-        "# The state machine",
+        "# The state machines",
         "",
-        f"Generated from `statemachine/refresh.asl.json` by `{COMMAND}` (`python -m docs_tools.state_machine_diagram`);"
-        " do not edit by hand: a unit test fails when it is out of date.",
+        f"Generated from {', '.join(files[:-1])} and {files[-1]} by `{COMMAND}` "
+        "(`python -m docs_tools.state_machine_diagram`); do not edit by hand: a unit test fails when it is out of "
+        "date.",
         "",
-        f"The refresh workflow's {states} states, drawn from the definition itself. {definition.get('Comment', '')}",
+        "A run is three kinds of execution, each with its own history (Step Functions caps an execution's history "
+        "at 25,000 events): [the refresh](#the-refresh) starts and awaits [an import](#an-import) per dataset and "
+        "[a campaign's refresh](#a-campaigns-refresh) per campaign. Stopping the refresh stops the executions it "
+        f"awaits. Their states, drawn from the definitions themselves ({counts}).",
         "",
+        *_reading(inline_limit),
+    ]
+    for name, definition in definitions.items():
+        title, about = MACHINES[name]
+        lines += [f"## {title}", "", about, ""]
+        lines += _machine(definition, retries, inline_limit, heading="###", overview_heading=False)
+    lines += ["## Retry policies", "", *retry_table(retries), ""]
+    return "\n".join(lines)
+
+
+def section(page: str, name: str) -> str:
+    """The part of a page `render_all` wrote for the state machine `name` (of MACHINES)."""
+    title = MACHINES[name][0]
+    start = page.index(f"\n## {title}\n")
+    end = page.find("\n## ", start + 1)
+    return page[start : end if end >= 0 else len(page)]
+
+
+def _machine(
+    definition: State, retries: RetryPolicies, inline_limit: int, *, heading: str, overview_heading: bool = True
+) -> list[str]:
+    """The definition's diagrams, each under its heading; the overview's only with `overview_heading` (else it
+    stands under the heading of the state machine's section)."""
+    lines: list[str] = []
+    for number, chart in enumerate(diagrams(definition, inline_limit=inline_limit, retries=retries)):
+        if number or overview_heading:
+            lines += [f"{heading} {chart.title}", "", chart.description, ""]
+        lines += ["```mermaid", chart.text.rstrip("\n"), "```", ""]
+    return lines
+
+
+def _reading(inline_limit: int) -> list[str]:
+    return [
         "How to read it:",
         "",
         "- A rectangle is a Task, with what it calls (`lambda:invoke`, `personalize:describeCampaign`, ...) and its",
         "  retry policies (`retry R1 R2`: see [Retry policies](#retry-policies)); a rounded box is a Pass, a hexagon",
         "  a Wait (with what it waits for), a rhombus a Choice, green a Succeed, red a Fail (with the error it",
         "  ends with). Small dark circles start and end the execution, a Map's iteration or a Parallel's branch.",
+        "- A green rectangle with a thick border is a child execution: the Task starts an execution of the state",
+        "  machine it names (`states:startExecution.sync:2`) and waits for its end; that execution's states are",
+        "  drawn in its own section. A child that fails fails the Task with `States.TaskFailed`, caught like any.",
         "- A Choice's edges give each rule in short, numbered in the order Step Functions tries them, and",
         "  `otherwise` for its Default. Paths are shortened to their last two steps (`$.describe.job.FailureReason`",
         "  reads `job.FailureReason`).",
@@ -536,24 +640,22 @@ def render(definition: State, *, inline_limit: int = INLINE_LIMIT) -> str:
         "  double-edged node in the diagram that holds it, and drawn in a section of its own below.",
         "",
         "Left out: parameters, paths and result selectors, a Fail's cause, a Task's timeouts, comments. The exact",
-        "rules are in the definition.",
+        "rules are in the definitions.",
         "",
     ]
-    for chart in charts:
-        lines += [f"## {chart.title}", "", chart.description, "", "```mermaid", chart.text.rstrip("\n"), "```", ""]
-    lines += ["## Retry policies", "", *retry_table(RetryPolicies(definition)), ""]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    definition = load()
+    definitions = load_all()
     description = (__doc__ or "").split("\n\n")[0]
     program = "python -m docs_tools.state_machine_diagram"
     if generate(
-        argv, program=program, description=description, doc=DOC, command=COMMAND, render=lambda: render(definition)
+        argv, program=program, description=description, doc=DOC, command=COMMAND, render=lambda: render_all(definitions)
     ):
-        for chart in diagrams(definition):
-            print(f"{chart.title}: {chart.nodes} nodes, {chart.edges} edges, {len(chart.text):,} characters")
+        for name, definition in definitions.items():
+            for chart in diagrams(definition):
+                counts = f"{chart.nodes} nodes, {chart.edges} edges, {len(chart.text):,} characters"
+                print(f"{name}, {chart.title}: {counts}")
         print(f"wrote {DOC.relative_to(ROOT)}")
     return 0
 

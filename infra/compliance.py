@@ -74,6 +74,11 @@ EXECUTIONS_OF_THE_STATE_MACHINE = (
     "Operators describe, stop and read the history of the state machine's executions, whose ARNs are known only "
     "once each starts; the pattern covers only this state machine's executions."
 )
+CHILD_EXECUTIONS = (
+    "The refresh describes and stops the executions it starts of its import and campaign state machines "
+    "(startExecution.sync:2), whose ARNs are known only once each starts; the pattern covers only those "
+    "state machines' executions."
+)
 AWS_MANAGED_KEY = (
     "Encrypted at rest with an AWS-managed key by default: the stack holds run metadata (ARNs, statuses, job "
     "events), not behaviour data. Set kms_key_arn in the configuration to use a customer-managed key instead."

@@ -394,18 +394,23 @@ class RefreshConfig(_Strict):
                 timeouts[name], getattr(polling, name), polling.dense_seconds, polling.window_polls, polling.growth
             )
 
-        events = history_budget.largest_history(
+        histories = history_budget.largest_histories(
             import_=phase("import_seconds"),
             training=phase("training_seconds"),
             deployment=phase("deployment_seconds"),
             datasets=len(self.datasets),
             campaigns=len(self.campaigns),
         )
-        if events > history_budget.BUDGET:
+        remedies = {
+            "campaign": "poll training or deployment less often, or shorten their phase_timeouts",
+            "import": "poll imports less often, shorten phase_timeouts.import_hours, or configure fewer campaigns",
+            "refresh": "configure fewer datasets and campaigns in one stack",
+        }
+        for name, events in histories.over().items():
             raise ValueError(
-                f"polling: a run could write {events:,} history events, over the budget of "
+                f"polling: a {name} execution could write {events:,} history events, over the budget of "
                 f"{history_budget.BUDGET:,} (Step Functions fails an execution at "
-                f"{history_budget.HISTORY_EVENT_QUOTA:,}); poll less often or shorten phase_timeouts"
+                f"{history_budget.HISTORY_EVENT_QUOTA:,}); {remedies[name]}"
             )
 
     def _trigger_pattern_fits(self) -> None:
@@ -435,6 +440,11 @@ class RefreshConfig(_Strict):
     def account(self) -> str:
         return self.datasets[0].dataset_arn.split(":")[4]
 
+    def dataset_key(self, dataset: Dataset) -> str:
+        """How the run record names `dataset`: its type, unless datasets of several groups have that type."""
+        shared = sum(d.name == dataset.name for d in self.datasets) > 1
+        return f"{dataset.dataset_group}.{dataset.name}" if shared else dataset.name
+
     def lambda_settings(self) -> dict[str, Any]:
         """The part of the configuration the task Lambdas read, as their settings module writes it (plain JSON)."""
         return task_settings.settings_document(
@@ -448,7 +458,8 @@ class RefreshConfig(_Strict):
             personalize_role_arn=self.personalize_role_arn,
             datasets=[
                 task_settings.DatasetSettings(
-                    name=d.name,
+                    name=self.dataset_key(d),
+                    type_name=d.name,
                     dataset_group=d.dataset_group,
                     dataset_arn=d.dataset_arn,
                     data_location=d.data_location,

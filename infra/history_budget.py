@@ -1,24 +1,27 @@
-"""The largest execution history a configuration can produce, against Step Functions' quota.
+"""The largest execution histories a configuration can produce, against Step Functions' quota.
 
-A Standard execution fails when its history reaches 25,000 events, and that end is uncatchable.
-Each poll of a job adds a fixed number of events, so the largest history is bounded by how many
-polls each phase may make before its timeout:
+A Standard execution fails when its history reaches 25,000 events, and that end is uncatchable. A run is
+three kinds of execution (infra/workflow/executions.py), each with its own history:
+
+    campaign execution = FIXED_CAMPAIGN + per poll(training) x polls(training)
+                                        + per poll(deployment) x polls(deployment)
+    import execution   = FIXED_IMPORT + per poll(import) x polls(import)
+                         + STATUS_CHANGES x (MIRROR + MIRROR_PER_CAMPAIGN x campaigns)
+    refresh execution  = FIXED + PER_DATASET x datasets + PER_CAMPAIGN x campaigns
 
     polls(phase)   = the most polls a plan can make before the phase's limit (`largest_number_of_polls`
                      in lambdas/refresh_common/polling.py): the first wait, at most 30 in the expected
                      window, the growth back to the longest wait, and ceil(limit / longest wait) + 1
     per poll       = the events of one poll that sees no change, read from the built definition
                      (`events_per_poll` in infra/workflow/history.py)
-    per dataset    = per poll(import) x polls(import)
-    per campaign   = per poll(training) x polls(training) + per poll(deployment) x polls(deployment)
-    fixed          = 160 events for the claim, the starts, the status changes and the ends, plus
-                     70 per dataset and 100 per campaign for their Map iterations and record writes
-    stage events   = each PutEvents Task writes 5 (entered, scheduled, started, succeeded, exited);
-                     a run puts at most 2 (claimed, its end), a dataset 2 (import started, ACTIVE)
-                     and a campaign 4 (training started, ACTIVE, the gate's decision, its end),
-                     which the fixed figures above include
+    fixed figures  = a campaign's starts, gate, status changes, record writes and stage events (100), a
+                     dataset's (40); the refresh's claim, starts and ends (160), and per dataset and campaign
+                     the Map iteration that starts and awaits its execution (20 each); an import's status
+                     change is mirrored into the record of every campaign of the run (a Map: 6, and 10 per
+                     campaign), at most STATUS_CHANGES times
 
-and the whole must stay below BUDGET, 80 % of the quota: retries of throttled calls add events too
+So no execution's history grows with both the datasets and the campaigns' polls: a campaign's polls are in its
+own execution. Each must stay below BUDGET, 80 % of the quota: retries of throttled calls add events too
 (each retry three), and a run that comes that near has a polling interval too short for its limits.
 """
 
@@ -33,9 +36,14 @@ from .workflow.history import events_per_poll
 
 HISTORY_EVENT_QUOTA = 25_000
 BUDGET = int(HISTORY_EVENT_QUOTA * 0.8)
-FIXED_EVENTS = 160
-EVENTS_PER_DATASET = 70
-EVENTS_PER_CAMPAIGN = 100
+FIXED = 160
+PER_DATASET = 20
+PER_CAMPAIGN = 20
+FIXED_IMPORT = 40
+STATUS_CHANGES = 4  # CREATE PENDING, CREATE IN_PROGRESS, ACTIVE or CREATE FAILED, and one to spare
+MIRROR = 6
+MIRROR_PER_CAMPAIGN = 10
+FIXED_CAMPAIGN = 100
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,27 @@ class Phase:
         return int(polling.largest_number_of_polls(bounds))
 
 
-def largest_history(*, import_: Phase, training: Phase, deployment: Phase, datasets: int, campaigns: int) -> int:
-    """The most events one execution of this configuration can write."""
-    per_dataset = EVENTS_PER_DATASET + events_per_poll("import") * import_.polls
-    per_campaign = EVENTS_PER_CAMPAIGN + events_per_poll("training") * training.polls
-    per_campaign += events_per_poll("deployment") * deployment.polls
-    return FIXED_EVENTS + datasets * per_dataset + campaigns * per_campaign
+@dataclass(frozen=True)
+class Histories:
+    """The most events each kind of execution of a run can write."""
+
+    refresh: int
+    import_: int
+    campaign: int
+
+    def over(self, budget: int = BUDGET) -> dict[str, int]:
+        """The executions whose history could pass `budget`, by name, with their figure."""
+        named = {"refresh": self.refresh, "import": self.import_, "campaign": self.campaign}
+        return {name: events for name, events in named.items() if events > budget}
+
+
+def largest_histories(
+    *, import_: Phase, training: Phase, deployment: Phase, datasets: int, campaigns: int
+) -> Histories:
+    """The most events each execution of a run of this configuration can write."""
+    campaign = FIXED_CAMPAIGN + events_per_poll("training") * training.polls
+    campaign += events_per_poll("deployment") * deployment.polls
+    import_events = FIXED_IMPORT + events_per_poll("import") * import_.polls
+    import_events += STATUS_CHANGES * (MIRROR + MIRROR_PER_CAMPAIGN * campaigns)
+    refresh = FIXED + PER_DATASET * datasets + PER_CAMPAIGN * campaigns
+    return Histories(refresh=refresh, import_=import_events, campaign=campaign)

@@ -8,6 +8,13 @@ What it cannot know is the project's own: the freshness check's metrics (monitor
 state machine's logs hold, its failed task attempts and failed executions by error (Logs Insights widgets
 added as segments). Every alarm has its name, description, threshold and actions set here explicitly, so
 the template says exactly what alerts whom, whatever the library's defaults become.
+
+What is alarmed of the executions: the refresh's ends only (failed, timed out, aborted), one execution per run.
+A run is three kinds of execution (infra/workflow/executions.py), but the import and campaign executions are the
+refresh's children: one that ends badly (failed, timed out, stopped) fails the refresh's Task that awaits it, and
+the refresh records and alerts it, then ends FAILED itself; a stopped refresh stops its children. Alarms on the
+children's counts would alert twice for one failure, and once per child for one stop. Their failures still show
+on the dashboard: the three state machines log to one group, which the log tables read.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ EXECUTION_PERIOD = Duration.minutes(5)
 # The staleness alarm needs this many hourly checks in a row over the threshold (or missing) to fire: one
 # late or lost check alone never alerts, a check that stopped running does within three hours.
 STALE_CHECKS = 3
-# Failed task attempts, each retried or caught, from the state machine's own log (level ALL).
+# Failed task attempts, each retried or caught, from the state machines' log (level ALL; the three share it).
 FAILED_ATTEMPTS_QUERY = "\n".join(
     (
         "fields details.resourceType as service, details.resource as action, details.error as error",
@@ -52,6 +59,7 @@ FAILED_CLOSE = (
     "the run function failed, after Lambda's retries, to close the records of an execution that ended unrecorded "
     "(or to sweep for them): they stay RUNNING and nobody was alerted"
 )
+# Of the three state machines, which share the log group: a child's end is listed beside the refresh's.
 FAILED_EXECUTIONS_QUERY = "\n".join(
     (
         "fields @timestamp, type, details.error as error, details.cause as cause, execution_arn",
@@ -183,11 +191,12 @@ class Monitoring(Construct):
         facade.monitor_step_function(
             state_machine=state_machine,
             alarm_friendly_name="Refresh",
-            human_readable_name="Refresh state machine",
+            human_readable_name="Refresh state machine (one execution per run; its children's ends count through it)",
             add_failed_execution_count_alarm={
                 "Failed": self._execution_threshold(
                     name("ExecutionsFailed"),
-                    "A refresh execution failed: its alert names the campaign, phase and reason.",
+                    "A refresh execution failed (a run's, which records and alerts an import's or a campaign's "
+                    "execution that ended badly): its alert names the campaign, phase and reason.",
                 )
             },
             add_timed_out_execution_count_alarm={

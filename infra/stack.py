@@ -57,7 +57,7 @@ class PersonalizeRefreshStack(Stack):
             encryption_key=key,
         )
 
-        for publisher in (workflow.state_machine, functions.start_import):
+        for publisher in (workflow.state_machine, workflow.campaign_state_machine, functions.start_import):
             alerts.allow_publishing(publisher.grant_principal)
         monitoring = Monitoring(
             self,

@@ -21,10 +21,11 @@ from refresh_common import claims, clock, personalize, polling
 from refresh_common.automation import automation_warnings
 from refresh_common.data import DataUnreadable, snapshot
 from refresh_common.decisions import ImportPlan, import_plan
-from refresh_common.errors import AutomationConflict, InvalidRunInput, NameAttemptsExhausted
+from refresh_common.errors import AutomationConflict, ImportRoomExhausted, InvalidRunInput, NameAttemptsExhausted
 from refresh_common.logs import run_logger
-from refresh_common.naming import import_job_arn, import_job_names
+from refresh_common.naming import child_execution_name, import_job_arn, import_job_names
 from refresh_common.run_record import History, ImportJobStarted, RunRecords, run_table
+from refresh_common.schema import WAITING_FOR_ROOM
 from refresh_common.settings import DatasetSettings, Settings, load_settings
 
 
@@ -39,12 +40,21 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         with personalize.unavailable_as_retryable():
             client = personalize.client(settings.region)
             guard_automation(event, settings, records, client, _sns())
-            return start_imports(event, settings, records, client, _s3())
+            return start_imports(
+                event, settings, records, client, _s3(), creator=personalize.creating_client(settings.region)
+            )
+    if action == "import_dataset":
+        with personalize.unavailable_as_retryable():
+            client = personalize.client(settings.region)
+            creator = personalize.creating_client(settings.region)
+            return start_waiting_import(event, settings, RunRecords(table), client, creator=creator)
     if action == "close":
         return claims.close(event, settings, claims.RunClaims(table), _sns())
     if action == "sweep":
         return claims.sweep(settings, claims.RunClaims(table), _stepfunctions(), _sns())
-    raise InvalidRunInput(f"unknown action {action!r}; expected 'claim', 'import', 'close' or 'sweep'")
+    raise InvalidRunInput(
+        f"unknown action {action!r}; expected 'claim', 'import', 'import_dataset', 'close' or 'sweep'"
+    )
 
 
 def guard_automation(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any, sns: Any) -> None:
@@ -75,7 +85,13 @@ def guard_automation(event: dict[str, Any], settings: Settings, records: RunReco
 
 
 def start_imports(
-    event: dict[str, Any], settings: Settings, records: RunRecords, client: Any, s3: Any = None
+    event: dict[str, Any],
+    settings: Settings,
+    records: RunRecords,
+    client: Any,
+    s3: Any = None,
+    *,
+    creator: Any = None,
 ) -> dict[str, Any]:
     """Plan each dataset (import, how, or skip: see decisions.import_plan), start the imports, and end
     SKIPPED the campaigns whose data did not change. Without `s3` the data is not read: every dataset
@@ -87,11 +103,16 @@ def start_imports(
     history = records.last_imports([c.campaign_name for c in settings.campaigns], base_date) if s3 else History()
     plans = [_plan(client, s3, dataset, base_date, history, force) for dataset in settings.datasets]
     afresh_since = records.afresh_since(names, base_date)
-    jobs = [
-        _start_import(client, settings, dataset, base_date, plan.mode, afresh_since)
-        for dataset, plan in zip(settings.datasets, plans, strict=True)
-        if plan.action == "import"
-    ]
+    jobs: list[ImportJobStarted] = []
+    for dataset, plan in zip(settings.datasets, plans, strict=True):
+        if plan.action != "import":
+            continue
+        if jobs and jobs[-1].status == WAITING_FOR_ROOM:
+            # No room for the one before: none for this one either (asking would spend the SDK's backoff on
+            # every dataset); its execution asks once there may be room.
+            jobs.append(_waiting(settings, dataset, base_date, plan.mode))
+            continue
+        jobs.append(_start_import(client, settings, dataset, base_date, plan.mode, afresh_since, creator=creator))
     polls = _poll_plans(records, settings, names, base_date, [job.dataset_name for job in jobs])
     jobs = [replace(job, poll_plan=polls[job.dataset_name].summary()) for job in jobs]
     skipped = _skipped_campaigns(client, settings, names, plans, history, force)
@@ -109,22 +130,55 @@ def start_imports(
                 "campaign_arn": c["campaign_arn"],
                 "skip": c["campaign_name"] in skipped,
                 "skip_reason": skip_reason if c["campaign_name"] in skipped else "",
+                "execution_name": child_execution_name(f"{c['campaign_name']}-{base_date}", execution_arn),
             }
             for c in run["campaigns"]
         ],
         "import_jobs": [
             {
                 "primary": index == 0,
-                "dataset_name": job.dataset_name,
-                "job_name": job.job_name,
-                "dataset_import_job_arn": job.job_arn,
-                "status": job.status,
-                "poll": polling.walk(polls[job.dataset_name]),
-                **limit,
+                **_job_item(job, polls[job.dataset_name], limit),
+                "execution_name": child_execution_name(job.job_name, execution_arn),
             }
             for index, job in enumerate(jobs)
         ],
     }
+
+
+def _job_item(job: ImportJobStarted, poll: polling.PollPlan, limit: dict[str, str]) -> dict[str, Any]:
+    """What the dataset's import execution polls: the job, its planned polls and its limit."""
+    return {
+        "dataset_name": job.dataset_name,
+        "job_name": job.job_name,
+        "dataset_import_job_arn": job.job_arn,
+        "status": job.status,
+        **({"import_mode": job.import_mode} if job.import_mode else {}),
+        "poll": polling.walk(poll),
+        **limit,
+    }
+
+
+def start_waiting_import(
+    event: dict[str, Any], settings: Settings, records: RunRecords, client: Any, *, creator: Any = None
+) -> dict[str, Any]:
+    """The `import_dataset` action: create the import job Start import had no room for, once Personalize has
+    room, recorded in every campaign's record of the run; ImportRoomExhausted while it still has none."""
+    run, name = event["run"], str(event["dataset_name"])
+    base_date, execution_arn = run["base_date"], run["execution_arn"]
+    (dataset,) = [d for d in settings.datasets if d.name == name]
+    names = [c["campaign_name"] for c in run["campaigns"]]
+    afresh_since = records.afresh_since(names, base_date)
+    job = _start_import(client, settings, dataset, base_date, str(event["import_mode"]), afresh_since, creator=creator)
+    if job.status == WAITING_FOR_ROOM:
+        raise ImportRoomExhausted(f"no room for {job.job_name}: Personalize runs its quota of import jobs")
+    poll = _poll_plans(records, settings, names, base_date, [name])[name]
+    job = replace(job, poll_plan=poll.summary())
+    records.record_import_created(names, base_date, execution_arn, job)
+    run_logger(__name__, execution_arn=execution_arn, base_date=base_date).info(
+        "import started once there was room", extra={"dataset": name, "job": job.job_name}
+    )
+    limit = clock.phase_limit(settings.phase_timeouts["import_seconds"])
+    return {"primary": bool(event.get("primary")), **_job_item(job, poll, limit)}
 
 
 def _plan(client: Any, s3: Any, dataset: DatasetSettings, base_date: str, history: History, force: bool) -> ImportPlan:
@@ -179,15 +233,31 @@ def _skipped_campaigns(
     return skipped
 
 
+def _waiting(settings: Settings, dataset: DatasetSettings, base_date: str, mode: str) -> ImportJobStarted:
+    """A job not asked for yet: its first name, WAITING_FOR_ROOM (its execution creates it, or finds it)."""
+    name = next(import_job_names(settings.job_name_prefix, dataset.dataset_group, dataset.job_part, base_date))
+    return ImportJobStarted(
+        dataset.name, name, import_job_arn(dataset.dataset_arn, name), WAITING_FOR_ROOM, import_mode=mode
+    )
+
+
 def _start_import(
-    client: Any, settings: Settings, dataset: DatasetSettings, base_date: str, mode: str, afresh_since: float | None
+    client: Any,
+    settings: Settings,
+    dataset: DatasetSettings,
+    base_date: str,
+    mode: str,
+    afresh_since: float | None,
+    *,
+    creator: Any = None,
 ) -> ImportJobStarted:
-    """Create the day's import job, or reuse the one an earlier attempt created under the same name (not when
-    the run starts afresh: see personalize.reusable)."""
-    for job_name in import_job_names(settings.job_name_prefix, dataset.dataset_group, dataset.name, base_date):
+    """Create the day's import job (with `creator`, personalize.creating_client; `client` by default), or reuse
+    the one an earlier attempt created under the same name (not when the run starts afresh: see
+    personalize.reusable)."""
+    for job_name in import_job_names(settings.job_name_prefix, dataset.dataset_group, dataset.job_part, base_date):
         arn = import_job_arn(dataset.dataset_arn, job_name)
         try:
-            client.create_dataset_import_job(
+            (creator or client).create_dataset_import_job(
                 jobName=job_name,
                 datasetArn=dataset.dataset_arn,
                 dataSource={"dataLocation": dataset.data_location.replace("{base_date}", base_date)},
@@ -196,6 +266,9 @@ def _start_import(
             )
             return ImportJobStarted(dataset.name, job_name, arn, "CREATE PENDING")
         except ClientError as exc:
+            if personalize.error_code(exc) == "LimitExceededException":
+                # The region runs its quota of import jobs: the dataset's execution creates it when there is room.
+                return ImportJobStarted(dataset.name, job_name, arn, WAITING_FOR_ROOM, import_mode=mode)
             if personalize.error_code(exc) != "ResourceAlreadyExistsException":
                 raise
         job = client.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]

@@ -33,11 +33,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = load_settings()
     with personalize.unavailable_as_retryable():
         return start_training(
-            event, settings, RunRecords(run_table(settings.table_name)), personalize.client(settings.region)
+            event,
+            settings,
+            RunRecords(run_table(settings.table_name)),
+            personalize.client(settings.region),
+            creator=personalize.creating_client(settings.region),
         )
 
 
-def start_training(event: dict[str, Any], settings: Settings, records: RunRecords, client: Any) -> dict[str, Any]:
+def start_training(
+    event: dict[str, Any], settings: Settings, records: RunRecords, client: Any, *, creator: Any = None
+) -> dict[str, Any]:
     task = campaign_task(event, settings)
     log = run_logger(__name__, execution_arn=task.execution_arn, base_date=task.base_date)
     own = records.own(task.campaign.campaign_name, task.base_date)
@@ -45,7 +51,7 @@ def start_training(event: dict[str, Any], settings: Settings, records: RunRecord
     _check_gate_metrics(client, task.campaign)
     mode = _training_mode(client, task.campaign, records.held_back(task.campaign.campaign_name, task.base_date))
     name, arn, status = _create_or_reuse(
-        client, settings, task.campaign, task.base_date, mode.choice, afresh_since(own)
+        client, settings, task.campaign, task.base_date, mode.choice, afresh_since(own), creator=creator or client
     )
     earlier = records.phase_durations(task.campaign.campaign_name, task.base_date, TRAINING, mode=mode.choice)
     poll = polling.plan(earlier, settings.poll_bounds("training_seconds"))
@@ -116,11 +122,18 @@ def _check_gate_metrics(client: Any, campaign: CampaignSettings) -> None:
 
 
 def _create_or_reuse(
-    client: Any, settings: Settings, campaign: CampaignSettings, base_date: str, mode: str, afresh_since: float | None
+    client: Any,
+    settings: Settings,
+    campaign: CampaignSettings,
+    base_date: str,
+    mode: str,
+    afresh_since: float | None,
+    *,
+    creator: Any,
 ) -> tuple[str, str, str]:
     for name in solution_version_names(settings.job_name_prefix, base_date):
         try:
-            arn = client.create_solution_version(name=name, solutionArn=campaign.solution_arn, trainingMode=mode)[
+            arn = creator.create_solution_version(name=name, solutionArn=campaign.solution_arn, trainingMode=mode)[
                 "solutionVersionArn"
             ]
             return name, arn, "CREATE PENDING"

@@ -34,6 +34,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
+from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as parser_models
@@ -71,6 +72,7 @@ from local_engine.fast_copy import FastCopies
 from local_engine.fast_responses import FastResponses
 from local_engine.lambda_router import LambdaRouter
 from local_engine.moto_caches import MotoCaches
+from local_engine.nested_executions import NestedExecutions
 from local_engine.patching import ModuleShim, PatchSet
 from local_engine.sdk_adapter import AwsSdkAdapter, instant_text, iso8601_millis
 from local_engine.service_faults import ServiceFaults
@@ -111,6 +113,9 @@ _TIME_MODULES: tuple[ModuleType, ...] = (
     wait_function,
     retrier_decl,
     state_task_service_callback,
+    # The SDK's own retries (a throttle, Personalize's LimitExceededException) back off on the clock: in a
+    # Lambda they take its time as much as any call does.
+    botocore_endpoint,
 )
 
 
@@ -226,7 +231,7 @@ class LocalAws:
     ) -> None:
         self.clock = clock
         self.region = region
-        self.router = LambdaRouter(now=clock.now)
+        self.router = LambdaRouter(now=clock.now, lock=clock.RLock)
         self.sdk_adapter = AwsSdkAdapter()
         self.moto_patches = MotoPatches(clock)
         self.caches = MotoCaches()
@@ -236,6 +241,7 @@ class LocalAws:
         self.faults = ServiceFaults()
         self.status_events = ExecutionStatusEvents()
         self.authorization = Authorization()
+        self.nested_executions = NestedExecutions(clock, self.authorization)
         self._mock: Any = None
 
     def __enter__(self) -> LocalAws:
@@ -250,6 +256,8 @@ class LocalAws:
             self.sdk_adapter.install()
             self.router.install()
             self.faults.install()
+            # Before the status events: a parent's children are stopped before its end is announced.
+            self.nested_executions.install()
             self.status_events.install()
             self.authorization.install()
         except BaseException:
@@ -263,6 +271,7 @@ class LocalAws:
     def _undo(self) -> None:
         self.authorization.uninstall()
         self.status_events.uninstall()
+        self.nested_executions.uninstall()
         self.faults.uninstall()
         self.router.uninstall()
         self.sdk_adapter.uninstall()

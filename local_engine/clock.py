@@ -108,6 +108,9 @@ class VirtualClock:
     def Event(self) -> ClockEvent:
         return ClockEvent(self)
 
+    def RLock(self) -> ClockRLock:
+        return ClockRLock(self)
+
     def is_participant(self, thread: threading.Thread | None = None) -> bool:
         thread = thread or threading.current_thread()
         return isinstance(thread, ClockThread) and thread.virtual_clock is self
@@ -210,6 +213,44 @@ class ClockEvent(threading.Event):
         if timeout is not None and timeout <= 0:
             return self.is_set()
         return self._virtual_clock._block(timeout=timeout, event=self)
+
+
+class ClockRLock:
+    """A reentrant lock whose waits by participants are simulated-time waits: a thread that holds it may sleep
+    on the clock (an SDK's retry backoff in a Lambda handler) while others wait for it, and time still moves."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._virtual_clock = clock
+        self._guard = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._released = ClockEvent(clock)
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        while True:
+            with self._guard:
+                if self._owner in (None, me):
+                    self._owner, self._depth = me, self._depth + 1
+                    return
+                released = self._released
+            released.wait()
+
+    def release(self) -> None:
+        with self._guard:
+            self._depth -= 1
+            if self._depth:
+                return
+            self._owner = None
+            released, self._released = self._released, ClockEvent(self._virtual_clock)
+        released.set()
+
+    def __enter__(self) -> ClockRLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.release()
 
 
 class ClockThread(threading.Thread):

@@ -119,7 +119,17 @@ class LocalDeployment:
 
     @property
     def state_machine_arn(self) -> str:
-        return self.ref(self.one("AWS::StepFunctions::StateMachine"))
+        """The refresh's state machine (the one the trigger starts; the others are its children)."""
+        return self.output("StateMachineArn")
+
+    @property
+    def state_machine_arns(self) -> list[str]:
+        """Every state machine of the stack: the refresh's and the children it starts."""
+        return [
+            self.ref(k)
+            for k, v in self.template["Resources"].items()
+            if v["Type"] == "AWS::StepFunctions::StateMachine"
+        ]
 
     @property
     def table_name(self) -> str:
@@ -174,7 +184,7 @@ class LocalDeployment:
         """Created (its document resolved, so IAM checks it) for the stack's output, not evaluated."""
         arn = self.aws.client("iam").create_policy(
             PolicyName=props.get("ManagedPolicyName") or _physical_name(logical_id),
-            PolicyDocument=json.dumps(self._resolve(props["PolicyDocument"])),
+            PolicyDocument=json.dumps(self.resolved_policy(props["PolicyDocument"])),
         )["Policy"]["Arn"]
         return _Physical(arn, {})
 

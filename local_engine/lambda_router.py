@@ -27,7 +27,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -127,12 +127,17 @@ def unhandled_error_payload(error: BaseException, request_id: str) -> dict[str, 
 class LambdaRouter(PatchSet):
     """Routes moto Lambda ``Invoke`` calls of registered functions to Python handlers."""
 
-    def __init__(self, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        """`now`: the time an invocation record is stamped with (the engine's virtual clock)."""
+    def __init__(
+        self,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lock: Callable[[], AbstractContextManager[Any]] = threading.RLock,
+    ) -> None:
+        """`now`: the time an invocation record is stamped with; `lock`: the kind of lock invocations take
+        turns with (the engine's clock-aware one, so a handler may sleep on the clock while others wait)."""
         self._routes: dict[str, _Route] = {}
         # os.environ is process-wide: one invocation may own it at a time.
         # Re-entrant so a handler may synchronously invoke another function.
-        self._environ_lock = threading.RLock()
+        self._environ_lock = lock()
         self._now = now
         self.failed_events: list[FailedEvent] = []
         super().__init__()

@@ -178,11 +178,29 @@ class LocalRefresh:
         return self._clients[service_name]
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The run's history: the execution's own events, then those of each execution it started (a
+        dataset's import, a campaign's refresh), in the order it started them."""
+        events = self.execution_history(execution_arn)
+        for child in self.children(events):
+            events += self.history(child)
+        return events
+
+    def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """One execution's own events, as GetExecutionHistory gives them."""
         client = self.client("stepfunctions")
         events: list[dict[str, Any]] = []
         for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             events.extend(page["events"])
         return events
+
+    @staticmethod
+    def children(events: list[dict[str, Any]]) -> list[str]:
+        """The executions an execution started, from its history (each startExecution Task's submission)."""
+        return [
+            json.loads(event["taskSubmittedEventDetails"]["output"])["ExecutionArn"]
+            for event in events
+            if event.get("taskSubmittedEventDetails", {}).get("resourceType") == "states"
+        ]
 
     def run_records(self) -> list[dict[str, Any]]:
         items = self._table.scan(ConsistentRead=True)["Items"]

@@ -66,6 +66,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_dynamodb,
     state_task_service_events,
     state_task_service_lambda,
+    state_task_service_sfn,
 )
 from moto.stepfunctions.parser.asl.eval import environment
 from moto.stepfunctions.parser.asl.eval.event import event_manager
@@ -91,6 +92,7 @@ _OPTIMIZED_INTEGRATIONS = {
     "dynamodb": ("DynamoDB", "AmazonDynamoDBException"),
     "lambda": ("Lambda", "AWSLambdaException"),
     "events": ("EventBridge", "AmazonEventBridgeException"),
+    "stepfunctions": ("StepFunctions", "AWSStepFunctionsException"),
 }
 
 
@@ -237,15 +239,16 @@ def _named_like_aws(service_name: str, original: Any) -> Any:
     return staticmethod(_error_cause_from_client_error)
 
 
-def _events_errors_named_like_aws(original: Any) -> Any:
+def _errors_named_like_aws(service_name: str, original: Any) -> Any:
     """moto names no error answer of the events integration (EventBridge.FailedEntry aside): it
-    becomes States.Runtime. AWS reports it as a task failure named like the other optimized
-    integrations' errors."""
+    becomes States.Runtime; it names the Step Functions integration's errors with "Exception" appended
+    to every code (StepFunctions.AccessDeniedExceptionException). AWS reports either as a task failure
+    named like the other optimized integrations' errors."""
 
     def _from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
         if not isinstance(ex, ClientError):
             return original(self, env, ex)
-        error = optimized_error_name("events", ex.response["Error"]["Code"])
+        error = optimized_error_name(service_name, ex.response["Error"]["Code"])
         return FailureEvent(
             env=env,
             error_name=CustomErrorName(error),
@@ -315,6 +318,7 @@ class StrictStepFunctions(PatchSet):
         dynamodb_task = state_task_service_dynamodb.StateTaskServiceDynamoDB
         lambda_task = state_task_service_lambda.StateTaskServiceLambda
         events_task = state_task_service_events.StateTaskServiceEvents
+        sfn_task = state_task_service_sfn.StateTaskServiceSfn
         execution = backend_execution.Execution
         communication = backend_execution.BaseExecutionWorkerCommunication
         return [
@@ -346,5 +350,6 @@ class StrictStepFunctions(PatchSet):
                 "_error_cause_from_client_error",
                 _named_like_aws("lambda", lambda_task._error_cause_from_client_error),
             ),
-            mock.patch.object(events_task, "_from_error", _events_errors_named_like_aws(events_task._from_error)),
+            mock.patch.object(events_task, "_from_error", _errors_named_like_aws("events", events_task._from_error)),
+            mock.patch.object(sfn_task, "_from_error", _errors_named_like_aws("stepfunctions", sfn_task._from_error)),
         ]

@@ -435,6 +435,9 @@ def _print_detail(shown: dict[str, Any], record: dict[str, Any]) -> None:
             + (f" ({attempt.get('failure_error')})" if attempt.get("failure_error") else "")
         )
     out.print(f"Execution: {execution['status']} {execution['arn']}\n  {execution['console_url']}")
+    if shown["campaign_execution"]:
+        campaign_execution = shown["campaign_execution"]
+        out.print(f"Campaign execution: {campaign_execution['arn']}\n  {campaign_execution['console_url']}")
     if summary["status"] in RERUNNABLE:
         out.print(f"Re-run it: {PROGRAM} retry {summary['campaign']} {summary['base_date']}")
 

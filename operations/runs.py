@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from refresh_common.schema import Phase, phases, plain
+from refresh_common.schema import Attr, Phase, phases, plain
 from rehearsal.timeline import duration, retry_entries, short_version, task_failure
 
 
@@ -89,9 +89,16 @@ def detail(record: dict[str, Any], execution: dict[str, Any] | None, history: li
             "stopped": _text(execution.get("stopDate")) if execution else None,
             "console_url": console_url(arn) if arn else None,
         },
+        "campaign_execution": _campaign_execution(record),
         "previous_attempts": plain(record.get("previous_attempts", [])),
         "record": plain(record),
     }
+
+
+def _campaign_execution(record: dict[str, Any]) -> dict[str, str] | None:
+    """The campaign's own execution, which the run's started once its data was imported (none before then)."""
+    arn = record.get(Attr.CAMPAIGN_EXECUTION_ARN)
+    return {"arn": str(arn), "console_url": console_url(str(arn))} if arn else None
 
 
 def seconds_text(seconds: float | None) -> str:

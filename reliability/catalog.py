@@ -180,9 +180,9 @@ FAULTS: tuple[Fault, ...] = (
         "training-in-use-outlasting",
         _API,
         "CreateSolutionVersion: ResourceInUseException outlasting the state machine's retries",
-        failed("TRAINING", "ResourceInUseException", asked=Asked(trainings=7, updates=0, versions=0)),
-        (ApiError("CreateSolutionVersion", "ResourceInUseException", times=7),),
-        note="six retries over about 45 minutes, then the run fails",
+        failed("TRAINING", "ResourceInUseException", asked=Asked(trainings=41, updates=0, versions=0)),
+        (ApiError("CreateSolutionVersion", "ResourceInUseException", times=41),),
+        note="forty retries, waiting for room, over about nine hours, then the run fails",
     ),
     Fault(
         "training-invalid-input",
@@ -466,8 +466,11 @@ FAULTS: tuple[Fault, ...] = (
         "training-lambda-result-malformed",
         _LAMBDA,
         "Start training returns no solution_version_arn (an uncatchable States.Runtime)",
-        ended_uncaught("FAILED", "TRAINING", "States.Runtime", asked=UNTIL_TRAINING, execution="FAILED/States.Runtime"),
+        ended_uncaught(
+            "FAILED", "TRAINING", "States.Runtime", asked=UNTIL_TRAINING, execution="FAILED/CampaignRefreshFailed"
+        ),
         (LambdaResultWithout("start_training:start_training", "solution_version_arn"),),
+        note="the campaign's execution ends uncaught; the refresh that awaits it records and alerts it",
     ),
     # The run table -------------------------------------------------------------------------------------
     Fault(
@@ -650,22 +653,20 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "history-quota",
         _EXECUTION,
-        "The execution reaches the history quota (lowered to 400 events) during training",
-        ended_uncaught("FAILED", "TRAINING", "States.Runtime", asked=UNTIL_TRAINING, execution="FAILED/States.Runtime"),
+        "The campaign's execution reaches the history quota (lowered to 400 events) during training",
+        ended_uncaught(
+            "FAILED", "TRAINING", "States.Runtime", asked=UNTIL_TRAINING, execution="FAILED/CampaignRefreshFailed"
+        ),
         (Durations(training=timedelta(hours=10)), HistoryQuota(400)),
+        note="the refresh that awaits the campaign's execution records and alerts its end",
     ),
     Fault(
         "data-limit-exceeded",
         _EXECUTION,
         "A state's output over 256 KB (a 300,000-character failureReason): States.DataLimitExceeded",
-        ended_uncaught(
-            "FAILED",
-            "IMPORT",
-            "States.DataLimitExceeded",
-            asked=IMPORT_ONLY,
-            execution="FAILED/States.DataLimitExceeded",
-        ),
+        failed("IMPORT", "ImportExecutionFailed", "States.DataLimitExceeded", asked=IMPORT_ONLY),
         (OversizedFailureReason(),),
+        note="the import's execution ends uncaught; the refresh that awaits it fails the run, recorded and alerted",
     ),
     # Bad input -----------------------------------------------------------------------------------------
     Fault(

@@ -1,8 +1,11 @@
-"""The refresh state machine's definition, built in Python: `statemachine/refresh.asl.json` is its output.
+"""The state machines' definitions, built in Python: `statemachine/*.asl.json` are their output.
 
-claim -> imports -> campaigns -> run end; states.py has the kinds of state they are made of, retries.py the
-retry policies, polling.py the poll loop the three phases share. `python -m infra.workflow` (make definition)
-writes the JSON; a test fails when the committed file is not what this builds.
+The refresh (one execution per run): claim -> imports -> campaigns -> run end. Each dataset's import and each
+campaign's training and deployment run in their own execution (executions.py), of the import and campaign
+state machines, so that no execution's history grows with the number of datasets or campaigns. states.py has
+the kinds of state they are made of, retries.py the retry policies, polling.py the poll loop the three phases
+share. `python -m infra.workflow` (make definition) writes the JSON; a test fails when a committed file is not
+what this builds.
 """
 
 from __future__ import annotations
@@ -14,10 +17,20 @@ from typing import Any
 from . import campaigns, claim, imports, run_end
 from .polling import PLANNED, Polling, PollLoop
 
-DEFINITION_FILE = Path(__file__).resolve().parents[2] / "statemachine" / "refresh.asl.json"
+_DIRECTORY = Path(__file__).resolve().parents[2] / "statemachine"
+REFRESH, IMPORT, CAMPAIGN = "refresh", "import", "campaign"
+DEFINITION_FILES = {name: _DIRECTORY / f"{name}.asl.json" for name in (REFRESH, IMPORT, CAMPAIGN)}
+DEFINITION_FILE = DEFINITION_FILES[REFRESH]
 WIDTH = 120  # columns: a value that fits stays on one line, as a person would write it
 
-COMMENT = "Refresh Amazon Personalize after the Glue export: import, train, deploy; the run table mirrors every status."
+COMMENTS = {
+    REFRESH: "Refresh Amazon Personalize after the Glue export: import, train, deploy; the run table mirrors every "
+    "status.",
+    IMPORT: "One dataset's import for a Personalize refresh, started by the refresh: polls the import job until it "
+    "is ACTIVE.",
+    CAMPAIGN: "One campaign's refresh, started by the refresh once its data is imported: trains a solution version, "
+    "checks its quality gate and deploys it.",
+}
 
 
 POLL_LOOPS: dict[str, PollLoop] = {
@@ -30,21 +43,39 @@ def definition(polling: Polling = PLANNED) -> dict[str, Any]:
     TimeoutSeconds (infra/refresh_workflow.py sets it from the configuration); the bench builds it with a
     peer's `polling`."""
     return {
-        "Comment": COMMENT,
+        "Comment": COMMENTS[REFRESH],
         "StartAt": claim.START_AT,
         "States": {
             **claim.states(then=imports.START_AT),
-            **imports.states(then="Refresh campaigns", polling=polling),
+            **imports.states(then="Refresh campaigns"),
             **run_end.failure_states(),
-            **campaigns.states(then=run_end.OUTCOME, on_error=run_end.CAMPAIGNS_FAILED, polling=polling),
+            **campaigns.states(then=run_end.OUTCOME, on_error=run_end.CAMPAIGNS_FAILED),
             **run_end.outcome_states(),
         },
     }
 
 
-def definition_text() -> str:
-    """The definition as committed: indented, with what fits in WIDTH columns on one line."""
-    return _render(definition(), indent=0, room=WIDTH) + "\n"
+def definitions(polling: Polling = PLANNED) -> dict[str, dict[str, Any]]:
+    """Every state machine's definition, by name (REFRESH, IMPORT, CAMPAIGN), as `definition` builds the
+    refresh's."""
+    return {
+        REFRESH: definition(polling),
+        IMPORT: {
+            "Comment": COMMENTS[IMPORT],
+            "StartAt": imports.EXECUTION_START_AT,
+            "States": imports.execution_states(polling),
+        },
+        CAMPAIGN: {
+            "Comment": COMMENTS[CAMPAIGN],
+            "StartAt": campaigns.EXECUTION_START_AT,
+            "States": campaigns.execution_states(polling),
+        },
+    }
+
+
+def definition_text(name: str = REFRESH) -> str:
+    """A definition as committed: indented, with what fits in WIDTH columns on one line."""
+    return _render(definitions()[name], indent=0, room=WIDTH) + "\n"
 
 
 def _render(value: Any, *, indent: int, room: int) -> str:

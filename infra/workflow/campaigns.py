@@ -5,15 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from refresh_common.schema import ACTIVE, DONE, FAILED, GATED, PHASE_JOBS, SKIPPED, SUCCEEDED, TIMED_OUT, Attr
+from refresh_common.schema import (
+    ACTIVE,
+    DONE,
+    FAILED,
+    GATED,
+    PHASE_JOBS,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    TIMED_OUT,
+    Attr,
+)
 from refresh_common.schema import DEPLOYMENT as DEPLOYMENT_PHASE
 from refresh_common.schema import TRAINING as TRAINING_PHASE
 
 from . import retries
+from .executions import CAMPAIGN_STATE_MACHINE, child_end_states, child_execution
 from .polling import PLANNED, UNCHANGED, Polling, PollLoop, status_is
 from .states import (
     DEPLOY_VERSION_FUNCTION,
     START_TRAINING_FUNCTION,
+    STILL_RUNNING,
     State,
     States,
     alert,
@@ -67,9 +80,11 @@ TRAINING_STATUS = "$.describe.version.Status"
 UPDATE = "$.describe.campaign.LatestCampaignUpdate"
 
 
-def states(*, then: str, on_error: str, polling: Polling = PLANNED) -> States:
+def states(*, then: str, on_error: str) -> States:
     """The Map over the campaigns Start import decided on, to `then` with `$.outcome` (each campaign's outcome,
-    and the list of their statuses); an error of the Map itself goes to `on_error`."""
+    and the list of their statuses); an error of the Map itself goes to `on_error`. Each campaign whose data
+    changed is refreshed in its own execution of the campaign state machine (`execution_states`), so this
+    execution's history does not grow with the campaigns' polls."""
     return {
         "Refresh campaigns": {
             "Type": "Map",
@@ -79,6 +94,7 @@ def states(*, then: str, on_error: str, polling: Polling = PLANNED) -> States:
             "ItemSelector": {
                 "campaign_name.$": "$$.Map.Item.Value.campaign_name",
                 "campaign_arn.$": "$$.Map.Item.Value.campaign_arn",
+                "execution_name.$": "$$.Map.Item.Value.execution_name",
                 "skip.$": "$$.Map.Item.Value.skip",
                 "skip_reason.$": "$$.Map.Item.Value.skip_reason",
                 "run.$": "$.run",
@@ -86,7 +102,7 @@ def states(*, then: str, on_error: str, polling: Polling = PLANNED) -> States:
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "INLINE"},
                 "StartAt": "Data changed?",
-                "States": {**_skip(), **_training(polling), **_deployment(polling), **_failure()},
+                "States": {**_skip(), **_campaign_execution(), **_failure(own_execution=False)},
             },
             # A wildcard in a path (not in an intrinsic function's argument: no page documents that form); the
             # run end asks States.ArrayContains of the list it gives.
@@ -98,12 +114,92 @@ def states(*, then: str, on_error: str, polling: Polling = PLANNED) -> States:
     }
 
 
+def execution_states(polling: Polling = PLANNED) -> States:
+    """One campaign's refresh, as its own execution: train, gate, deploy, and its failures recorded. Its input
+    is the Map item (campaign_name, campaign_arn, run); its output is the campaign's outcome."""
+    return {**_training(polling), **_deployment(polling), **_failure(own_execution=True)}
+
+
+EXECUTION_START_AT = "Record import active"
+
+
+def _campaign_execution() -> States:
+    return {
+        "Refresh campaign": child_execution(
+            CAMPAIGN_STATE_MACHINE,
+            {"campaign_name.$": "$.campaign_name", "campaign_arn.$": "$.campaign_arn", "run.$": "$.run"},
+            on_error="Campaign execution did not succeed",
+            comment="The campaign's own execution (its history holds its polls); its output is the campaign's "
+            "outcome. Stopping this execution stops it too.",
+        ),
+        **child_end_states(
+            "Campaign execution did not succeed",
+            kind="Campaign",
+            then="Close campaign record",
+            not_started=caught_failure(TRAINING_PHASE, FAILED, next_="Campaign start cause given?"),
+        ),
+        **failure_cause(
+            ("Campaign start cause given?", "Keep campaign start cause", "No campaign start cause"),
+            next_=RECORD_FAILURE,
+        ),
+        "Close campaign record": {
+            **record_write(
+                [
+                    (Attr.RUN_STATUS, ":failed"),
+                    (Attr.FAILURE_PHASE, Attr.PHASE),
+                    (Attr.FAILURE_ERROR, ":error"),
+                    (Attr.FAILURE_REASON, ":reason"),
+                    (Attr.ENDED_AT, ":now"),
+                ],
+                {
+                    ":failed": {"S.$": "$.failure.run_status"},
+                    ":running": {"S": RUNNING},
+                    ":error": {"S.$": "$.failure.error"},
+                    ":reason": {"S.$": "$.failure.cause"},
+                },
+                condition=STILL_RUNNING,
+                returns="ALL_NEW",
+            ),
+            "Comment": "The campaign's execution ended without recording it: its record ends in the phase it was in.",
+            "ResultSelector": {"phase.$": f"$.Attributes.{Attr.FAILURE_PHASE}.S"},
+            "ResultPath": "$.closed",
+            "Catch": [
+                {
+                    "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
+                    "ResultPath": None,
+                    "Next": "Campaign record already final",
+                },
+                catch_all("$.record_error", "Campaign failure not recorded"),
+            ],
+            "Next": "Campaign closed in its phase",
+        },
+        "Campaign record already final": {
+            "Type": "Pass",
+            "Comment": "The execution recorded the campaign's end before it failed: the record stays as it is.",
+            "Result": {"phase": DONE},
+            "ResultPath": "$.closed",
+            "Next": "Campaign closed in its phase",
+        },
+        "Campaign closed in its phase": {
+            "Type": "Pass",
+            "Parameters": {
+                "phase.$": "$.closed.phase",
+                "error.$": "$.failure.error",
+                "run_status.$": "$.failure.run_status",
+                "cause.$": "$.failure.cause",
+            },
+            "ResultPath": "$.failure",
+            "Next": "Alert campaign failure",
+        },
+    }
+
+
 def _skip() -> States:
     return {
         "Data changed?": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.skip", "BooleanEquals": True, "Next": "Announce campaign skipped"}],
-            "Default": "Record import active",
+            "Default": "Refresh campaign",
         },
         "Announce campaign skipped": announce(
             campaign_detail(phase="DONE", status="SKIPPED", decision="skip", reason_="$.skip_reason"),
@@ -164,8 +260,13 @@ def _training(polling: Polling) -> States:
                     (Attr.DATASET_IMPORT_JOB_STATUS, ":active"),
                     (Attr.DATASET_IMPORT_JOB_UPDATED_AT, ":now"),
                     (Attr.PHASE, ":training"),
+                    (Attr.CAMPAIGN_EXECUTION_ARN, ":campaign_execution"),
                 ],
-                {":active": {"S": ACTIVE}, ":training": {"S": TRAINING_PHASE}},
+                {
+                    ":active": {"S": ACTIVE},
+                    ":training": {"S": TRAINING_PHASE},
+                    ":campaign_execution": {"S.$": "$$.Execution.Id"},
+                },
             ),
             "Catch": [catch_all("$.error", TRAINING_FAILED)],
             "Next": "Start training",
@@ -186,7 +287,7 @@ def _training(polling: Polling) -> States:
                 "limit.$": "$.Payload.limit",
             },
             result_path="$.training",
-            busy_retry=retries.PERSONALIZE_BUSY,
+            busy_retry=retries.ROOM,
             catch=[catch_all("$.error", TRAINING_FAILED)],
             next_="Announce training started",
             comment="Creates the solution version (trainingMode FULL or UPDATE, as the campaign's training policy "
@@ -555,8 +656,9 @@ def _held_back(version_fields: dict[str, Any]) -> States:
         "Alert model held back": alert(
             "Personalize refresh held back a new version",
             "States.Format('The quality gate held back the new solution version of campaign {} for base date {}; "
-            "the campaign keeps the version it served.\nGate: {}\nHeld back: {}\nExecution: {}', $.campaign_name, "
-            "$.run.base_date, $.deployment.gate_reason, $.training.solution_version_arn, $$.Execution.Id)",
+            "the campaign keeps the version it served.\nGate: {}\nHeld back: {}\nExecution: {}\n"
+            "Campaign execution: {}', $.campaign_name, $.run.base_date, $.deployment.gate_reason, "
+            "$.training.solution_version_arn, $.run.execution_arn, $$.Execution.Id)",
             next_="Announce campaign held back",
         ),
         "Announce campaign held back": announce(
@@ -573,7 +675,11 @@ def _held_back(version_fields: dict[str, Any]) -> States:
     }
 
 
-def _failure() -> States:
+def _failure(*, own_execution: bool) -> States:
+    """A campaign's failure recorded, alerted and announced: in its own execution, or in the refresh's Map when
+    that execution could not start or ended uncaught. The alert names the run's execution, and the campaign's
+    own where it is the one failing."""
+    own = ("\nCampaign execution: {}", ", $$.Execution.Id") if own_execution else ("", "")
     return {
         RECORD_FAILURE: mark_failed(
             catch=[catch_all("$.record_error", "Campaign failure not recorded")], Next="Alert campaign failure"
@@ -582,8 +688,8 @@ def _failure() -> States:
         "Alert campaign failure": alert(
             "Personalize refresh failed",
             "States.Format('The Personalize refresh of campaign {} for base date {} failed in phase {}.\nError: {}\n"
-            "Reason: {}\nExecution: {}', $.campaign_name, $.run.base_date, $.failure.phase, $.failure.error, "
-            "$.failure.cause, $$.Execution.Id)",
+            f"Reason: {{}}\nExecution: {{}}{own[0]}', $.campaign_name, $.run.base_date, $.failure.phase, "
+            f"$.failure.error, $.failure.cause, $.run.execution_arn{own[1]})",
             next_="Announce campaign failed",
         ),
         "Announce campaign failed": announce(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from . import POLL_LOOPS, definition
+from . import POLL_LOOPS, definitions
 from .polling import PLANNED, Polling
 from .states import State, States
 
@@ -25,7 +25,7 @@ def events_per_poll(phase: str, polling: Polling = PLANNED) -> int:
     """The events one poll of `phase` writes when the job's status has not changed: the states from the
     loop's first round to it again, each Choice taking its Default."""
     first = POLL_LOOPS[phase].first(polling)
-    states = states_holding(definition(polling), first)
+    (states,) = [found for built in definitions(polling).values() for found in all_states(built) if first in found]
     events, name = 0, first
     for _ in states:
         state = states[name]

@@ -6,9 +6,10 @@ to the run's failure (run_end.py).
 
 from __future__ import annotations
 
-from refresh_common.schema import Attr, ImportJobAttr
+from refresh_common.schema import WAITING_FOR_ROOM, Attr, ImportJobAttr
 
 from . import retries
+from .executions import IMPORT_STATE_MACHINE, child_end_states, child_execution
 from .polling import PLANNED, UNCHANGED, Polling, PollLoop, status_is
 from .states import (
     START_IMPORT_FUNCTION,
@@ -17,6 +18,7 @@ from .states import (
     announce,
     catch_all,
     lambda_task,
+    raised_by_step_functions,
     reason_given,
     record_write,
     run_detail,
@@ -58,21 +60,68 @@ def states(*, then: str, polling: Polling = PLANNED) -> States:
         ),
         "Wait for imports": {
             "Type": "Map",
-            "Comment": "Polls every import job until it is ACTIVE; a failed job fails the whole refresh.",
+            "Comment": "Polls every import job until it is ACTIVE, each in its own execution; a failed job fails the "
+            "whole refresh.",
             "ItemsPath": "$.import.jobs",
             "ItemSelector": {
                 "job.$": "$$.Map.Item.Value",
-                "seen": {"status.$": "$$.Map.Item.Value.status"},
+                "execution_name.$": "$$.Map.Item.Value.execution_name",
                 "run.$": "$.run",
             },
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "INLINE"},
-                "StartAt": "Announce import started",
-                "States": _one_import(polling),
+                "StartAt": "Import dataset",
+                "States": _import_execution(),
             },
             "ResultPath": None,
             "Catch": [catch_all("$.error", FAILED)],
             "Next": then,
+        },
+    }
+
+
+def execution_states(polling: Polling = PLANNED) -> States:
+    """One dataset's import, as its own execution: from its job's creation (or reuse) to ACTIVE. Its input is
+    the Map item (job, run); it fails with the import's own error (ImportJobFailed, ImportTimedOut, ...)."""
+    return _one_import(polling)
+
+
+EXECUTION_START_AT = "Room for the import?"
+
+
+def _import_execution() -> States:
+    return {
+        "Import dataset": child_execution(
+            IMPORT_STATE_MACHINE,
+            {"job.$": "$.job", "seen": {"status.$": "$.job.status"}, "run.$": "$.run"},
+            on_error="Import execution did not succeed",
+            comment="The dataset's own execution (its history holds its polls).",
+        ),
+        **child_end_states(
+            "Import execution did not succeed",
+            kind="Import",
+            then="Import error raised by Step Functions?",
+            not_started={
+                "Type": "Fail",
+                "Comment": "The import's execution could not be started.",
+                "Error": "ImportExecutionNotStarted",
+                "CausePath": "States.JsonToString($.error)",
+            },
+        ),
+        "Import error raised by Step Functions?": raised_by_step_functions(
+            "$.failure.error", yes="Import execution failed with a Step Functions error", no="Import failed as it ended"
+        ),
+        "Import execution failed with a Step Functions error": {
+            "Type": "Fail",
+            "Error": "ImportExecutionFailed",
+            "CausePath": "States.Format('{}: {}', $.failure.error, $.failure.cause)",
+        },
+        "Import failed as it ended": {
+            "Type": "Fail",
+            "Comment": "The refresh fails as the import's execution did: its error (ImportJobFailed, ImportTimedOut, "
+            "...) and cause.",
+            "ErrorPath": "$.failure.error",
+            "CausePath": "$.failure.cause",
         },
     }
 
@@ -126,6 +175,60 @@ def _one_import(polling: Polling) -> States:
         },
     }
     return {
+        EXECUTION_START_AT: {
+            "Type": "Choice",
+            "Comment": "Start import found the region at its quota of concurrent import jobs for this one.",
+            "Choices": [
+                {
+                    "Variable": "$.job.status",
+                    "StringEquals": WAITING_FOR_ROOM,
+                    "Next": "Start import when there is room",
+                }
+            ],
+            "Default": "Announce import started",
+        },
+        "Start import when there is room": lambda_task(
+            START_IMPORT_FUNCTION,
+            {
+                "action": "import_dataset",
+                "run.$": "$.run",
+                "dataset_name.$": "$.job.dataset_name",
+                "import_mode.$": "$.job.import_mode",
+                "primary.$": "$.job.primary",
+            },
+            result_selector={
+                field: f"$.Payload.{field.removesuffix('.$')}"
+                for field in (
+                    "primary.$",
+                    "dataset_name.$",
+                    "job_name.$",
+                    "dataset_import_job_arn.$",
+                    "status.$",
+                    "poll.$",
+                    "checked_at.$",
+                    "deadline.$",
+                    "limit.$",
+                )
+            },
+            result_path="$.job",
+            busy_retry=retries.ROOM,
+            catch=[catch_all("$.error", "Import not started")],
+            next_="Remember created import status",
+            comment="Creates the import job once Personalize has room, retried (backing off) until then.",
+        ),
+        "Import not started": {
+            "Type": "Fail",
+            "Comment": "Personalize had no room for the import within the retries (about ten hours), or the call "
+            "failed otherwise: the cause holds the error.",
+            "Error": "ImportNotStarted",
+            "CausePath": "States.JsonToString($.error)",
+        },
+        "Remember created import status": {
+            "Type": "Pass",
+            "Parameters": {"status.$": "$.job.status"},
+            "ResultPath": "$.seen",
+            "Next": "Announce import started",
+        },
         "Announce import started": announce(
             _dataset_detail(
                 status_="$.job.status", decision="import", reason_="States.Format('import job {}', $.job.job_name)"

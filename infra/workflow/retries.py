@@ -86,3 +86,32 @@ STAGE_EVENT: Retrier = {
 
 ALERT: Retrier = {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2}
 """An alert was not published; after these, the run goes on without it."""
+
+CHILD_START: Retrier = {
+    "ErrorEquals": [
+        "StepFunctions.ExecutionLimitExceededException",
+        "StepFunctions.AWSStepFunctionsException",
+        "StepFunctions.SdkClientException",
+    ],
+    "IntervalSeconds": 5,
+    "MaxAttempts": 5,
+    "BackoffRate": 2,
+    "JitterStrategy": "FULL",
+}
+"""A child execution could not be started for now (too many open executions, a throttle, no answer)."""
+
+ROOM: Retrier = {
+    "ErrorEquals": [
+        "ImportRoomExhausted",
+        "LimitExceededException",
+        "ResourceInUseException",
+        "PersonalizeUnavailable",
+    ],
+    "IntervalSeconds": 120,
+    "MaxAttempts": 40,
+    "BackoffRate": 1.5,
+    "MaxDelaySeconds": 900,
+    "JitterStrategy": "FULL",
+}
+"""The region runs its quota of import jobs (5) or of trainings (20): the dataset's import or the campaign's
+training waits for one to end, backing off, up to about ten hours (jobs take minutes to hours each)."""

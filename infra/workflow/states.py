@@ -81,19 +81,20 @@ def run_detail(**fields: Any) -> dict[str, Any]:
     return {
         **RUN_CAMPAIGNS,
         "base_date.$": "$.run.base_date",
-        "execution_arn.$": "$$.Execution.Id",
+        "execution_arn.$": "$.run.execution_arn",
         **_spelled(fields),
     }
 
 
 def campaign_detail(**fields: Any) -> dict[str, Any]:
-    """A campaign's stage event, inside the Refresh campaigns Map."""
+    """A campaign's stage event, in the refresh's Map or the campaign's own execution: `execution_arn` is the
+    run's (the refresh execution's) in both."""
     return {
         "campaign_name.$": "$.campaign_name",
         "campaigns.$": "States.Array($.campaign_name)",
         "base_date.$": "$.run.base_date",
         "campaign_arn.$": "$.campaign_arn",
-        "execution_arn.$": "$$.Execution.Id",
+        "execution_arn.$": "$.run.execution_arn",
         **_spelled(fields),
     }
 

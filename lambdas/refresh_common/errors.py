@@ -44,3 +44,8 @@ class ImportRefused(ValueError):
 class CampaignConfigUnsupported(RuntimeError):
     """The SDK the function runs with does not know every CampaignConfig field: it drops those it lacks from
     DescribeCampaign, and an UpdateCampaign carrying the config over would reset them."""
+
+
+class ImportRoomExhausted(RuntimeError):
+    """Personalize already runs as many dataset import jobs as its quota allows in the region (5 by default):
+    the dataset's import execution retries, backing off, until one ends; the wait is in its history."""

@@ -46,6 +46,16 @@ def client(region: str) -> Any:
     )
 
 
+def creating_client(region: str) -> Any:
+    """The client the creates are made with (CreateDatasetImportJob, CreateSolutionVersion): without the SDK's
+    retries. Their LimitExceededException is a quota of jobs in progress, which frees in minutes to hours: the
+    state machine asks again then (retries.ROOM), where the SDK's backoff of seconds would only spend the
+    function's time; a throttle is raised as PersonalizeUnavailable, retried in minutes as well."""
+    return boto3.client(
+        "personalize", region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 1})
+    )
+
+
 def solution_versions(client: Any, solution_arn: str) -> list[dict[str, Any]]:
     """Every ListSolutionVersions summary of the solution, all pages."""
     pages = client.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn)

@@ -54,6 +54,7 @@ class ImportJobStarted:
     job_arn: str
     status: str
     poll_plan: dict[str, Any] = field(default_factory=dict)  # what the run record keeps of the polling plan
+    import_mode: str = ""  # for a job still WAITING_FOR_ROOM: the mode to create it with
 
 
 def run_table(name: str) -> Any:
@@ -133,6 +134,28 @@ class RunRecords(RunTable):
                 phase=IMPORT,
                 dataset_import_jobs=self._imports(jobs, plans),
                 **primary,
+            )
+
+    def record_import_created(
+        self, campaign_names: Sequence[str], base_date: str, execution_arn: str, job: ImportJobStarted
+    ) -> None:
+        """A job created after waiting for room, in each campaign's record of the run: the dataset's entry
+        only (the others' may be moving meanwhile)."""
+        entry = {
+            "job_name": job.job_name,
+            "arn": job.job_arn,
+            "status": job.status,
+            "started_datetime": int(self._now()),
+            **({"poll_plan": job.poll_plan} if job.poll_plan else {}),
+        }
+        for name in campaign_names:
+            self._conditional_update(
+                name,
+                base_date,
+                execution_arn,
+                "SET " + ", ".join(f"dataset_import_jobs.#dataset.#{k} = :{k}" for k in entry) + ", updated_at = :now",
+                {"#dataset": job.dataset_name, **{f"#{k}": k for k in entry}},
+                {**{f":{k}": v for k, v in entry.items()}, ":now": self._iso()},
             )
 
     def record_skipped(

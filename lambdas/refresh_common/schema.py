@@ -44,6 +44,9 @@ PHASES = (IMPORT, TRAINING, DEPLOYMENT)
 
 # The status Personalize gives a job that completed; the record mirrors its jobs' statuses as Personalize says them.
 ACTIVE = "ACTIVE"
+# Not Personalize's: an import job not yet created because the region's concurrent import jobs were at their
+# quota; the dataset's import execution creates it once there is room.
+WAITING_FOR_ROOM = "WAITING_FOR_ROOM"
 
 
 class Attr:
@@ -57,6 +60,8 @@ class Attr:
     RUN_STATUS = "run_status"
     PHASE = "phase"
     EXECUTION_ARN = "execution_arn"
+    # The campaign's own execution, started by the run's (EXECUTION_ARN) once its imports are ACTIVE.
+    CAMPAIGN_EXECUTION_ARN = "campaign_execution_arn"
     TRIGGER = "trigger"  # glue or manual
     FORCED = "forced"
     ATTEMPT = "attempt"

@@ -19,11 +19,19 @@ PHASE_KEYS = ("import_seconds", "training_seconds", "deployment_seconds")
 
 @dataclass(frozen=True)
 class DatasetSettings:
+    # How the run record, the stage events and the plans name it: its type ("interactions"), or, where datasets
+    # of several dataset groups have that type, the group and the type ("shop-recs.interactions").
     name: str
     dataset_group: str
     dataset_arn: str
     data_location: str
     import_mode: str
+    # Its type, as its import jobs' names spell it (PREFIX-GROUP-TYPE-YYYYMMDD).
+    type_name: str = ""
+
+    @property
+    def job_part(self) -> str:
+        return self.type_name or self.name
 
 
 @dataclass(frozen=True)
@@ -182,13 +190,14 @@ def parse_settings(document: Fields, *, table_name: str, alert_topic_arn: str | 
 
 
 def _dataset(fields: Fields) -> DatasetSettings:
-    fields.only("name", "dataset_group", "dataset_arn", "data_location", "import_mode")
+    fields.only("name", "dataset_group", "dataset_arn", "data_location", "import_mode", "type_name")
     return DatasetSettings(
         name=fields.text("name"),
         dataset_group=fields.text("dataset_group"),
         dataset_arn=fields.text("dataset_arn"),
         data_location=fields.text("data_location"),
         import_mode=fields.text("import_mode"),
+        type_name=fields.text("type_name", ""),
     )
 
 

@@ -43,8 +43,11 @@ from .validation import ModelValidator
 T = TypeVar("T")
 
 DEFAULT_RECIPE_ARN = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
-# Personalize's default quota for concurrent dataset import jobs per region.
+# Personalize's quota for concurrent dataset import jobs per region: "a total of 5 pending or in progress
+# dataset import jobs per region. This quota is not adjustable" (Common error messages).
 MAX_ACTIVE_IMPORT_JOBS = 5
+# Its default quota for solution versions pending or in progress per region (Endpoints and quotas).
+MAX_ACTIVE_SOLUTION_VERSIONS = 20
 # AutoTrainingConfig.schedulingExpression is rate(N days), N from 1 to 30,
 # default 7 (API reference, AutoTrainingConfig).
 DEFAULT_AUTO_TRAINING_DAYS = 7
@@ -531,7 +534,7 @@ class PersonalizeEmulator:
         if running >= MAX_ACTIVE_IMPORT_JOBS:
             raise PersonalizeError(
                 "LimitExceededException",
-                f"Exceeded limit of {MAX_ACTIVE_IMPORT_JOBS} concurrent dataset import jobs in {self.region}.",
+                f"More than {MAX_ACTIVE_IMPORT_JOBS} resources with PENDING or IN_PROGRESS status.",
             )
         failure = self.faults.take_job_failure("import", [name, dataset.arn], now)
         self._import_jobs[arn] = ImportJob(
@@ -629,6 +632,12 @@ class PersonalizeEmulator:
             raise PersonalizeError(
                 "ResourceAlreadyExistsException",
                 f"Solution version {name} already exists for solution {solution.arn}.",
+            )
+        in_progress = sum(1 for v in self._versions.values() if v.timeline.is_busy(now))
+        if in_progress >= MAX_ACTIVE_SOLUTION_VERSIONS:
+            raise PersonalizeError(
+                "LimitExceededException",
+                f"More than {MAX_ACTIVE_SOLUTION_VERSIONS} resources with PENDING or IN_PROGRESS status.",
             )
         busy = [v for v in versions if v.timeline.is_busy(now)]
         if busy:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bench.measure import RecordDisagrees, check_record, recorded_idle
-from bench.policies import POLICIES, policy_template
+from bench.policies import POLICIES, definition_name, policy_template, state_machines
 from bench.poll_lambda import ResourcePending
 from bench.report import Results, markdown_table, write_section
 from bench.run import bench
@@ -120,11 +120,16 @@ def loop_shape(definition: dict[str, Any], phase: str, polling: Polling) -> list
     """The types of the states one poll passes, when the job has not ended, from the loop's first state."""
     first = POLL_LOOPS[phase].first(polling)
     states = states_holding(definition, first)
-    shape, name = [], first
+    shape: list[str] = []
+    name = first
     while not shape or name != first:
         shape.append(states[name]["Type"])
         name = states[name]["Default"] if states[name]["Type"] == "Choice" else states[name]["Next"]
     return shape
+
+
+def deployed_definitions(template: dict[str, Any]) -> dict[str, Any]:
+    return {name: json.loads(machine["DefinitionString"]) for name, machine in state_machines(template).items()}
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -132,9 +137,10 @@ def test_each_peer_polls_in_its_authors_shape(example_template: Any, phase: str)
     shapes = {}
     for policy in POLICIES:
         template = policy_template(example_template.to_json(), policy, phase_limits=LIMITS)
-        (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-        definition = json.loads(machine["Properties"]["DefinitionString"])
-        shapes[policy.number] = loop_shape(definition, phase, policy.polling(LIMITS))
+        polling = policy.polling(LIMITS)
+        first = POLL_LOOPS[phase].first(polling)
+        (definition,) = [d for d in deployed_definitions(template).values() if any(first in s for s in all_states(d))]
+        shapes[policy.number] = loop_shape(definition, phase, polling)
 
     assert shapes[1] == shapes[2] == shapes[4] == ["Wait", "Task", "Choice"]
     assert shapes[3] == ["Task", "Choice"]
@@ -153,10 +159,48 @@ def test_the_lambda_retry_poller_outlasts_each_phase_limit_and_raises_the_error_
         assert sum(60 * 1.02**n for n in range(attempts)) >= limit > sum(60 * 1.02**n for n in range(attempts - 1))
 
 
-def test_outside_their_poll_loops_the_peers_run_as_the_project_does(example_template: Any) -> None:
-    own = named_states(workflow.definition())
+def test_every_state_machine_of_the_run_polls_as_the_policy_does(example_template: Any) -> None:
+    deployed = deployed_definitions(example_template.to_json())
+    assert set(deployed) == {workflow.REFRESH, workflow.IMPORT, workflow.CAMPAIGN}
     for policy in POLICIES:
-        peer = named_states(workflow.definition(policy.polling(LIMITS)))
+        template = policy_template(example_template.to_json(), policy, phase_limits=LIMITS)
+        built = workflow.definitions(policy.polling(LIMITS))
+        for name, definition in deployed_definitions(template).items():
+            # the deployed text still has its substitutions, as the synthesized one has
+            assert {k: v for k, v in definition.items() if k != "TimeoutSeconds"} == built[name], (policy.label, name)
+            assert definition["TimeoutSeconds"] == deployed[name]["TimeoutSeconds"]
+            assert definition_name(definition) == name
+
+
+def test_the_lambda_retry_poller_may_be_invoked_by_each_state_machine_that_polls_through_it(
+    example_template: Any,
+) -> None:
+    (retried,) = [p for p in POLICIES if p.lambda_retry]
+    template = policy_template(example_template.to_json(), retried, phase_limits=LIMITS)
+    poller = {"Fn::GetAtt": ["BenchPollFunction", "Arn"]}
+    machines = state_machines(template)
+
+    assert template["Resources"]["BenchPollFunction"]["Properties"]["Handler"] == "bench.poll_lambda.handler"
+    for name in (workflow.IMPORT, workflow.CAMPAIGN):
+        machine = machines[name]
+        assert machine["DefinitionSubstitutions"]["PollFunctionArn"] == poller
+        role = {"Ref": machine["RoleArn"]["Fn::GetAtt"][0]}
+        invoke = [
+            statement["Resource"]
+            for resource in template["Resources"].values()
+            if resource["Type"] == "AWS::IAM::Policy" and role in resource["Properties"]["Roles"]
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Action"] == "lambda:InvokeFunction"
+        ]
+        assert [poller in resources for resources in invoke] == [True], name
+    assert "PollFunctionArn" not in machines[workflow.REFRESH]["DefinitionSubstitutions"]
+
+
+@pytest.mark.parametrize("machine", [workflow.REFRESH, workflow.IMPORT, workflow.CAMPAIGN])
+def test_outside_their_poll_loops_the_peers_run_as_the_project_does(machine: str) -> None:
+    own = named_states(workflow.definitions()[machine])
+    for policy in POLICIES:
+        peer = named_states(workflow.definitions(policy.polling(LIMITS))[machine])
         first = {POLL_LOOPS[phase].first(policy.polling(LIMITS)) for phase in PHASES}
         polls = {name for loop in POLL_LOOPS.values() for name in (loop.wait, loop.describe)}
         for name in own.keys() & peer.keys() - polls:

@@ -1,5 +1,5 @@
 """docs/RUN_RECORD.md stays true to the code: its table lists every attribute and status that the Lambdas' run
-record module and the state machine's DynamoDB tasks write."""
+record module and the state machines' DynamoDB tasks write."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from infra.workflow import DEFINITION_FILES
 from tests.conftest import ROOT
 
 RUN_RECORD = (ROOT / "docs" / "RUN_RECORD.md").read_text(encoding="utf-8")
@@ -60,11 +61,12 @@ def written_by_the_lambdas() -> tuple[set[str], set[str]]:
 
 
 def written_by_the_state_machine() -> tuple[set[str], set[str]]:
-    """(attributes, statuses) that the definition's DynamoDB tasks write, and the failure phases it names."""
-    definition = json.loads((ROOT / "statemachine" / "refresh.asl.json").read_text(encoding="utf-8"))
+    """(attributes, statuses) that the DynamoDB tasks of the three definitions (the refresh's, an import's, a
+    campaign's) write, and the failure phases they name."""
+    definitions = [json.loads(path.read_text(encoding="utf-8")) for path in DEFINITION_FILES.values()]
     attributes: set[str] = set()
     values: set[str] = set()
-    for state in _states(definition["States"]):
+    for state in (state for definition in definitions for state in _states(definition["States"])):
         parameters = state.get("Parameters") or {}
         for field in ("phase", "run_status"):  # a failure's phase, and the status it is recorded with
             if isinstance(parameters.get(field), str):
@@ -90,8 +92,8 @@ def test_the_run_record_table_lists_every_attribute_and_status_the_code_writes()
     machine_attributes, machine_values = written_by_the_state_machine()
     # what the reading found, so that the test cannot pass by reading nothing
     assert {"campaign_update_solution_version_arn", "previous_attempts", "updated_at"} <= lambda_attributes
-    assert {"ABANDONED", "RUNNING", "IMPORT"} <= lambda_values
-    assert {"deployed_solution_version_arn", "failure_reason", "solution_version_updated_at"} <= machine_attributes
+    assert {"ABANDONED", "RUNNING", "IMPORT", "WAITING_FOR_ROOM"} <= lambda_values
+    assert {"deployed_solution_version_arn", "failure_reason", "campaign_execution_arn"} <= machine_attributes
     assert {"SUCCEEDED", "FAILED", "TIMED_OUT", "DONE", "CAMPAIGNS"} <= machine_values
 
     missing = (lambda_attributes | lambda_values | machine_attributes | machine_values) - documented

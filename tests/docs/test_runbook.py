@@ -2,7 +2,8 @@
 entry, and every `personalize-refresh` command it tells an operator to run exists, with the options it gives.
 
 The failures are read from where they are made, so a new one without a runbook entry fails a test named after it:
-the definition's Fail states and the errors its failure states record, the errors its task states retry (what
+the Fail states of the three definitions (the refresh's, an import's, a campaign's) and the errors their failure
+states record, the errors their task states retry (what
 outlasts the retries is recorded), the exception classes the Lambdas raise, the ends the run function records for
 an execution that ended without its own failure path, the errors the operator CLI writes, and what each fault of
 the reliability catalog ends in."""
@@ -19,12 +20,14 @@ from typing import Any
 import click
 import pytest
 
+from infra.workflow import DEFINITION_FILES
 from operations.cli import cli
 from reliability.catalog import FAULTS
 from tests.conftest import ROOT
 
 RUNBOOK = (ROOT / "docs" / "RUNBOOK.md").read_text(encoding="utf-8")
-DEFINITION = json.loads((ROOT / "statemachine" / "refresh.asl.json").read_text(encoding="utf-8"))
+# The refresh's, an import's and a campaign's: a run's failures are made in all three.
+DEFINITIONS = [json.loads(path.read_text(encoding="utf-8")) for path in DEFINITION_FILES.values()]
 PROGRAM = "personalize-refresh"
 # Tasks whose every error is caught and the run goes on (stage events, alerts): what they retry never ends a run.
 NEVER_END_A_RUN = ("arn:aws:states:::events:putEvents", "arn:aws:states:::sns:publish")
@@ -32,6 +35,11 @@ FENCED = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
 
 # What the code can record -----------------------------------------------------------------------------
+
+
+def _all_states() -> Iterator[dict[str, Any]]:
+    for definition in DEFINITIONS:
+        yield from _states(definition["States"])
 
 
 def _states(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -45,15 +53,15 @@ def _states(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def fail_state_errors() -> set[str]:
-    """The fixed error names of the definition's Fail states."""
-    return {state["Error"] for state in _states(DEFINITION["States"]) if state["Type"] == "Fail" and "Error" in state}
+    """The fixed error names of the definitions' Fail states."""
+    return {state["Error"] for state in _all_states() if state["Type"] == "Fail" and "Error" in state}
 
 
 def recorded_by_the_definition() -> set[str]:
-    """The error names the definition's failure states give a failure (`failure_error`, and the error of the Fail
+    """The error names the definitions' failure states give a failure (`failure_error`, and the error of the Fail
     states that end with the failure's own: `ErrorPath`)."""
     errors = set()
-    for state in _states(DEFINITION["States"]):
+    for state in _all_states():
         error = (state.get("Parameters") or {}).get("error") if state["Type"] == "Pass" else None
         if isinstance(error, str):
             errors.add(error)
@@ -61,10 +69,10 @@ def recorded_by_the_definition() -> set[str]:
 
 
 def retried_by_the_definition() -> set[str]:
-    """The errors the definition's tasks retry: what outlasts the retries is caught and recorded under its name."""
+    """The errors the definitions' tasks retry: what outlasts the retries is caught and recorded under its name."""
     return {
         error
-        for state in _states(DEFINITION["States"])
+        for state in _all_states()
         if state["Type"] == "Task" and state.get("Resource") not in NEVER_END_A_RUN
         for retry in state.get("Retry", [])
         for error in retry["ErrorEquals"]
@@ -182,13 +190,15 @@ def _words(line: str) -> list[str]:
 
 def test_the_enumerations_read_what_the_code_makes() -> None:
     """So that the entries test cannot pass by reading nothing."""
-    assert {"ImportJobFailed", "ClaimFailed", "RefreshFailed", "CampaignRefreshFailed"} <= fail_state_errors()
-    assert {"TrainingFailed", "DeploymentTimedOut", "TrainingStopped"} <= recorded_by_the_definition()
-    assert {"LimitExceededException", "PersonalizeUnavailable", "States.Timeout"} <= retried_by_the_definition()
-    assert {"ImportRefused", "AutomationConflict", "NameAttemptsExhausted"} <= raised_by_the_lambdas()
+    assert {"ImportJobFailed", "ClaimFailed", "RefreshFailed", "ImportExecutionFailed"} <= fail_state_errors()
+    assert {"TrainingFailed", "DeploymentTimedOut", "ExecutionTimedOut"} <= recorded_by_the_definition()
+    assert {"LimitExceededException", "States.Timeout", "StepFunctions.ExecutionLimitExceededException"} <= (
+        retried_by_the_definition()
+    )
+    assert {"ImportRefused", "AutomationConflict", "ImportRoomExhausted"} <= raised_by_the_lambdas()
     assert closed_by_the_run_function() == {"ExecutionTimedOut", "ExecutionAborted", "ExecutionFailed"}
     assert {"StoppedByOperator", "ExecutionNotFound"} <= written_by_the_cli()
-    assert {"Runtime.ExitError", "States.Runtime", "States.DataLimitExceeded"} <= ended_in_the_reliability_catalog()
+    assert {"Runtime.ExitError", "States.Runtime", "ImportExecutionFailed"} <= ended_in_the_reliability_catalog()
 
 
 @pytest.mark.parametrize(("name", "source"), FAILURES, ids=[name for name, _ in FAILURES])

@@ -1,5 +1,6 @@
-"""docs/STATE_MACHINE.md is what `make diagram` draws from statemachine/refresh.asl.json, and the drawing leaves
-out no state and no transition: checked on the project's definition and on a small one with every state type."""
+"""docs/STATE_MACHINE.md is what `make diagram` draws from statemachine/*.asl.json (the refresh, an import, a
+campaign's refresh), and the drawing leaves out no state and no transition: checked on the project's definitions
+and on a small one with every state type."""
 
 from __future__ import annotations
 
@@ -104,11 +105,11 @@ def assert_complete(definition: Any, page: str) -> None:
                 assert (ids.state((*prefix, name)), ids.marker(prefix, "end")) in edges, f"End of {name!r} not drawn"
 
 
-# The project's own definition
+# The project's own definitions
 
 
-def test_the_committed_page_is_what_the_definition_draws() -> None:
-    generated = diagram.render(diagram.load())
+def test_the_committed_page_is_what_the_definitions_draw() -> None:
+    generated = diagram.render_all(diagram.load_all())
     committed = diagram.DOC.read_text(encoding="utf-8") if diagram.DOC.exists() else ""
 
     stale = list(
@@ -117,30 +118,52 @@ def test_the_committed_page_is_what_the_definition_draws() -> None:
     assert not stale, f"docs/STATE_MACHINE.md is out of date: run `{diagram.COMMAND}`\n" + "\n".join(stale[:40])
 
 
-def test_the_definition_is_read_as_it_is_with_its_placeholders() -> None:
-    text = diagram.DEFINITION.read_text(encoding="utf-8")
-    definition = diagram.load()
+def test_the_definitions_are_read_as_they_are_with_their_placeholders() -> None:
+    definitions = diagram.load_all()
 
-    assert "${" in text, "the definition keeps its ${Placeholders}"
-    assert definition["StartAt"] in definition["States"]
+    assert list(definitions) == ["refresh", "import", "campaign"]
+    for name, path in diagram.DEFINITIONS.items():
+        assert "${" in path.read_text(encoding="utf-8"), f"{name} keeps its ${{Placeholders}}"
+        assert definitions[name]["StartAt"] in definitions[name]["States"]
 
 
-def test_every_state_and_every_transition_of_the_definition_is_drawn() -> None:
-    definition = diagram.load()
+@pytest.mark.parametrize("name", list(diagram.MACHINES))
+def test_every_state_and_every_transition_of_each_definition_is_drawn_in_its_section(name: str) -> None:
+    definitions = diagram.load_all()
 
-    assert_complete(definition, diagram.render(definition))
+    assert_complete(definitions[name], diagram.section(diagram.render_all(definitions), name))
+
+
+def test_the_refresh_draws_its_children_as_the_executions_they_are() -> None:
+    refresh = diagram.load_all()["refresh"]
+    ids = diagram.Ids(refresh)
+    drawn = charts(diagram.section(diagram.render_all(diagram.load_all()), "refresh"))
+    nodes = {node_id: node for chart in drawn for node_id, node in chart.nodes.items()}
+    classes = {node_id: css for chart in drawn for node_id, css in chart.classes.items()}
+
+    for path, child in (
+        (("Wait for imports", "Import dataset"), "an import"),
+        (("Refresh campaigns", "Refresh campaign"), "a campaign"),
+    ):
+        shape, label = nodes[ids.state(path)]
+        assert shape == "["
+        assert label.startswith(f"{path[-1]}<br/>awaits {child} execution · states:startExecution.sync:2"), label
+        assert classes[ids.state(path)] == "child"
+    assert diagram.child_machine(refresh["States"]["Claim run"]) is None
 
 
 def test_each_diagram_stays_within_what_github_renders() -> None:
-    for chart in diagram.diagrams(diagram.load()):
-        assert len(chart.text) < diagram.MAX_CHARACTERS, chart.title
-        assert chart.edges < diagram.MAX_EDGES, chart.title
+    for definition in diagram.load_all().values():
+        for chart in diagram.diagrams(definition):
+            assert len(chart.text) < diagram.MAX_CHARACTERS, chart.title
+            assert chart.edges < diagram.MAX_EDGES, chart.title
 
 
 def test_the_page_says_how_it_is_generated() -> None:
-    head = diagram.render(diagram.load()).splitlines()[:3]
+    head = diagram.render_all(diagram.load_all()).splitlines()[:3]
 
-    assert any(f"`{diagram.COMMAND}`" in line and "statemachine/refresh.asl.json" in line for line in head)
+    for name in diagram.MACHINES:
+        assert any(f"`{diagram.COMMAND}`" in line and f"statemachine/{name}.asl.json" in line for line in head)
 
 
 # A small definition, not the project's, with a state of every type
@@ -317,8 +340,9 @@ def test_node_ids_are_mermaid_safe(name: str, expected: str) -> None:
     assert diagram.slug(name) == expected
 
 
-def test_every_id_is_safe_and_unique_and_labels_are_quoted_safely() -> None:
-    definition = diagram.load()
+@pytest.mark.parametrize("name", list(diagram.MACHINES))
+def test_every_id_is_safe_and_unique_and_labels_are_quoted_safely(name: str) -> None:
+    definition = diagram.load_all()[name]
     ids = diagram.Ids(definition)
     states = [ids.state(path) for path, _ in diagram.walk(definition)]
 

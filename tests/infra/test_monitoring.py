@@ -69,7 +69,8 @@ def test_an_execution_that_ends_badly_alarms_once_on_the_alert_topic(
     example_template: Template, name: str, metric: str
 ) -> None:
     alarm = alarms(example_template)[f"{STACK}-{name}"]
-    machine = {"Ref": logical_id(example_template, "AWS::StepFunctions::StateMachine", "Refresh")}
+    # The refresh's executions: one per run, whose end is the run's.
+    machine = {"Ref": logical_id(example_template, "AWS::StepFunctions::StateMachine", "RefreshStateMachine")}
 
     assert watched(alarm) == {
         "namespace": "AWS/States",
@@ -87,6 +88,25 @@ def test_an_execution_that_ends_badly_alarms_once_on_the_alert_topic(
     assert "OKActions" not in alarm, "the count drops back by itself: an OK message would mean nothing"
     assert alarm["ActionsEnabled"] is True
     assert "docs/MONITORING.md" in alarm["AlarmDescription"]
+
+
+def test_no_alarm_counts_the_executions_the_refresh_starts(example_template: Template) -> None:
+    """An import's or a campaign's execution that ends badly fails the refresh's Task awaiting it: the refresh
+    records and alerts it (its own end then counts, FAILED if any campaign or the imports failed). An alarm on the
+    children's counts would alert a second time for one run, and for a stop of the refresh, once per child."""
+    children = {
+        logical_id(example_template, "AWS::StepFunctions::StateMachine", fragment)
+        for fragment in ("RefreshImportStateMachine", "RefreshCampaignStateMachine")
+    }
+    watched_machines = {
+        json.dumps(watched(alarm)["dimensions"].get("StateMachineArn"))
+        for alarm in alarms(example_template).values()
+        if watched(alarm)["namespace"] == "AWS/States"
+    }
+    assert watched_machines == {
+        json.dumps({"Ref": logical_id(example_template, "AWS::StepFunctions::StateMachine", "RefreshStateMachine")})
+    }
+    assert not any(child in machine for child in children for machine in watched_machines)
 
 
 @pytest.mark.parametrize(

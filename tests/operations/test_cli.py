@@ -123,6 +123,11 @@ def test_show_gives_the_failure_readably_the_phases_and_the_console_url(
     assert trained["polls"] > 0 and trained["idle_seconds"] is None  # failed: no poll of this run saw it ACTIVE
     assert shown["execution"]["status"] == "FAILED"
     assert shown["execution"]["console_url"].endswith(shown["record"]["execution_arn"])
+    # The campaign's own execution, where its training failed, linked beside the run's.
+    campaign_execution = shown["record"]["campaign_execution_arn"]
+    assert ":execution:" in campaign_execution and campaign_execution != shown["record"]["execution_arn"]
+    assert shown["campaign_execution"]["console_url"].endswith(campaign_execution)
+    assert f"Campaign execution: {campaign_execution}" in out
     assert shown["record"]["campaign_name"] == FIRST
 
 

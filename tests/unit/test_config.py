@@ -287,31 +287,48 @@ def test_a_bad_staleness_threshold_is_named(raw_config: dict[str, Any], value: A
 
 
 def test_a_configuration_that_could_reach_the_history_quota_is_refused(raw_config: dict[str, Any]) -> None:
-    # Six campaigns, each polled every 10 s at most through a 6-hour training: 6 x 2,200 polls x 11 events.
-    campaign = raw_config["campaigns"][0]
-    raw_config["campaigns"] = [{**campaign, "campaign_arn": f"{campaign['campaign_arn']}-{i}"} for i in range(6)]
+    # A campaign polled every 10 s at most through a 36-hour training: about 13,000 polls of 11 events, in its
+    # own execution. The execution named is the one over the budget, with what to change.
     raw_config["polling"] = {"dense_seconds": 10, "training_seconds": 10}
-    raw_config["phase_timeouts"] = {"training_hours": 6}
-    with pytest.raises(ConfigError, match=r"polling: a run could write [\d,]+ history events, over the budget"):
+    raw_config["phase_timeouts"] = {"training_hours": 36}
+    raw_config["execution_timeout_hours"] = 72
+    with pytest.raises(
+        ConfigError,
+        match=r"polling: a campaign execution could write [\d,]+ history events, over the budget of 20,000 .*"
+        r"poll training or deployment less often",
+    ):
         parse_config(raw_config)
 
 
-def test_the_history_budget_counts_every_poll_a_phase_may_make() -> None:
-    from infra.history_budget import Phase, largest_history
+def test_a_shop_of_twenty_five_datasets_and_campaigns_fits_with_the_defaults(raw_config: dict[str, Any]) -> None:
+    from rehearsal.shapes import shop_shape
+
+    config = parse_config(shop_shape(raw_config, groups=5, datasets=5, campaigns=5))
+    assert (len(config.datasets), len(config.campaigns)) == (25, 25)
+
+
+def test_each_execution_of_a_run_has_its_own_history_budget() -> None:
+    from infra.history_budget import FIXED_CAMPAIGN, MIRROR_PER_CAMPAIGN, STATUS_CHANGES, Phase, largest_histories
     from infra.workflow.history import events_per_poll
 
     one = {"import_": Phase(3600, 300, 60), "training": Phase(7200, 900, 60), "deployment": Phase(1800, 60, 60)}
-    base = largest_history(**one, datasets=1, campaigns=1)
+    base = largest_histories(**one, datasets=1, campaigns=1)
     # the first wait, 30 in the window, 9 growing from 60 s to 300 s, 12 of 300 s in the hour, and 24 past
     # the limit (a stopped training winds down)
     assert Phase(3600, 300, 60).polls == 1 + 30 + 9 + 12 + 24
-    assert largest_history(**one, datasets=2, campaigns=1) - base == 70 + events_per_poll("import") * 76
     training, deployment = Phase(7200, 900, 60).polls, Phase(1800, 60, 60).polls
     assert (training, deployment) == (1 + 30 + 14 + 8 + 24, 1 + 30 + 1 + 30 + 24)
     assert (
-        largest_history(**one, datasets=1, campaigns=2) - base
-        == 100 + events_per_poll("training") * training + events_per_poll("deployment") * deployment
+        base.campaign
+        == FIXED_CAMPAIGN + events_per_poll("training") * training + events_per_poll("deployment") * deployment
     )
+    # A campaign's polls stay in its own execution: more campaigns add to the refresh's history a Map iteration
+    # each, and to an import's the mirroring of its status into one more record.
+    more = largest_histories(**one, datasets=1, campaigns=25)
+    assert more.campaign == base.campaign
+    assert more.import_ - base.import_ == 24 * STATUS_CHANGES * MIRROR_PER_CAMPAIGN
+    assert 0 < more.refresh - base.refresh < 1_000
+    assert largest_histories(**one, datasets=25, campaigns=1).import_ == base.import_
 
 
 def test_glue_job_names_whose_trigger_pattern_eventbridge_would_refuse_are_named(raw_config: dict[str, Any]) -> None:
@@ -326,8 +343,7 @@ def test_glue_job_names_whose_trigger_pattern_eventbridge_would_refuse_are_named
     assert len(parse_config(raw_config).glue_job_names) == 7
 
 
-def test_three_datasets_and_five_campaigns_fit_and_twenty_five_of_each_wait_for_child_executions() -> None:
-    # The scale the next issue reaches needs child executions: one execution's history cannot hold 25 of each.
+def test_three_datasets_and_five_campaigns_fit_and_so_do_twenty_five_of_each() -> None:
+    # Each campaign's polls are in its own execution: no execution's history grows with 25 of each.
     assert len(parse_config(scaled_raw(3, 5)).campaigns) == 5
-    with pytest.raises(ConfigError, match=r"polling: a run could write [\d,]+ history events"):
-        parse_config(scaled_raw(25, 25))
+    assert len(parse_config(scaled_raw(25, 25)).campaigns) == 25

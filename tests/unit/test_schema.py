@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from infra.workflow import DEFINITION_FILES
 from refresh_common import clock, schema
 from refresh_common.schema import Attr, ImportJobAttr
-from tests.conftest import ROOT
 
 STARTED = datetime(2026, 11, 28, 16, 0, tzinfo=UTC).timestamp()
 # The names an expression gives by a path of the state's input (such as a dataset's name) are data, not attributes.
@@ -36,11 +36,12 @@ def _record_writes(node: Any) -> Iterator[dict[str, Any]]:
 
 
 def written_by_the_state_machine() -> tuple[set[str], set[str]]:
-    """(top-level attributes, names inside a dataset's import entry) that the definition's record writes name."""
-    definition = json.loads((ROOT / "statemachine" / "refresh.asl.json").read_text(encoding="utf-8"))
+    """(top-level attributes, names inside a dataset's import entry) that the record writes of the three
+    definitions (the refresh's, an import's, a campaign's) name."""
+    definitions = [json.loads(path.read_text(encoding="utf-8")) for path in DEFINITION_FILES.values()]
     top: set[str] = set()
     entry: set[str] = set()
-    for parameters in _record_writes(definition):
+    for parameters in _record_writes(definitions):
         names = parameters.get("ExpressionAttributeNames", {})
         expressions = " ".join(str(parameters.get(k, "")) for k in ("UpdateExpression", "ConditionExpression"))
         for path in re.findall(r"[:#\w]+(?:\.[#\w]+)*", expressions):
@@ -56,6 +57,7 @@ def test_every_attribute_the_state_machine_writes_is_declared() -> None:
     top, entry = written_by_the_state_machine()
     # what the reading found, so that the test cannot pass by reading nothing
     assert {Attr.RUN_STATUS, Attr.DEPLOYED_SOLUTION_VERSION_ARN, Attr.DATASET_IMPORT_JOBS} <= top
+    assert Attr.CAMPAIGN_EXECUTION_ARN in top, "the campaign execution's first record write"
     assert {ImportJobAttr.STATUS, ImportJobAttr.POLLS} <= entry
 
     assert top - declared(Attr) == set()

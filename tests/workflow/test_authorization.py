@@ -28,7 +28,8 @@ def refresh(example_template: Any, example_config: RefreshConfig) -> Iterator[Lo
 
 
 def role(refresh: LocalRefresh, name: str) -> str:
-    """The deployed ARN of the role whose logical id holds `name` ("RefreshRole" is the state machine's)."""
+    """The deployed ARN of the role whose logical id holds `name`: "RefreshRole" is the refresh's state machine's,
+    "RefreshImportRole" and "RefreshCampaignRole" those of the executions it starts."""
     (arn,) = [arn for arn in refresh.deployment.role_policies() if name in arn.rsplit("/", 1)[1]]
     return arn
 
@@ -67,7 +68,7 @@ def assert_refused(cause: str, caller_role: str, action: str, resource_prefix: s
 def test_a_personalize_poll_the_role_may_not_make_fails_as_the_aws_sdk_integration_reports_it(
     refresh: LocalRefresh,
 ) -> None:
-    machine_role = withhold(refresh, "RefreshRole", "personalize:DescribeDatasetImportJob")
+    machine_role = withhold(refresh, "RefreshImportRole", "personalize:DescribeDatasetImportJob")
 
     execution, failed = run(refresh)
 
@@ -82,7 +83,8 @@ def test_a_personalize_poll_the_role_may_not_make_fails_as_the_aws_sdk_integrati
 def test_a_run_table_write_the_role_may_not_make_fails_as_the_dynamodb_integration_reports_it(
     refresh: LocalRefresh,
 ) -> None:
-    machine_role = withhold(refresh, "RefreshRole", "dynamodb:UpdateItem")
+    # The import's execution writes first: it mirrors the job's status into the record.
+    machine_role = withhold(refresh, "RefreshImportRole", "dynamodb:UpdateItem")
 
     execution, failed = run(refresh)
 
@@ -93,8 +95,9 @@ def test_a_run_table_write_the_role_may_not_make_fails_as_the_dynamodb_integrati
 
 
 def test_an_alert_the_role_may_not_publish_fails_as_the_sns_integration_reports_it(refresh: LocalRefresh) -> None:
-    # The run fails (its import cannot be polled), and alerts.
-    machine_role = withhold(refresh, "RefreshRole", "personalize:DescribeDatasetImportJob", "sns:Publish")
+    # The run fails (its import cannot be polled), and the refresh alerts.
+    withhold(refresh, "RefreshImportRole", "personalize:DescribeDatasetImportJob")
+    machine_role = withhold(refresh, "RefreshRole", "sns:Publish")
 
     _, failed = run(refresh)
 
@@ -107,6 +110,8 @@ def test_a_stage_event_the_role_may_not_put_fails_as_the_eventbridge_integration
     refresh: LocalRefresh,
 ) -> None:
     machine_role = withhold(refresh, "RefreshRole", "events:PutEvents")
+    for child in ("RefreshImportRole", "RefreshCampaignRole"):
+        withhold(refresh, child, "events:PutEvents")
 
     _, failed = run(refresh)
 

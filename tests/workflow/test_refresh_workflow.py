@@ -366,9 +366,11 @@ def test_an_execution_ended_by_the_history_quota_is_recorded_and_alerted(
     with LocalRefresh(example_json, example_config, history_event_quota=200) as refresh:
         failed = run_glue_event(refresh)
 
-        assert (failed["status"], failed["error"]) == ("FAILED", "States.Runtime")
+        # The import's own execution reaches the quota; the refresh, which awaits it, records and alerts.
+        assert (failed["status"], failed["error"]) == ("FAILED", "ImportExecutionFailed")
         record = refresh.run_record(CAMPAIGN, BASE_DATE)
-        assert (record["run_status"], record["failure_error"]) == ("FAILED", "States.Runtime")
+        assert (record["run_status"], record["failure_error"]) == ("FAILED", "ImportExecutionFailed")
+        assert "States.Runtime" in record["failure_reason"]
         assert "maximum number of history events" in record["failure_reason"]
         ((subject, _),) = refresh.alerts()
         assert subject == "Personalize refresh failed"

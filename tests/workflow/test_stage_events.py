@@ -80,13 +80,20 @@ def test_a_refresh_announces_every_phase_change_in_order(refresh: LocalRefresh) 
     assert stages(refresh) == SUCCESS
     events = refresh.stage_events()
     record = refresh.run_record(CAMPAIGN, 20261129)
+    run_executions = {
+        execution["executionArn"],
+        *refresh.children(refresh.execution_history(execution["executionArn"])),
+    }
     for event in events:
         assert event["detail-type"] == EVENT_DETAIL_TYPE
         assert event["detail"]["base_date"] == "20261129"
         assert event["detail"]["execution_arn"] == execution["executionArn"]
         assert event["detail"]["campaigns"] == [CAMPAIGN]
-        # The events integration adds the state machine and the execution to every entry's resources.
-        assert event["resources"] == [execution["stateMachineArn"], execution["executionArn"]]
+        # The events integration adds the state machine and the execution that put it to every entry's resources:
+        # the refresh's, or the import's or campaign's execution it started; the detail names the run's.
+        machine, put_by = event["resources"]
+        assert put_by in run_executions
+        assert put_by.split(":")[6] == machine.split(":")[6]
     import_started, deployed = events[1]["detail"], events[6]["detail"]
     assert import_started["dataset_import_job_arn"] == record["dataset_import_job_arn"]
     assert deployed["solution_version_arn"] == record["deployed_solution_version_arn"]

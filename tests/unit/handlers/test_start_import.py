@@ -12,7 +12,8 @@ from botocore.stub import Stubber
 
 from refresh_common import clock
 from refresh_common.claims import RunClaims
-from refresh_common.errors import AutomationConflict, NameAttemptsExhausted, RunNotOwned
+from refresh_common.errors import AutomationConflict, ImportRoomExhausted, NameAttemptsExhausted, RunNotOwned
+from refresh_common.naming import child_execution_name
 from refresh_common.run_record import RunRecords
 from refresh_common.settings import Settings
 from tests.unit.handlers.shared import (
@@ -103,6 +104,10 @@ def test_start_import_creates_a_deterministically_named_job(
             "checked_at": "2026-11-30T00:53:20.000Z",
             "deadline": "2026-11-30T06:53:20.000Z",
             "limit": "6 h",
+            # The import's own execution: the job's name, made unique to this refresh execution.
+            "execution_name": child_execution_name(
+                JOB_NAME, import_event(settings, run_claims)["run"]["execution_arn"]
+            ),
         }
     ]
     item = record(table)
@@ -131,6 +136,40 @@ def test_start_import_reuses_the_job_of_an_earlier_attempt(
     assert result["import_jobs"][0]["dataset_import_job_arn"] == JOB_ARN
 
 
+def test_an_import_personalize_has_no_room_for_waits_for_its_own_execution_to_create_it(
+    settings: Settings, records: RunRecords, run_claims: RunClaims, table: Any, personalize: tuple[Any, Stubber]
+) -> None:
+    client, stubber = personalize
+    stubber.add_client_error(
+        "create_dataset_import_job",
+        "LimitExceededException",
+        "More than 5 resources with PENDING or IN_PROGRESS status.",
+        expected_params=expected_create(),
+    )
+    event = import_event(settings, run_claims)
+    result = start_import.start_imports(event, settings, records, client)
+    (job,) = result["import_jobs"]
+    assert (job["status"], job["import_mode"], job["job_name"]) == ("WAITING_FOR_ROOM", "FULL", JOB_NAME)
+    assert record(table)["dataset_import_jobs"]["interactions"]["status"] == "WAITING_FOR_ROOM"
+
+    # Its execution asks again: still no room, then room.
+    waiting = {**event, "action": "import_dataset", "dataset_name": "interactions", "import_mode": "FULL"}
+    stubber.add_client_error("create_dataset_import_job", "LimitExceededException", expected_params=expected_create())
+    with pytest.raises(ImportRoomExhausted):
+        start_import.start_waiting_import({**waiting, "primary": True}, settings, records, client)
+    stubber.add_response("create_dataset_import_job", {"datasetImportJobArn": JOB_ARN}, expected_create())
+    created = start_import.start_waiting_import({**waiting, "primary": True}, settings, records, client)
+    assert (created["primary"], created["status"], created["dataset_import_job_arn"]) == (
+        True,
+        "CREATE PENDING",
+        JOB_ARN,
+    )
+    assert created["poll"]["index"] == 0
+    entry = record(table)["dataset_import_jobs"]["interactions"]
+    assert (entry["status"], entry["arn"], entry["job_name"]) == ("CREATE PENDING", JOB_ARN, JOB_NAME)
+    assert entry["decision"] == "import"  # what Start import planned is kept
+
+
 def test_start_import_moves_past_a_failed_job_to_the_next_name(
     settings: Settings, records: RunRecords, run_claims: RunClaims, personalize: tuple[Any, Stubber]
 ) -> None:
@@ -144,9 +183,7 @@ def test_start_import_moves_past_a_failed_job_to_the_next_name(
     assert result["import_jobs"][0]["job_name"] == JOB_NAME + "-02"
 
 
-@pytest.mark.parametrize(
-    "code", ["LimitExceededException", "ResourceInUseException", "InvalidInputException", "ResourceNotFoundException"]
-)
+@pytest.mark.parametrize("code", ["ResourceInUseException", "InvalidInputException", "ResourceNotFoundException"])
 def test_start_import_lets_personalize_errors_propagate_by_name(
     settings: Settings, records: RunRecords, run_claims: RunClaims, personalize: tuple[Any, Stubber], code: str
 ) -> None:

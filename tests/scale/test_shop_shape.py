@@ -1,0 +1,49 @@
+"""A shop's shape with the default settings refreshes: several dataset groups, their datasets past Personalize's
+five concurrent imports and campaigns sharing solutions. No execution's history nears the quota, and the
+quotas are waited for, not hit. The short version of `python -m bench scale`, which rehearses 5 groups of 5
+datasets and 5 campaigns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from infra.config import parse_config
+from local_engine.refresh import LocalRefresh
+from local_engine.synth import synthesize
+from rehearsal.shapes import shop_shape, solution_groups
+from tests.conftest import example_raw
+
+HISTORY_BUDGET = 20_000
+
+
+@pytest.fixture(scope="module")
+def shop() -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    raw = shop_shape(example_raw(), groups=2, datasets=3, campaigns=3)
+    config = parse_config(raw)
+    return synthesize(config).to_json(), config, raw
+
+
+def test_two_groups_of_three_datasets_and_three_campaigns_refresh_with_the_defaults(shop: Any) -> None:
+    template, config, raw = shop
+    with LocalRefresh(template, config, solutions=solution_groups(raw)) as refresh:
+        (arn,) = refresh.put_glue_event()
+        ended = refresh.wait(arn)
+
+        assert ended["status"] == "SUCCEEDED", ended.get("cause")
+        records = refresh.run_records()
+        assert len(records) == 6
+        assert {r["run_status"] for r in records} == {"SUCCEEDED"}
+        executions = [arn, *refresh.children(refresh.execution_history(arn))]
+        assert len(executions) == 1 + 6 + 6  # the run, an import per dataset, a refresh per campaign
+        largest = max(len(refresh.execution_history(e)) for e in executions)
+        assert largest < HISTORY_BUDGET
+        calls = Counter((c.operation, c.error_code) for c in refresh.personalize_calls)
+        # Five imports at a time: the sixth waited for room, and every dataset was imported once.
+        assert calls[("CreateDatasetImportJob", "LimitExceededException")] > 0
+        assert calls[("CreateDatasetImportJob", None)] == 6
+        # Two campaigns on one solution train it once: 4 solutions, 4 versions.
+        assert calls[("CreateSolutionVersion", None)] == 4
+        assert len({r["campaign_execution_arn"] for r in records}) == 6
