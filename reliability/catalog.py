@@ -180,9 +180,9 @@ FAULTS: tuple[Fault, ...] = (
         "training-in-use-outlasting",
         _API,
         "CreateSolutionVersion: ResourceInUseException outlasting the state machine's retries",
-        failed("TRAINING", "ResourceInUseException", asked=Asked(trainings=41, updates=0, versions=0)),
-        (ApiError("CreateSolutionVersion", "ResourceInUseException", times=41),),
-        note="forty retries, waiting for room, over about nine hours, then the run fails",
+        failed("TRAINING", "ResourceInUseException", asked=Asked(trainings=81, updates=0, versions=0)),
+        (ApiError("CreateSolutionVersion", "ResourceInUseException", times=81),),
+        note="eighty retries, waiting for room, over about ten hours, then the run fails",
     ),
     Fault(
         "training-invalid-input",

@@ -108,10 +108,11 @@ ROOM: Retrier = {
         "PersonalizeUnavailable",
     ],
     "IntervalSeconds": 120,
-    "MaxAttempts": 40,
+    "MaxAttempts": 80,
     "BackoffRate": 1.5,
     "MaxDelaySeconds": 900,
     "JitterStrategy": "FULL",
 }
 """The region runs its quota of import jobs (5) or of trainings (20): the dataset's import or the campaign's
-training waits for one to end, backing off, up to about ten hours (jobs take minutes to hours each)."""
+training waits for one to end, backing off, up to about ten hours (the full jitter draws each wait between
+nothing and its bound, about 450 s on average once grown; jobs take minutes to hours each)."""

@@ -52,7 +52,7 @@ def creating_client(region: str) -> Any:
     state machine asks again then (retries.ROOM), where the SDK's backoff of seconds would only spend the
     function's time; a throttle is raised as PersonalizeUnavailable, retried in minutes as well."""
     return boto3.client(
-        "personalize", region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 1})
+        "personalize", region_name=region, config=Config(retries={"mode": "standard", "total_max_attempts": 1})
     )
 
 

@@ -66,15 +66,16 @@ def test_a_job_that_fails_without_a_reason_is_recorded_and_alerted(
 def test_a_throttle_that_outlives_the_lambdas_own_retries_is_retried_by_the_state_machine(
     refresh: LocalRefresh,
 ) -> None:
-    # ThrottlingException is not in Personalize's model: the Lambda's SDK retries it, then the
-    # Lambda raises PersonalizeUnavailable and the state machine backs off and calls again.
-    refresh.emulator.faults.raise_error("CreateSolutionVersion", "ThrottlingException", times=6)
+    # ThrottlingException is not in Personalize's model. A create is asked without the SDK's retries
+    # (personalize.creating_client): the Lambda raises PersonalizeUnavailable at once, and the state machine
+    # backs off and calls again, as often as it takes.
+    refresh.emulator.faults.raise_error("CreateSolutionVersion", "ThrottlingException", times=2)
 
     execution = run_glue_event(refresh)
 
     assert execution["status"] == "SUCCEEDED"
-    assert task_errors(refresh, execution["executionArn"]) == ["PersonalizeUnavailable"]
-    assert refresh.emulator.count("CreateSolutionVersion") == 7
+    assert task_errors(refresh, execution["executionArn"]) == ["PersonalizeUnavailable"] * 2
+    assert refresh.emulator.count("CreateSolutionVersion") == 3
     versions = refresh.aws.client("personalize").list_solution_versions(
         solutionArn=refresh.config.campaigns[0].solution_arn
     )["solutionVersions"]
