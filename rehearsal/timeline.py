@@ -209,8 +209,9 @@ def answer_entries(
 ) -> list[Entry]:
     """The errors Personalize answered to a create or update call that was then made again, unchanged.
 
-    A Lambda's SDK retries a throttle at once (in simulated time) and no execution history shows it; a
-    retry by the state machine comes later, and `retry_entries` shows it too.
+    A Lambda's SDK retries a throttle at once (in simulated time) and no execution history shows it, as does an
+    import's execution that asks again for the job Start import had no room for; a retry by the state machine
+    comes later, and `retry_entries` shows it too.
     """
     entries = []
     for index, call in enumerate(calls):
@@ -222,7 +223,8 @@ def answer_entries(
         if again is None:
             continue  # answered for a reason the Lambda handles (a name already taken, ...): the record shows it
         delay = again.at - call.at
-        how = "the SDK in the Lambda retried it" if not delay else f"called again after {duration(delay)}"
+        # At once: the SDK in the Lambda retried it, or an import's own execution asked again for it.
+        how = "asked again at once" if not delay else f"called again after {duration(delay)}"
         subject = next((subjects[v] for v in call.params.values() if isinstance(v, str) and v in subjects), EXECUTION)
         entries.append(
             Entry(call.at, subject, f"{call.operation} answered {call.error_code}: {call.error_message}; {how}")

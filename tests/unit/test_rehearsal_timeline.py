@@ -126,7 +126,7 @@ def test_errors_answered_and_then_retried_unchanged_are_shown_with_who_retried()
         (
             at(0),
             "home",
-            "CreateSolutionVersion answered LimitExceededException: Rate exceeded; the SDK in the Lambda retried it",
+            "CreateSolutionVersion answered LimitExceededException: Rate exceeded; asked again at once",
             None,
         ),
         (
