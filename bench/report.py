@@ -207,9 +207,9 @@ Policies 1 to 4 are the same definitions built by `infra/workflow` with the peer
 (`bench/policies.py`), in the synthesized template in place of policy 5's. A refresh is three kinds of
 execution (the refresh's own, one per dataset's import, one per campaign's training and deployment, each
 started and awaited by the refresh), and every policy's polling is applied to all three: the poll loops are in
-the import and campaign executions. A child execution costs a few transitions per dataset and per campaign that
-a single execution did not make (the Task that starts and awaits it, its first state and its end) and about a
-dozen history events, the same for every policy.
+the import and campaign executions. A child execution costs the refresh one or two transitions per dataset and
+per campaign that a single execution did not make (chiefly the Task that starts and awaits it) and about nine
+history events (that Task's, and the child's start and end), the same for every policy.
 
 Measured at commit `{results.commit}` with `{results.command}`, seeds {seeds}: {len(results.seeds)} refreshes per
 policy and scenario, each with one dataset and one campaign (`config/example.json`). The durations are
@@ -231,12 +231,11 @@ execution of the refresh. **Transitions** are the states entered plus the retrie
 bills both). **Lambda invocations** count every attempt of a Lambda Task; in brackets, those made inside a
 phase's poll loop. **History events** are the lengths of the executions' histories, summed; **largest history**
 is the longest single one, the one that meets Step Functions' quota of {HISTORY_EVENT_QUOTA:,} events first.
-**Idle overhead** is, summed over the three phases, the time
-from the moment Personalize put the job in its final status to the poll that saw it (m:ss). **Cost per
-refresh** is transitions at $0.025 per 1,000, Lambda requests at $0.20 per million and Lambda duration at
-$0.0000166667 per GB-second with the functions' configured memory, each invocation billed
-{ASSUMED_LAMBDA_SECONDS} s (the engine runs the handlers in-process and does not measure their time on AWS).
-**Targets** are the issue's, for policy 5, met only when they hold in every seed.{same}
+**Idle overhead** is, summed over the three phases, the time from the moment Personalize put the job in its
+final status to the poll that saw it (m:ss). **Cost per refresh** is transitions at $0.025 per 1,000, Lambda
+requests at $0.20 per million and Lambda duration at $0.0000166667 per GB-second with the functions' configured
+memory, each invocation billed {ASSUMED_LAMBDA_SECONDS} s (the engine runs the handlers in-process and does not
+measure their time on AWS). **Targets** are the issue's, for policy 5, met only when they hold in every seed.{same}
 
 ![Idle overhead against state transitions, one mark per policy and scenario]({plot_name})
 """
