@@ -3,9 +3,7 @@ to attach to the operators' role, group or SSO permission set (stack output `Ope
 
 from __future__ import annotations
 
-from typing import cast
-
-from aws_cdk import ArnFormat, CfnElement, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,6 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .compliance import EXECUTIONS_OF_THE_STATE_MACHINE, acknowledge
+from .refresh_workflow import executions_arn, executions_pattern
 
 
 class OperatorAccess(Construct):
@@ -32,12 +31,7 @@ class OperatorAccess(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        executions = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine.state_machine_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        executions = executions_arn(state_machine)
         statements = [
             # runs, show: the stack's outputs, the run records, the executions and their histories
             iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]),
@@ -66,7 +60,5 @@ class OperatorAccess(Construct):
             description=f"Operate the Personalize refresh of stack {stack.stack_name} with personalize-refresh",
             statements=statements,
         )
-        # As cdk-nag spells the executions' ARN: the state machine's generated name is only known at deploy.
-        machine = stack.get_logical_id(cast(CfnElement, state_machine.node.default_child))
-        pattern = f"arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:<{machine}.Name>:*"
+        pattern = executions_pattern(state_machine)
         acknowledge(self.policy, f"AwsSolutions-IAM5[Resource::{pattern}]", EXECUTIONS_OF_THE_STATE_MACHINE)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
-from aws_cdk import Aws, Fn, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, CfnElement, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -100,6 +101,23 @@ class RefreshWorkflow(Construct):
         )
         compliance.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", compliance.XRAY_AND_LOG_DELIVERY)
         compliance.acknowledge_resources(role, arns.import_jobs + arns.solution_versions, compliance.JOB_NAME_PATTERN)
+
+
+def executions_arn(state_machine: sfn.StateMachine) -> str:
+    """The ARN of every execution of `state_machine` (its name is known only at deploy)."""
+    return Stack.of(state_machine).format_arn(
+        service="states",
+        resource="execution",
+        resource_name=f"{state_machine.state_machine_name}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def executions_pattern(state_machine: sfn.StateMachine) -> str:
+    """The same ARN as cdk-nag spells it in a finding: the state machine's generated name by its logical id."""
+    stack = Stack.of(state_machine)
+    machine = stack.get_logical_id(cast(CfnElement, state_machine.node.default_child))
+    return f"arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:<{machine}.Name>:*"
 
 
 def default_bus_arn(scope: Construct) -> str:
