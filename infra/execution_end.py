@@ -11,10 +11,8 @@ RUNNING whose execution has ended.
 
 from __future__ import annotations
 
-from typing import cast
-
 import jsii
-from aws_cdk import ArnFormat, CfnElement, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -36,6 +34,7 @@ from .constants import (
     FRESHNESS_CHECK_RATE,
 )
 from .dead_letter_queue import dead_letter_queue
+from .refresh_workflow import executions_arn, executions_pattern
 
 # The ends after which no Catch of ours may have run. SUCCEEDED always recorded itself.
 UNRECORDED_ENDS = ["FAILED", "TIMED_OUT", "ABORTED"]
@@ -102,13 +101,7 @@ class UnrecordedEnds(Construct):
         """The sweep reads how each RUNNING record's execution stands. In a policy of its own: the state
         machine names the function, which depends on its role's default policy, so that policy cannot name
         the state machine's executions."""
-        stack = Stack.of(self)
-        executions = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine.state_machine_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        executions = executions_arn(state_machine)
         assert function.role is not None
         policy = iam.Policy(
             self,
@@ -116,9 +109,7 @@ class UnrecordedEnds(Construct):
             roles=[function.role],
             statements=[iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])],
         )
-        # As cdk-nag spells the executions' ARN: the state machine's generated name is only known at deploy.
-        machine = stack.get_logical_id(cast(CfnElement, state_machine.node.default_child))
-        pattern = f"arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:<{machine}.Name>:*"
+        pattern = executions_pattern(state_machine)
         compliance.acknowledge(policy, f"AwsSolutions-IAM5[Resource::{pattern}]", compliance.SWEPT_EXECUTIONS)
 
 

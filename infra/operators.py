@@ -7,7 +7,7 @@ stopped refresh stops its children)."""
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -17,7 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .compliance import EXECUTIONS_OF_THE_STATE_MACHINE, acknowledge
-from .refresh_workflow import executions_pattern
+from .refresh_workflow import executions_arn, executions_pattern
 
 CHILD_EXECUTIONS_READ = (
     "Operators describe and read the history of the executions the refresh starts of its import and campaign "
@@ -46,7 +46,7 @@ class OperatorAccess(Construct):
         child_reads = [
             iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:GetExecutionHistory"],
-                resources=[_executions(child) for child in children],
+                resources=[executions_arn(child) for child in children],
             )
         ]
         statements = [
@@ -55,7 +55,7 @@ class OperatorAccess(Construct):
             iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:Query"], resources=[table.table_arn]),
             iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
-                resources=[_executions(state_machine)],
+                resources=[executions_arn(state_machine)],
             ),
             *(child_reads if children else []),
             # start, retry and a replayed Glue event start the state machine; reconcile --fix and a replayed
@@ -90,12 +90,3 @@ def started_by(state_machine: sfn.StateMachine) -> list[sfn.StateMachine]:
     scope = state_machine.node.scope
     siblings = scope.node.children if scope is not None else []
     return [c for c in siblings if isinstance(c, sfn.StateMachine) and c.node.path != state_machine.node.path]
-
-
-def _executions(state_machine: sfn.StateMachine) -> str:
-    return Stack.of(state_machine).format_arn(
-        service="states",
-        resource="execution",
-        resource_name=f"{state_machine.state_machine_name}:*",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )

@@ -119,7 +119,7 @@ class RefreshWorkflow(Construct):
                 ),
                 iam.PolicyStatement(
                     actions=["states:DescribeExecution", "states:StopExecution"],
-                    resources=[_executions_of(self, m) for m in children],
+                    resources=[executions_arn(child) for child in children],
                 ),
                 iam.PolicyStatement(
                     actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
@@ -187,20 +187,21 @@ class RefreshWorkflow(Construct):
         return state_machine
 
 
-def executions_pattern(state_machine: sfn.StateMachine) -> str:
-    """The ARN of `state_machine`'s executions as cdk-nag spells it: its generated name is only known at deploy."""
-    stack = Stack.of(state_machine)
-    machine = stack.get_logical_id(cast(CfnElement, state_machine.node.default_child))
-    return f"arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:<{machine}.Name>:*"
-
-
-def _executions_of(scope: Construct, state_machine: sfn.StateMachine) -> str:
-    return Stack.of(scope).format_arn(
+def executions_arn(state_machine: sfn.StateMachine) -> str:
+    """The ARN of every execution of `state_machine` (its name is known only at deploy)."""
+    return Stack.of(state_machine).format_arn(
         service="states",
         resource="execution",
         resource_name=f"{state_machine.state_machine_name}:*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
+
+
+def executions_pattern(state_machine: sfn.StateMachine) -> str:
+    """The same ARN as cdk-nag spells it in a finding: the state machine's generated name by its logical id."""
+    stack = Stack.of(state_machine)
+    machine = stack.get_logical_id(cast(CfnElement, state_machine.node.default_child))
+    return f"arn:<AWS::Partition>:states:{stack.region}:{stack.account}:execution:<{machine}.Name>:*"
 
 
 def default_bus_arn(scope: Construct) -> str:

@@ -12,7 +12,10 @@ bends that interpreter to the :class:`~local_engine.clock.VirtualClock`:
   execution start/stop dates and Map Run dates read the simulated clock
   (and the context timestamps are formatted as AWS formats them);
 * an unnamed StartExecution gets a UUID name, as on AWS (moto uses "None",
-  so a second unnamed start of the same state machine would fail).
+  so a second unnamed start of the same state machine would fail);
+* a retrier's FULL jitter is drawn from the execution, the state and the
+  attempt rather than at random, so one rehearsal tells the same story
+  every time.
 
 It also installs caches for work the interpreter repeats (moto_caches.py), a
 faster path through moto's response serializer (fast_responses.py) and its
@@ -26,6 +29,7 @@ on the deployed roles' calls (authorization.py), and undoes all of it on exit.
 from __future__ import annotations
 
 import datetime as datetime_module
+import random
 import threading as threading_module
 import time as time_module
 import uuid
@@ -39,6 +43,7 @@ from moto import mock_aws
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.retry.jitter_strategy_decl import JitterStrategy, JitterStrategyDecl
 from moto.stepfunctions.parser.asl.component.program import program
 from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
@@ -177,6 +182,17 @@ def _unnamed_executions_get_a_uuid(real_start: Any) -> Any:
     return start_execution
 
 
+def _reproducible_jitter(decl: Any, env: Any) -> None:
+    """A retrier's FULL jitter draws its wait between nothing and the backoff's, at random on AWS. The engine
+    draws it from the execution, the state and the attempt, so one rehearsal tells the same story every time
+    while waits still spread as AWS spreads them."""
+    if decl.jitter_strategy == JitterStrategy.NONE:
+        return
+    context = env.states.context_object.context_object_data
+    seed = f"{context['Execution']['Id']}|{context['State']['Name']}|{context['State']['RetryCount']}"
+    env.stack.append(random.Random(seed).uniform(0, env.stack.pop()))
+
+
 def _simulated_time_patches(clock: VirtualClock) -> list[Any]:
     threading_shim = ModuleShim(threading_module, Thread=clock.Thread, Event=clock.Event)
     datetime_shim = ModuleShim(datetime_module, datetime=_clock_datetime_class(clock))
@@ -198,6 +214,7 @@ def _aws_behaviour_patches() -> list[Any]:
     execution_class = backend_execution.Execution
     backend_class = parser_models.StepFunctionsParserBackend
     return [
+        mock.patch.object(JitterStrategyDecl, "_eval_body", _reproducible_jitter),
         mock.patch.object(state_module, "StateData", _state_data_in_aws_format(state_module.StateData)),
         mock.patch.object(
             execution_class,

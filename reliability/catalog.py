@@ -170,6 +170,14 @@ FAULTS: tuple[Fault, ...] = (
         (ApiError("CreateSolutionVersion", "LimitExceededException"),),
     ),
     Fault(
+        "training-limit-outlasting",
+        _API,
+        "CreateSolutionVersion: LimitExceededException (20 versions in flight) outlasting the wait for room",
+        failed("TRAINING", "LimitExceededException", asked=Asked(trainings=44, updates=0, versions=0)),
+        (ApiError("CreateSolutionVersion", "LimitExceededException", times=44),),
+        note="43 retries waiting for room, at most ten hours of waits (about five with the jitter), then the run fails",
+    ),
+    Fault(
         "training-in-use",
         _API,
         "CreateSolutionVersion: ResourceInUseException",
@@ -180,9 +188,9 @@ FAULTS: tuple[Fault, ...] = (
         "training-in-use-outlasting",
         _API,
         "CreateSolutionVersion: ResourceInUseException outlasting the state machine's retries",
-        failed("TRAINING", "ResourceInUseException", asked=Asked(trainings=81, updates=0, versions=0)),
-        (ApiError("CreateSolutionVersion", "ResourceInUseException", times=81),),
-        note="eighty retries, waiting for room, over about ten hours, then the run fails",
+        failed("TRAINING", "ResourceInUseException", asked=Asked(trainings=7, updates=0, versions=0)),
+        (ApiError("CreateSolutionVersion", "ResourceInUseException", times=7),),
+        note="six retries over about 45 minutes, then the run fails",
     ),
     Fault(
         "training-invalid-input",

@@ -130,3 +130,19 @@ def example_template(example_config: RefreshConfig) -> Any:
 @pytest.fixture(scope="session")
 def two_of_each_template(two_of_each_config: RefreshConfig) -> Any:
     return synthesize(two_of_each_config)
+
+
+def stop_when_training_starts(refresh: Any, *, error: str, cause: str) -> None:
+    """An operator stops the running refreshes at the simulated moment a training was created."""
+    real_call = refresh.emulator.call
+    sfn = refresh.aws.client("stepfunctions")
+
+    def call(operation: str, params: Any) -> Any:
+        result = real_call(operation, params)
+        if operation == "CreateSolutionVersion":
+            machine = refresh.deployment.state_machine_arn
+            for execution in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+                sfn.stop_execution(executionArn=execution["executionArn"], error=error, cause=cause)
+        return result
+
+    refresh.emulator.call = call

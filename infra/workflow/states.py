@@ -45,12 +45,13 @@ def lambda_task(
     *,
     result_selector: dict[str, Any],
     result_path: str,
-    busy_retry: retries.Retrier,
+    busy_retry: retries.Retrier | list[retries.Retrier],
     catch: list[dict[str, Any]],
     next_: str,
     comment: str | None = None,
 ) -> State:
-    """A task Lambda invoked with `payload`; its service errors are retried, then `busy_retry`."""
+    """A task Lambda invoked with `payload`; its service errors are retried, then `busy_retry` (one retrier, or
+    several in order)."""
     return _with_comment(
         comment,
         {
@@ -60,7 +61,7 @@ def lambda_task(
             "ResultSelector": result_selector,
             "ResultPath": result_path,
             "TimeoutSeconds": LAMBDA_TASK_TIMEOUT,
-            "Retry": [retries.LAMBDA_SERVICE, busy_retry],
+            "Retry": [retries.LAMBDA_SERVICE, *(busy_retry if isinstance(busy_retry, list) else [busy_retry])],
             "Catch": catch,
             "Next": next_,
         },

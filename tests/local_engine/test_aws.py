@@ -293,3 +293,59 @@ def test_exit_removes_every_patch() -> None:
     assert all(during[name] is not before[name] for name in before)
     assert after == before
     assert event_manager.datetime is datetime_module
+
+
+def _attempts_under_full_jitter() -> list[timedelta]:
+    """The attempt times of one execution, named the same every time, whose task fails four times under a
+    retrier with FULL jitter; on a LocalAws of its own."""
+    with LocalAws(VirtualClock(T0)) as aws:
+        attempts: list[timedelta] = []
+
+        class LimitExceededException(Exception):
+            pass
+
+        def handler(event: dict, context: Any) -> str:
+            attempts.append(aws.clock.elapsed)
+            if len(attempts) <= 4:
+                raise LimitExceededException("no room")
+            return "ok"
+
+        aws.client("iam").create_role(RoleName="local-lambda", AssumeRolePolicyDocument="{}")
+        aws.client("lambda").create_function(
+            FunctionName="room",
+            Runtime="python3.11",
+            Role="arn:aws:iam::123456789012:role/local-lambda",
+            Handler="index.handler",
+            Code={"ZipFile": b"not used: the router runs the handler in-process"},
+        )
+        aws.router.register("room", handler)
+        retrier = {"ErrorEquals": ["LimitExceededException"], "IntervalSeconds": 100, "MaxAttempts": 4}
+        definition = {
+            "StartAt": "Call",
+            "States": {
+                "Call": {
+                    "Type": "Task",
+                    "Resource": INVOKE,
+                    "Parameters": {"FunctionName": "room"},
+                    "Retry": [{**retrier, "BackoffRate": 1, "JitterStrategy": "FULL"}],
+                    "End": True,
+                }
+            },
+        }
+        sfn = aws.client("stepfunctions")
+        machine = sfn.create_state_machine(
+            name="jittered", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/local-sfn"
+        )["stateMachineArn"]
+        execution_arn = sfn.start_execution(stateMachineArn=machine, name="day")["executionArn"]
+        assert aws.wait_for_execution(execution_arn, timeout_s=30)["status"] == "SUCCEEDED"
+        return attempts
+
+
+def test_full_jitter_spreads_the_waits_the_same_way_every_time() -> None:
+    first, second = _attempts_under_full_jitter(), _attempts_under_full_jitter()
+
+    assert first == second  # a rehearsal is a specification: the same story every time
+    waits = [later - earlier for earlier, later in zip(first, first[1:], strict=False)]
+    assert len(waits) == 4
+    assert all(timedelta(0) <= wait <= timedelta(seconds=100) for wait in waits)
+    assert len(set(waits)) > 1  # drawn, not the backoff's bound each time

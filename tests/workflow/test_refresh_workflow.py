@@ -12,7 +12,7 @@ import pytest
 from infra.config import RefreshConfig, parse_config
 from local_engine.refresh import LocalRefresh
 from local_engine.synth import synthesize
-from tests.conftest import example_raw
+from tests.conftest import example_raw, stop_when_training_starts
 
 CAMPAIGN = "shop-home-recommendations"
 BASE_DATE = 20261129  # the default start is 01:00 on Sunday the 29th in Seoul
@@ -327,22 +327,6 @@ def test_a_timed_out_run_is_recorded_alerted_and_can_be_run_again_at_once(short_
         assert len(import_jobs(refresh)) == 1
         assert len(solution_versions(refresh, config.campaigns[0].solution_arn)) == 2
         assert len(refresh.alerts()) == 1
-
-
-def stop_when_training_starts(refresh: LocalRefresh, *, error: str, cause: str) -> None:
-    """An operator stops the execution at the simulated moment its training was created."""
-    real_call = refresh.emulator.call
-    sfn = refresh.aws.client("stepfunctions")
-
-    def call(operation: str, params: Any) -> Any:
-        result = real_call(operation, params)
-        if operation == "CreateSolutionVersion":
-            machine = refresh.deployment.state_machine_arn
-            for execution in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
-                sfn.stop_execution(executionArn=execution["executionArn"], error=error, cause=cause)
-        return result
-
-    refresh.emulator.call = call  # type: ignore[method-assign]
 
 
 def test_a_run_stopped_by_an_operator_is_recorded_and_alerted(refresh: LocalRefresh) -> None:

@@ -14,6 +14,7 @@ from infra.config import RefreshConfig
 from local_engine.refresh import LocalRefresh
 from operations import dead_letters
 from operations.local import engine_pipeline
+from tests.conftest import stop_when_training_starts
 
 CAMPAIGN = "shop-home-recommendations"
 BASE_DATE = 20261129
@@ -29,18 +30,7 @@ def refresh(example_template: Any, example_config: RefreshConfig) -> Iterator[Lo
 
 def stopped_while_training(refresh: LocalRefresh) -> dict[str, Any]:
     """A Glue event's refresh, stopped by an operator once its training was created; the execution, ended."""
-    real_call = refresh.emulator.call
-    sfn = refresh.aws.client("stepfunctions")
-
-    def call(operation: str, params: Any) -> Any:
-        result = real_call(operation, params)
-        if operation == "CreateSolutionVersion":
-            machine = refresh.deployment.state_machine_arn
-            for execution in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
-                sfn.stop_execution(executionArn=execution["executionArn"], error="OperatorStop", cause="wrong data")
-        return result
-
-    refresh.emulator.call = call  # type: ignore[method-assign]
+    stop_when_training_starts(refresh, error="OperatorStop", cause="wrong data")
     (execution_arn,) = refresh.put_glue_event()
     return refresh.wait(execution_arn)
 
