@@ -10,7 +10,8 @@ the operator CLI runs as the installed command, on a copy of the rehearsal's sav
 
 The rehearsal runs on a virtual clock and the Personalize emulator names its versions itself, so a command prints
 the same every time except for two things, shown as `…`: the wall-clock seconds a rehearsal took, and the name
-Step Functions gives an execution started without one (a random UUID, as on AWS). Trailing spaces are dropped.
+Step Functions gives an execution started without one (a random UUID, as on AWS), with the digest of it that ends
+the name of each import's and campaign's execution the refresh starts. Trailing spaces are dropped.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ START = re.compile(r"^(?P<indent>[ \t]*)<!-- sample: (?P<name>[\w-]+) -->[ \t]*$
 END = "<!-- /sample -->"
 _VARYING = (
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "…"),
+    (re.compile(r"(?<=-\d{8}-)[0-9a-f]{12}\b"), "…"),
     (re.compile(r" in \d+(?:\.\d+)? s \(synth \d+(?:\.\d+)? s\)"), " in … s (synth … s)"),
 )
 
