@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as datetime_module
+import itertools
 import json
 import threading
 import time
@@ -345,7 +346,7 @@ def test_full_jitter_spreads_the_waits_the_same_way_every_time() -> None:
     first, second = _attempts_under_full_jitter(), _attempts_under_full_jitter()
 
     assert first == second  # a rehearsal is a specification: the same story every time
-    waits = [later - earlier for earlier, later in zip(first, first[1:], strict=False)]
+    waits = [later - earlier for earlier, later in itertools.pairwise(first)]
     assert len(waits) == 4
     assert all(timedelta(0) <= wait <= timedelta(seconds=100) for wait in waits)
     assert len(set(waits)) > 1  # drawn, not the backoff's bound each time
