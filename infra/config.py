@@ -329,10 +329,11 @@ class RefreshConfig(_Strict):
     """The IAM role Personalize assumes to read the S3 data of an import; the task Lambdas may pass only
     this role."""
     datasets: list[Dataset] = Field(min_length=1)
-    """The datasets imported on every refresh, one import job each, before any training."""
+    """The datasets imported on every refresh, one import job each, before any training; at most 100 in one
+    stack."""
     campaigns: list[Campaign] = Field(min_length=1)
     """The campaigns retrained and redeployed on every refresh, each independently: one failing does not
-    stop the others."""
+    stop the others; at most 100 in one stack (the claim's DynamoDB transaction holds 100 writes)."""
     alert_email: EmailAddress | None = None
     """An e-mail address subscribed to the alert topic (every failure, a held-back version, an automation
     warning). Without one, subscribe to the topic (`AlertTopicArn`) yourself."""
@@ -380,11 +381,28 @@ class RefreshConfig(_Strict):
             )
         if self.kms_key_arn and self.kms_key_arn.split(":")[3] not in regions:
             raise ValueError(f"kms_key_arn: the key must be in the Personalize region {sorted(regions)}")
+        self._run_fits_its_limits()
         self._history_fits_the_quota()
         self._trigger_pattern_fits()
         for index, dataset in enumerate(self.datasets):
             _check_import_job_names(self.job_name_prefix, index, dataset)
         return self
+
+    def _run_fits_its_limits(self) -> None:
+        campaigns = service_limits.TRANSACTION_ITEMS
+        if len(self.campaigns) > campaigns.maximum:
+            raise ValueError(
+                f"campaigns: {len(self.campaigns)} campaigns, one stack refreshes at most {campaigns.maximum}: the "
+                f"claim writes each campaign's record in one transaction ({campaigns}); split the campaigns "
+                f"across stacks, each with a configuration and stack_name of its own"
+            )
+        if len(self.datasets) > service_limits.DATASETS_PER_STACK:
+            raise ValueError(
+                f"datasets: {len(self.datasets)} datasets, one stack imports at most "
+                f"{service_limits.DATASETS_PER_STACK}, so that the refresh's state stays within "
+                f"{service_limits.STATE_PAYLOAD}; split the dataset groups across stacks, each with a "
+                f"configuration and stack_name of its own"
+            )
 
     def _history_fits_the_quota(self) -> None:
         timeouts, polling = self.phase_timeouts.seconds(), self.polling

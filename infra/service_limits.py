@@ -26,6 +26,7 @@ STEP_FUNCTIONS_QUOTAS = "https://docs.aws.amazon.com/step-functions/latest/dg/se
 EVENTBRIDGE_QUOTAS = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html"
 EVENTBRIDGE_TARGET = "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Target.html"
 IAM_QUOTAS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
+DYNAMODB_TRANSACTIONS = "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html"
 DASHBOARD_BODY = (
     "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html"
 )
@@ -117,6 +118,26 @@ MANAGED_POLICIES_PER_ROLE = Limit(
 DASHBOARD_WIDGETS = Limit(
     "CloudWatch.DashboardWidgets", "CloudWatch: widgets of a dashboard", 500, "widgets", DASHBOARD_BODY
 )
+
+# What one run can hold, refused by the configuration (config.py): they grow with the datasets and campaigns.
+# The claim writes every campaign's record of the day in one transaction: "TransactItems ... Maximum number of
+# 100 items".
+TRANSACTION_ITEMS = Limit(
+    "DynamoDB.TransactItems",
+    "DynamoDB: actions in one TransactWriteItems",
+    100,
+    "actions",
+    DYNAMODB_TRANSACTIONS,
+)
+# A state's input or output: "Maximum input or output size for a task, state, or execution: 256 KiB of data as a
+# UTF-8 encoded string". The refresh's state carries each dataset and campaign; the scale test measures its size
+# per dataset and campaign and checks that the most a configuration may hold fits, with room to spare.
+STATE_PAYLOAD = Limit(
+    "StepFunctions.Payload", "Step Functions: a state's input or output", 262_144, "bytes", STEP_FUNCTIONS_QUOTAS
+)
+DATASETS_PER_STACK = 100
+"""The datasets one stack imports: with `TRANSACTION_ITEMS` campaigns, the refresh's state stays well under
+`STATE_PAYLOAD` (tests/scale measures it)."""
 
 LIMITS = (
     TEMPLATE_BODY,

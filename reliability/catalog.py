@@ -40,7 +40,7 @@ FAILED = "Personalize refresh failed"
 NOT_STARTED = "Personalize refresh could not start"
 
 # Configurations a soak may run any fault of the example in: they name no resource of their own.
-PORTABLE_CONFIGS = ("example", "two_of_each")
+PORTABLE_CONFIGS = ("example", "two_of_each", "shop")
 
 
 @dataclass(frozen=True)
@@ -170,14 +170,6 @@ FAULTS: tuple[Fault, ...] = (
         (ApiError("CreateSolutionVersion", "LimitExceededException"),),
     ),
     Fault(
-        "training-limit-outlasting",
-        _API,
-        "CreateSolutionVersion: LimitExceededException (20 versions in flight) outlasting the wait for room",
-        failed("TRAINING", "LimitExceededException", asked=Asked(trainings=44, updates=0, versions=0)),
-        (ApiError("CreateSolutionVersion", "LimitExceededException", times=44),),
-        note="43 retries waiting for room, at most ten hours of waits (about five with the jitter), then the run fails",
-    ),
-    Fault(
         "training-in-use",
         _API,
         "CreateSolutionVersion: ResourceInUseException",
@@ -188,9 +180,9 @@ FAULTS: tuple[Fault, ...] = (
         "training-in-use-outlasting",
         _API,
         "CreateSolutionVersion: ResourceInUseException outlasting the state machine's retries",
-        failed("TRAINING", "ResourceInUseException", asked=Asked(trainings=7, updates=0, versions=0)),
-        (ApiError("CreateSolutionVersion", "ResourceInUseException", times=7),),
-        note="six retries over about 45 minutes, then the run fails",
+        failed("TRAINING", "ResourceInUseException", asked=Asked(trainings=81, updates=0, versions=0)),
+        (ApiError("CreateSolutionVersion", "ResourceInUseException", times=81),),
+        note="eighty retries, waiting for the solution's other training, over about ten hours, then the run fails",
     ),
     Fault(
         "training-invalid-input",
@@ -580,10 +572,10 @@ FAULTS: tuple[Fault, ...] = (
         _TRIGGER,
         "The next day's event while this day's training (30 h) still runs",
         Expected(
-            executions=("SUCCEEDED", "FAILED/ResourceInUseException"),
-            record=RecordOutcome("FAILED", "TRAINING", "ResourceInUseException"),
-            alerts=Alerts(1, FAILED, ("ResourceInUseException", str(BASE_DATE + 1))),
-            asked=Asked(imports=2, trainings=None, updates=1, import_jobs=1, versions=0),
+            executions=("SUCCEEDED", "TIMED_OUT"),
+            record=RecordOutcome("TIMED_OUT", "TRAINING", "ExecutionTimedOut"),
+            alerts=Alerts(1, text=(str(BASE_DATE + 1),)),
+            asked=Asked(imports=2, trainings=None, updates=1, import_jobs=1, versions=1),
             serving="other",
         ),
         (Durations(training=timedelta(hours=30)),),
@@ -591,8 +583,9 @@ FAULTS: tuple[Fault, ...] = (
         config="long_training",
         day=BASE_DATE + 1,
         note=(
-            "the later run imports, then backs off while the solution trains (about 45 min), gives up recorded "
-            "and alerted; the earlier run deploys its own version (the campaign serves the day before's); never two "
+            "the later run imports, waits for the earlier training to end (retried, in its campaign's execution), "
+            "then trains; its own 30 h training outlasts its execution's 36 h timeout: recorded TIMED_OUT and "
+            "alerted. The earlier run deploys its version (the campaign serves the day before's); never two "
             "trainings of one solution at once"
         ),
     ),
@@ -637,6 +630,55 @@ FAULTS: tuple[Fault, ...] = (
         ),
         (JobFails("deployment", "Campaign update failed: internal error", campaign=1),),
         config="two_of_each",
+    ),
+    Fault(
+        "shared-training-fails",
+        _CAMPAIGNS,
+        "A shop (3 datasets, 3 campaigns): the training of the solution two campaigns share fails",
+        Expected(
+            executions=("FAILED/TrainingFailed",),
+            campaigns={
+                "shop-1-campaign-1": RecordOutcome("FAILED", "TRAINING", "TrainingFailed", "Not enough interactions"),
+                "shop-1-campaign-2": RecordOutcome("FAILED", "TRAINING", "TrainingFailed", "Not enough interactions"),
+                "shop-1-campaign-3": RecordOutcome("SUCCEEDED"),
+            },
+            alerts=Alerts(2, FAILED, ("TrainingFailed", "Not enough interactions")),
+            asked=Asked(imports=3, trainings=3, updates=1, versions=2),
+            serving_by_campaign={
+                "shop-1-campaign-1": "previous",
+                "shop-1-campaign-2": "previous",
+                "shop-1-campaign-3": "new",
+            },
+        ),
+        (JobFails("training", "Not enough interactions", campaign=0),),
+        config="shop",
+        note="the solution is trained once for both campaigns (the second's create finds the first's version and "
+        "follows it); its failure is each one's, the third deploys",
+    ),
+    Fault(
+        "shop-import-fails",
+        _CAMPAIGNS,
+        "A shop (3 datasets, 3 campaigns): the users dataset's import fails",
+        Expected(
+            executions=("FAILED/ImportJobFailed",),
+            record=RecordOutcome("FAILED", "IMPORT", "ImportJobFailed", "Invalid CSV"),
+            alerts=Alerts(1, FAILED, ("ImportJobFailed", "Invalid CSV")),
+            asked=Asked(imports=3, trainings=0, updates=0, versions=0),
+            serving="previous",
+        ),
+        (JobFails("import", "Invalid CSV", dataset=2),),
+        config="shop",
+        note="every campaign of the group trains on all its datasets: none trains on a partial import",
+    ),
+    Fault(
+        "shop-imports-wait-for-room",
+        _CAMPAIGNS,
+        "A shop (3 datasets, 3 campaigns): the region runs its quota of imports; 30 import calls find no room",
+        Expected(asked=Asked(imports=None, trainings=3, updates=3, versions=2)),
+        (ApiError("CreateDatasetImportJob", "LimitExceededException", times=30),),
+        config="shop",
+        note="each dataset's import waits for room in its own execution, recorded WAITING_FOR_ROOM, then runs; "
+        "the shared solution trains once (three creates asked, two versions)",
     ),
     # The execution itself ------------------------------------------------------------------------------
     Fault(

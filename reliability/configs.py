@@ -1,5 +1,6 @@
-"""The configurations the fault matrix and the soak run: the example, the two-of-each rehearsal, and two
-variants that make long phases cheap to simulate."""
+"""The configurations the fault matrix and the soak run: the example, the two-of-each rehearsal, a shop's shape
+(three datasets, three campaigns, two of them on one solution), and variants that make long phases cheap to
+simulate."""
 
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ def two_of_each() -> dict[str, Any]:
     return with_second_dataset_and_campaign(example())
 
 
+def shop() -> dict[str, Any]:
+    """A dataset group of three datasets (interactions, items, users) and three campaigns: the first two share a
+    solution, trained once for both, the third has its own."""
+    from rehearsal.shapes import shop_shape
+
+    return shop_shape(example(), groups=1, datasets=3, campaigns=3)
+
+
 def short_timeout() -> dict[str, Any]:
     """A state machine that times out after two hours, so its timeout comes within a few polls."""
     return {**example(), "execution_timeout_hours": 2}
@@ -59,6 +68,7 @@ def long_training() -> dict[str, Any]:
 RAW_CONFIGS: dict[str, Callable[[], dict[str, Any]]] = {
     "example": example,
     "two_of_each": two_of_each,
+    "shop": shop,
     "short_timeout": short_timeout,
     "hourly_polling": hourly_polling,
     "long_training": long_training,

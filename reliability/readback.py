@@ -58,16 +58,17 @@ def solution_versions(refresh: LocalRefresh, log: CallLog) -> list[Job]:
     """Every named version (the pipeline's; the one a campaign was created with has no name)."""
     client = refresh.aws.client("personalize")
     versions = []
+    solutions = {campaign.solution_arn: campaign.solution_name for campaign in refresh.config.campaigns}
     with log.by_harness():
-        for campaign in refresh.config.campaigns:
-            listed = client.list_solution_versions(solutionArn=campaign.solution_arn)["solutionVersions"]
+        for solution_arn, solution_name in solutions.items():  # campaigns may share a solution: each once
+            listed = client.list_solution_versions(solutionArn=solution_arn)["solutionVersions"]
             for summary in listed:
                 version = client.describe_solution_version(solutionVersionArn=summary["solutionVersionArn"])
                 described = version["solutionVersion"]
                 if described.get("name"):
                     versions.append(
                         Job(
-                            campaign.solution_name,
+                            solution_name,
                             described["name"],
                             described["status"],
                             described["creationDateTime"],

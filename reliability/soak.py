@@ -49,7 +49,7 @@ from .matrix import (
 )
 
 FIGURES = Path(__file__).resolve().parent / "soak_figures.json"
-CONFIGS = ("example", "two_of_each")
+CONFIGS = ("example", "two_of_each", "shop")
 # "glue": the next day's Glue success; "duplicate": the same, delivered twice at once; "rerun": an operator
 # re-runs the latest failed day (or repeats the latest day); "backfill": an operator runs an older day.
 KINDS = ("glue", "glue", "duplicate", "rerun", "backfill")

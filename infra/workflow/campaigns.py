@@ -287,7 +287,7 @@ def _training(polling: Polling) -> States:
                 "limit.$": "$.Payload.limit",
             },
             result_path="$.training",
-            busy_retry=retries.WAIT_FOR_ROOM,
+            busy_retry=retries.ROOM,
             catch=[catch_all("$.error", TRAINING_FAILED)],
             next_="Announce training started",
             comment="Creates the solution version (trainingMode FULL or UPDATE, as the campaign's training policy "

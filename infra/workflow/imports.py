@@ -211,7 +211,7 @@ def _one_import(polling: Polling) -> States:
                 )
             },
             result_path="$.job",
-            busy_retry=retries.WAIT_FOR_ROOM,
+            busy_retry=retries.ROOM,
             catch=[catch_all("$.error", "Import not started")],
             next_="Remember created import status",
             comment="Creates the import job once Personalize has room, retried (backing off) until then.",

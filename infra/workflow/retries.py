@@ -101,24 +101,20 @@ CHILD_START: Retrier = {
 """A child execution could not be started for now (too many open executions, a throttle, no answer)."""
 
 ROOM: Retrier = {
-    "ErrorEquals": ["ImportRoomExhausted", "LimitExceededException"],
+    "ErrorEquals": [
+        "ImportRoomExhausted",
+        "LimitExceededException",
+        "ResourceInUseException",
+        "PersonalizeUnavailable",
+    ],
     "IntervalSeconds": 120,
-    "MaxAttempts": 43,
+    "MaxAttempts": 80,
     "BackoffRate": 1.5,
     "MaxDelaySeconds": 900,
     "JitterStrategy": "FULL",
 }
-"""The region runs its quota of import jobs (5) or of trainings (20): the dataset's import or the campaign's
-training waits for one to end, backing off to a wait of 15 minutes, for at most ten hours of waits (the full
-jitter draws each between nothing and its bound: about five hours in all on average; jobs take minutes to
-hours each)."""
-
-IN_USE: Retrier = {
-    **PERSONALIZE_BUSY,
-    "ErrorEquals": ["ResourceInUseException", "PersonalizeUnavailable"],
-}
-"""After `ROOM`: the dataset or solution itself is busy (another run's import or training of it), or
-Personalize does not answer: the same short wait as `PERSONALIZE_BUSY`, about an hour and a half."""
-
-WAIT_FOR_ROOM = [ROOM, IN_USE]
-"""A create that may find the region's quota taken."""
+"""The region runs its quota of import jobs (5) or of trainings (20), or the dataset's or the solution's own job
+(another run's import or training of it) still runs: the dataset's import or the campaign's training waits for
+it to end, backing off, for about ten hours (the full jitter draws each wait between nothing and its bound, 450 s
+on average once grown, so the 80 waits add up to about half their bounds' 19 hours; jobs take minutes to hours
+each)."""

@@ -45,13 +45,12 @@ def lambda_task(
     *,
     result_selector: dict[str, Any],
     result_path: str,
-    busy_retry: retries.Retrier | list[retries.Retrier],
+    busy_retry: retries.Retrier,
     catch: list[dict[str, Any]],
     next_: str,
     comment: str | None = None,
 ) -> State:
-    """A task Lambda invoked with `payload`; its service errors are retried, then `busy_retry` (one retrier, or
-    several in order)."""
+    """A task Lambda invoked with `payload`; its service errors are retried, then `busy_retry`."""
     return _with_comment(
         comment,
         {
@@ -61,7 +60,7 @@ def lambda_task(
             "ResultSelector": result_selector,
             "ResultPath": result_path,
             "TimeoutSeconds": LAMBDA_TASK_TIMEOUT,
-            "Retry": [retries.LAMBDA_SERVICE, *(busy_retry if isinstance(busy_retry, list) else [busy_retry])],
+            "Retry": [retries.LAMBDA_SERVICE, busy_retry],
             "Catch": catch,
             "Next": next_,
         },

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from infra import service_limits
 from infra.config import parse_config
 from local_engine.refresh import LocalRefresh
 from local_engine.synth import synthesize
@@ -17,6 +18,19 @@ from rehearsal.shapes import shop_shape, solution_groups
 from tests.conftest import example_raw
 
 HISTORY_BUDGET = 20_000
+
+
+def largest_state(events: list[dict[str, Any]]) -> int:
+    """The largest input or output, in UTF-8 bytes, of an execution's history events."""
+    sizes = [
+        len(details[field].encode())
+        for event in events
+        for details in event.values()
+        if isinstance(details, dict)
+        for field in ("input", "output")
+        if isinstance(details.get(field), str)
+    ]
+    return max(sizes)
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +61,9 @@ def test_two_groups_of_three_datasets_and_three_campaigns_refresh_with_the_defau
         # Two campaigns on one solution train it once: 4 solutions, 4 versions.
         assert calls[("CreateSolutionVersion", None)] == 4
         assert len({r["campaign_execution_arn"] for r in records}) == 6
+        # The refresh's state grows with each dataset and campaign it carries: at the size this run measures
+        # per dataset and campaign (its fixed part counted in, to spare), the most one stack holds (100 of each)
+        # stays under four fifths of Step Functions' 256 KiB.
+        per_item = largest_state(refresh.execution_history(arn)) / (len(config.datasets) + len(config.campaigns))
+        most = service_limits.DATASETS_PER_STACK + service_limits.TRANSACTION_ITEMS.maximum
+        assert per_item * most < 0.8 * service_limits.STATE_PAYLOAD.maximum

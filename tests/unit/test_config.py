@@ -307,6 +307,17 @@ def test_a_shop_of_twenty_five_datasets_and_campaigns_fits_with_the_defaults(raw
     assert (len(config.datasets), len(config.campaigns)) == (25, 25)
 
 
+def test_past_what_one_stack_holds_synthesis_says_the_limit_and_what_to_do(raw_config: dict[str, Any]) -> None:
+    from rehearsal.shapes import shop_shape
+
+    config = parse_config(shop_shape(raw_config, groups=20, datasets=5, campaigns=5))
+    assert (len(config.datasets), len(config.campaigns)) == (100, 100)
+    with pytest.raises(ConfigError, match=r"campaigns: 102 campaigns, one stack refreshes at most 100: .*split"):
+        parse_config(shop_shape(raw_config, groups=17, datasets=5, campaigns=6))
+    with pytest.raises(ConfigError, match=r"datasets: 105 datasets, one stack imports at most 100, .*split"):
+        parse_config(shop_shape(raw_config, groups=21, datasets=5, campaigns=4))
+
+
 def test_each_execution_of_a_run_has_its_own_history_budget() -> None:
     from infra.history_budget import FIXED_CAMPAIGN, MIRROR_PER_CAMPAIGN, STATUS_CHANGES, Phase, largest_histories
     from infra.workflow.history import events_per_poll
