@@ -155,6 +155,10 @@ class LambdaRouter(PatchSet):
     def unregister(self, function_name_or_arn: str) -> None:
         self._routes.pop(function_name_of(function_name_or_arn), None)
 
+    def environment_of(self, function_name_or_arn: str) -> dict[str, str]:
+        """The variables an invocation of the function runs with (its own, the runtime's)."""
+        return dict(self._routes[function_name_of(function_name_or_arn)].environment)
+
     def is_routed(self, function_name_or_arn: str) -> bool:
         return function_name_of(function_name_or_arn) in self._routes
 

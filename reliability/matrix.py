@@ -161,12 +161,12 @@ def lambda_environment_set_once(refresh: LocalRefresh) -> Iterator[None]:
     thread (another campaign's task, a duplicate execution's) iterates it for proxy settings: a variable
     deleted during that iteration raises KeyError there, and that state fails with an uncatchable
     States.Runtime. On AWS each function has a process of its own, so the race is the engine's alone; with
-    the variables (the same for every function of the stack) already set, each invocation deletes nothing.
+    the variables (the same for every function of the stack, the runtime's included) already set, each
+    invocation deletes nothing.
     """
-    client = refresh.aws.client("lambda")
-    variables = {"AWS_REGION": refresh.config.region, "AWS_DEFAULT_REGION": refresh.config.region}
+    variables: dict[str, str] = {}
     for name in refresh.deployment.functions.values():
-        variables |= client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+        variables |= refresh.aws.router.environment_of(name)  # the runtime's too: its region, its task root
     saved = {key: os.environ.get(key) for key in variables}
     os.environ.update(variables)
     try:

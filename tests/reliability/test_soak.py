@@ -9,13 +9,13 @@ import os
 from hypothesis import given, settings
 
 from reliability.matrix import Environment
-from reliability.soak import Plan, Soak, plans, soak_settings
+from reliability.soak import CONFIGS, Plan, Soak, plans, soak_settings
 
 SHORT_SOAK_PLANS = int(os.environ.get("SHORT_SOAK_EXAMPLES", "3"))
 
 
 def test_short_soak_keeps_every_invariant(environments: dict[str, Environment]) -> None:
-    soak = Soak({name: environments[name] for name in ("example", "two_of_each")})
+    soak = Soak({name: environments[name] for name in CONFIGS})
 
     @settings(soak_settings(SHORT_SOAK_PLANS), derandomize=True)
     @given(plan=plans(min_steps=2, max_steps=3))
