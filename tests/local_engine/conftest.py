@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -58,24 +59,25 @@ def run_definition(aws: LocalAws, create_state_machine: Callable[[dict], str]) -
 @pytest.fixture
 def create_function(aws: LocalAws) -> Callable[[str], str]:
     """A function in moto's Lambda backend (the router only routes existing ones)."""
+    return functools.partial(create_routed_function, aws)
 
-    def create(name: str) -> str:
-        iam = aws.client("iam")
-        try:
-            iam.get_role(RoleName="local-lambda")
-        except iam.exceptions.NoSuchEntityException:
-            iam.create_role(RoleName="local-lambda", AssumeRolePolicyDocument="{}")
-        return aws.client("lambda").create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=LAMBDA_ROLE_ARN,
-            Handler="index.handler",
-            Code={"ZipFile": b"not used: the router runs the handler in-process"},
-            MemorySize=256,
-            Timeout=30,
-        )["FunctionArn"]
 
-    return create
+def create_routed_function(aws: LocalAws, name: str) -> str:
+    """Create the function `name` in moto's Lambda backend, for the router to route; its ARN."""
+    iam = aws.client("iam")
+    try:
+        iam.get_role(RoleName="local-lambda")
+    except iam.exceptions.NoSuchEntityException:
+        iam.create_role(RoleName="local-lambda", AssumeRolePolicyDocument="{}")
+    return aws.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=LAMBDA_ROLE_ARN,
+        Handler="index.handler",
+        Code={"ZipFile": b"not used: the router runs the handler in-process"},
+        MemorySize=256,
+        Timeout=30,
+    )["FunctionArn"]
 
 
 @pytest.fixture

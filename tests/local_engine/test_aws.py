@@ -30,6 +30,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from local_engine.aws import LocalAws
 from local_engine.clock import VirtualClock
+from tests.local_engine.conftest import ROLE_ARN, create_routed_function
 
 T0 = datetime(2024, 1, 1, tzinfo=datetime_module.UTC)
 HOUR = 3600
@@ -134,6 +135,23 @@ def test_lambda_work_inside_a_map_branch_is_not_skipped(
     assert execution["stopDate"] - execution["startDate"] == timedelta(hours=2.5)
 
 
+class LimitExceededException(Exception):
+    pass
+
+
+def refused_at_first(aws: LocalAws, attempts: list[timedelta], *, times: int) -> Callable[[dict, Any], str]:
+    """A handler that notes the simulated time of each attempt in `attempts` and raises LimitExceededException
+    the first `times` times."""
+
+    def handler(event: dict, context: Any) -> str:
+        attempts.append(aws.clock.elapsed)
+        if len(attempts) <= times:
+            raise LimitExceededException("no room")
+        return "ok"
+
+    return handler
+
+
 def test_retry_backoff_advances_simulated_time(
     aws: LocalAws,
     create_function: Callable[[str], str],
@@ -141,17 +159,7 @@ def test_retry_backoff_advances_simulated_time(
 ) -> None:
     create_function("throttled")
     attempts: list[timedelta] = []
-
-    class LimitExceededException(Exception):
-        pass
-
-    def handler(event: dict, context: Any) -> str:
-        attempts.append(aws.clock.elapsed)
-        if len(attempts) <= 3:
-            raise LimitExceededException("throttled")
-        return "ok"
-
-    aws.router.register("throttled", handler)
+    aws.router.register("throttled", refused_at_first(aws, attempts, times=3))
     definition = {
         "StartAt": "Call",
         "States": {
@@ -301,25 +309,8 @@ def _attempts_under_full_jitter() -> list[timedelta]:
     retrier with FULL jitter; on a LocalAws of its own."""
     with LocalAws(VirtualClock(T0)) as aws:
         attempts: list[timedelta] = []
-
-        class LimitExceededException(Exception):
-            pass
-
-        def handler(event: dict, context: Any) -> str:
-            attempts.append(aws.clock.elapsed)
-            if len(attempts) <= 4:
-                raise LimitExceededException("no room")
-            return "ok"
-
-        aws.client("iam").create_role(RoleName="local-lambda", AssumeRolePolicyDocument="{}")
-        aws.client("lambda").create_function(
-            FunctionName="room",
-            Runtime="python3.11",
-            Role="arn:aws:iam::123456789012:role/local-lambda",
-            Handler="index.handler",
-            Code={"ZipFile": b"not used: the router runs the handler in-process"},
-        )
-        aws.router.register("room", handler)
+        create_routed_function(aws, "room")
+        aws.router.register("room", refused_at_first(aws, attempts, times=4))
         retrier = {"ErrorEquals": ["LimitExceededException"], "IntervalSeconds": 100, "MaxAttempts": 4}
         definition = {
             "StartAt": "Call",
@@ -334,9 +325,9 @@ def _attempts_under_full_jitter() -> list[timedelta]:
             },
         }
         sfn = aws.client("stepfunctions")
-        machine = sfn.create_state_machine(
-            name="jittered", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/local-sfn"
-        )["stateMachineArn"]
+        machine = sfn.create_state_machine(name="jittered", definition=json.dumps(definition), roleArn=ROLE_ARN)[
+            "stateMachineArn"
+        ]
         execution_arn = sfn.start_execution(stateMachineArn=machine, name="day")["executionArn"]
         assert aws.wait_for_execution(execution_arn, timeout_s=30)["status"] == "SUCCEEDED"
         return attempts

@@ -6,25 +6,17 @@ that deploys), so the call that needs it is the one refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.config import RefreshConfig
 from local_engine.authorization import acting_as
 from local_engine.refresh import LocalRefresh
 
 SOLUTION = "arn:aws:personalize:ap-northeast-2:123456789012:solution/shop-user-personalization"
 REGION = "ap-northeast-2"
-
-
-@pytest.fixture
-def refresh(example_template: Any, example_config: RefreshConfig) -> Iterator[LocalRefresh]:
-    with LocalRefresh(example_template.to_json(), example_config) as local:
-        yield local
 
 
 def role(refresh: LocalRefresh, name: str) -> str:

@@ -4,24 +4,14 @@ queues of the synthesized stack."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from infra.config import RefreshConfig
 from local_engine.eventbridge import transform_input
 from local_engine.refresh import LocalRefresh
 from operations import dead_letters
 from operations.local import engine_pipeline
 
 CAMPAIGN = "shop-home-recommendations"
-
-
-@pytest.fixture
-def refresh(example_template: Any, example_config: RefreshConfig) -> Iterator[LocalRefresh]:
-    with LocalRefresh(example_template.to_json(), example_config) as local:
-        yield local
 
 
 def glue_event(refresh: LocalRefresh) -> dict[str, Any]:

@@ -4,25 +4,17 @@ publishes what the staleness alarm reads, in the simulated time the refresh ran 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from infra.config import RefreshConfig
 from local_engine.refresh import LocalRefresh
 
 CAMPAIGN = "shop-home-recommendations"
 DAY = 24 * 3600
 # What an EventBridge schedule delivers to its target (the check reads nothing of it).
 SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-
-
-@pytest.fixture
-def refresh(example_template: Any, example_config: RefreshConfig) -> Iterator[LocalRefresh]:
-    with LocalRefresh(example_template.to_json(), example_config) as local:
-        yield local
 
 
 def run_check(refresh: LocalRefresh) -> dict[str, Any]:

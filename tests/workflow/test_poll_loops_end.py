@@ -4,13 +4,11 @@ execution ended uncaught (States.Runtime), the run record still RUNNING."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from infra.config import RefreshConfig
 from local_engine.refresh import LocalRefresh
 
 FOREVER = timedelta(days=1000)
@@ -20,12 +18,6 @@ DESCRIBES = {
     "training": ("DescribeSolutionVersion", "solutionVersion", "status"),
     "deployment": ("DescribeCampaign", "campaign", "latestCampaignUpdate"),
 }
-
-
-@pytest.fixture
-def refresh(example_template: Any, example_config: RefreshConfig) -> Iterator[LocalRefresh]:
-    with LocalRefresh(example_template.to_json(), example_config) as local:
-        yield local
 
 
 def never_ends(refresh: LocalRefresh, phase: str) -> None:

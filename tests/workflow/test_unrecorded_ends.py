@@ -5,12 +5,8 @@ execution's status change event never arrives (the hourly sweep closes the run).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from infra.config import RefreshConfig
 from local_engine.refresh import LocalRefresh
 from operations import dead_letters
 from operations.local import engine_pipeline
@@ -20,12 +16,6 @@ CAMPAIGN = "shop-home-recommendations"
 BASE_DATE = 20261129
 # The close's own write: the only UpdateItem that takes the failure phase from the record's phase.
 CLOSE_WRITE = "failure_phase = phase,"
-
-
-@pytest.fixture
-def refresh(example_template: Any, example_config: RefreshConfig) -> Iterator[LocalRefresh]:
-    with LocalRefresh(example_template.to_json(), example_config) as local:
-        yield local
 
 
 def stopped_while_training(refresh: LocalRefresh) -> dict[str, Any]:
