@@ -47,7 +47,12 @@ def run_claims(table: Any) -> RunClaims:
 
 @pytest.fixture
 def personalize() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("personalize", region_name=REGION)
+    yield from stubbed("personalize")
+
+
+def stubbed(service: str) -> Iterator[tuple[Any, Stubber]]:
+    """A client of `service` answering only what the test stubs, and every stubbed answer used by the end."""
+    client = boto3.client(service, region_name=REGION)
     with Stubber(client) as stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -20,13 +19,13 @@ from refresh_common.claims import MAX_PREVIOUS_ATTEMPTS, MAX_SUMMARY_REASON, Run
 from refresh_common.errors import InvalidRunInput, RunRecordBusy
 from refresh_common.run_record import RunRecords
 from refresh_common.settings import Settings
+from tests.unit.handlers.conftest import stubbed
 from tests.unit.handlers.shared import (
     CAMPAIGN,
     CAMPAIGN_NAME,
     EXECUTION,
     GLUE_EVENT,
     OTHER_EXECUTION,
-    REGION,
     SOLUTION,
     RecordedAlerts,
     claim,
@@ -340,10 +339,7 @@ def test_close_of_an_execution_whose_input_was_rejected_touches_nothing(
 
 @pytest.fixture
 def stepfunctions() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("stepfunctions", region_name=REGION)
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    yield from stubbed("stepfunctions")
 
 
 def described(status: str, execution: str = EXECUTION, **extra: Any) -> dict[str, Any]:
