@@ -102,7 +102,7 @@ def start_imports(
     names = [c["campaign_name"] for c in run["campaigns"]]
     history = records.last_imports([c.campaign_name for c in settings.campaigns], base_date) if s3 else History()
     plans = [_plan(client, s3, dataset, base_date, history, force) for dataset in settings.datasets]
-    afresh_since = records.afresh_since(names, base_date)
+    afresh_since = records.afresh_since(names, base_date, forced=force)
     jobs: list[ImportJobStarted] = []
     for dataset, plan in zip(settings.datasets, plans, strict=True):
         if plan.action != "import":
@@ -167,7 +167,7 @@ def start_waiting_import(
     base_date, execution_arn = run["base_date"], run["execution_arn"]
     (dataset,) = [d for d in settings.datasets if d.name == name]
     names = [c["campaign_name"] for c in run["campaigns"]]
-    afresh_since = records.afresh_since(names, base_date)
+    afresh_since = records.afresh_since(names, base_date, forced=bool(run.get("force")))
     job = _start_import(client, settings, dataset, base_date, str(event["import_mode"]), afresh_since, creator=creator)
     if job.status == WAITING_FOR_ROOM:
         raise ImportRoomExhausted(f"no room for {job.job_name}: Personalize runs its quota of import jobs")

@@ -361,9 +361,12 @@ class RunRecords(RunTable):
         )["Items"]
         return dict(items[0]) if items else {}
 
-    def afresh_since(self, campaign_names: Sequence[str], base_date: str) -> float | None:
+    def afresh_since(self, campaign_names: Sequence[str], base_date: str, *, forced: bool) -> float | None:
         """When this forced run began (it creates its own jobs, reusing none of an earlier attempt's), or
-        None when the run may take up what earlier attempts of the day created."""
+        None when the run may take up what earlier attempts of the day created. Only a forced claim marks its
+        records so: a run not `forced` reads none."""
+        if not forced:
+            return None
         for name in campaign_names:
             if (since := afresh_since(self._get(name, base_date) or {})) is not None:
                 return since

@@ -100,7 +100,8 @@ def test_a_forced_manual_start_claims_a_completed_day_again_and_says_so(
     assert forced["duplicate"] is False
     item = record(table, 20261101)
     assert (item["attempt"], item["forced"], item["previous_attempts"][0]["run_status"]) == (2, True, "GATED")
-    assert records.afresh_since([CAMPAIGN_NAME], "20261101") == float(item["started_datetime"])
+    assert records.afresh_since([CAMPAIGN_NAME], "20261101", forced=True) == float(item["started_datetime"])
+    assert records.afresh_since([CAMPAIGN_NAME], "20261101", forced=False) is None  # the run says: nothing read
 
 
 def test_duplicate_event_for_a_running_or_succeeded_day_is_skipped(
