@@ -154,7 +154,7 @@ def test_retry_re_runs_a_failed_day_taking_up_its_import(state: Path, capsys: py
     assert code == 1
     assert err.strip() == (
         f"personalize-refresh: {FIRST} on {DAY} already SUCCEEDED: "
-        f"`personalize-refresh start --base-date {DAY} --campaign {FIRST} --force` refreshes it again"
+        f"`personalize-refresh start --base-date {DAY} --campaign {FIRST} --force --local` refreshes it again"
     )
 
 
