@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,6 +22,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -118,7 +120,23 @@ TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 class _Strict(BaseModel):
     # use_attribute_docstrings: the docstring under each field becomes its description (and the reference's "effect").
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True)
+    # allow_inf_nan: NaN and infinities are not numbers a person means (NaN would pass no bound check by name).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """JSON's true and false are not 1 and 0: a number field refuses them (pydantic would take true as 1)."""
+        if isinstance(value, bool) and info.field_name and _is_numeric(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"expected a number, got {json.dumps(value)}")
+        return value
+
+
+def _is_numeric(annotation: Any) -> bool:
+    """An int or float field, optional or not."""
+    return annotation in (int, float) or any(arg in (int, float) for arg in get_args(annotation))
 
 
 class Dataset(_Strict):

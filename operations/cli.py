@@ -61,6 +61,14 @@ err = Console(stderr=True, highlight=False)
 # Where the commands act ------------------------------------------------------------------------------
 
 
+def suggested(command: str) -> str:
+    """A command to suggest, as the user would type it next: with --local while they act on the rehearsal's saved
+    state, so that following the suggestion acts on the same place."""
+    context = click.get_current_context(silent=True)
+    local = bool(context and context.params.get("local"))
+    return f"{PROGRAM} {command}" + (" --local" if local else "")
+
+
 @dataclass(frozen=True)
 class Target:
     stack: str
@@ -200,7 +208,7 @@ def show_command(target: Target, campaign: str, base_date: int, as_json: bool) -
         record = source.record(campaign, base_date)
         if record is None:
             raise OperatorError(
-                f"no run of {campaign} on {base_date}: `{PROGRAM} runs --campaign {campaign}` lists its runs"
+                f"no run of {campaign} on {base_date}: `{suggested(f'runs --campaign {campaign}')}` lists its runs"
             )
         arn = str(record.get("execution_arn", ""))
         shown = views.detail(record, source.execution(arn), source.history(arn))
@@ -254,13 +262,13 @@ def retry_command(target: Target, campaign: str, base_date: int, stop: bool, wai
         if record is None:
             raise OperatorError(
                 f"no run of {campaign} on {base_date} to retry: "
-                f"`{PROGRAM} start --base-date {base_date} --campaign {campaign}` starts one"
+                f"`{suggested(f'start --base-date {base_date} --campaign {campaign}')}` starts one"
             )
         status = str(record.get("run_status"))
         if status in COMPLETED:
             raise OperatorError(
                 f"{campaign} on {base_date} already {status}: "
-                f"`{PROGRAM} start --base-date {base_date} --campaign {campaign} --force` refreshes it again"
+                f"`{suggested(f'start --base-date {base_date} --campaign {campaign} --force')}` refreshes it again"
             )
         if status == RUNNING:
             _unstick(pipeline, record, stop=stop)
@@ -294,7 +302,7 @@ def reconcile_command(target: Target, fix: bool, since: int | None, as_json: boo
                       item.problem, item.action)  # fmt: skip
     out.print(table)
     if not fix and any(item.fixable for item in found):
-        out.print(f"Run `{PROGRAM} reconcile --fix` to repair those marked fixable.")
+        out.print(f"Run `{suggested('reconcile --fix')}` to repair those marked fixable.")
 
 
 @cli.command(name="dlq")
@@ -319,7 +327,7 @@ def dlq_command(target: Target, replay: bool, as_json: bool) -> None:
             )
             out.print(f"{entry['queue']}: {entry['event']}" + (f"\n  {outcome}" if outcome else ""))
         if not replay:
-            out.print(f"{len(shown)} event(s); `{PROGRAM} dlq --replay` replays them.")
+            out.print(f"{len(shown)} event(s); `{suggested('dlq --replay')}` replays them.")
     if any("not_replayed" in entry for entry in shown):
         raise click.exceptions.Exit(1)
 
@@ -342,7 +350,7 @@ def _check_startable(pipeline: Pipeline, campaign: str, base_date: int, *, force
     if status == RUNNING:
         raise OperatorError(
             f"{campaign} on {base_date} is already RUNNING ({record['execution_arn'] if record else ''}); "
-            f"`{PROGRAM} retry {campaign} {base_date} --stop` re-runs it if it is stuck"
+            f"`{suggested(f'retry {campaign} {base_date} --stop')}` re-runs it if it is stuck"
         )
     if status in COMPLETED and not force:
         raise OperatorError(f"{campaign} on {base_date} already {status}: add --force to refresh it again")
@@ -355,7 +363,7 @@ def _unstick(pipeline: Pipeline, record: dict[str, Any], *, stop: bool) -> None:
     if execution is None:
         raise OperatorError(f"{campaign} on {base_date} is RUNNING under {arn}, which does not exist: see `reconcile`")
     if execution["status"] == "SUCCEEDED":
-        raise OperatorError(f"{campaign} on {base_date} is RUNNING but {arn} SUCCEEDED: see `{PROGRAM} reconcile`")
+        raise OperatorError(f"{campaign} on {base_date} is RUNNING but {arn} SUCCEEDED: see `{suggested('reconcile')}`")
     if execution["status"] == "RUNNING":
         if not stop:
             raise OperatorError(
@@ -439,7 +447,8 @@ def _print_detail(shown: dict[str, Any], record: dict[str, Any]) -> None:
         campaign_execution = shown["campaign_execution"]
         out.print(f"Campaign execution: {campaign_execution['arn']}\n  {campaign_execution['console_url']}")
     if summary["status"] in RERUNNABLE:
-        out.print(f"Re-run it: {PROGRAM} retry {summary['campaign']} {summary['base_date']}")
+        rerun = suggested(f"retry {summary['campaign']} {summary['base_date']}")
+        out.print(f"Re-run it: {rerun}")
 
 
 def _status(status: str | None) -> str:

@@ -112,7 +112,8 @@ def test_show_gives_the_failure_readably_the_phases_and_the_console_url(
     assert "Failed in TRAINING: TrainingFailed\n  Solution version arn:aws:personalize:us-east-1:111122223333:" in out
     assert f"failed: {TRAINING_FAILURE}" in out
     assert "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/" in out
-    assert f"Re-run it: personalize-refresh retry {FIRST} {DAY}" in out
+    # The suggestion acts where this command did: on the rehearsal's saved state.
+    assert f"Re-run it: personalize-refresh retry {FIRST} {DAY} --local\n" in out
 
     shown = cli_json(capsys, "show", "--local", FIRST, DAY)
     assert (shown["failure"]["phase"], shown["failure"]["error"]) == ("TRAINING", "TrainingFailed")
@@ -153,7 +154,7 @@ def test_retry_re_runs_a_failed_day_taking_up_its_import(state: Path, capsys: py
     assert code == 1
     assert err.strip() == (
         f"personalize-refresh: {FIRST} on {DAY} already SUCCEEDED: "
-        f"`personalize-refresh start --base-date {DAY} --campaign {FIRST} --force` refreshes it again"
+        f"`personalize-refresh start --base-date {DAY} --campaign {FIRST} --force --local` refreshes it again"
     )
 
 
@@ -378,3 +379,15 @@ def _dead_letter_a_glue_event(state: Path, event_time: str) -> None:
         }
     )
     write(saved, state)
+
+
+@pytest.mark.parametrize(("local", "expected"), [(True, "reconcile --fix --local"), (False, "reconcile --fix")])
+def test_a_suggested_command_acts_where_this_one_did(local: bool, expected: str) -> None:
+    import click
+
+    from operations.cli import suggested
+
+    context = click.Context(click.Command("show"))
+    context.params = {"local": local}
+    with context:
+        assert suggested("reconcile --fix") == f"personalize-refresh {expected}"

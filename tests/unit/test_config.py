@@ -358,3 +358,28 @@ def test_three_datasets_and_five_campaigns_fit_and_so_do_twenty_five_of_each() -
     # Each campaign's polls are in its own execution: no execution's history grows with 25 of each.
     assert len(parse_config(scaled_raw(3, 5)).campaigns) == 5
     assert len(parse_config(scaled_raw(25, 25)).campaigns) == 25
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ({"execution_timeout_hours": True}, "execution_timeout_hours: expected a number, got true"),
+        ({"stale_after_days": False}, "stale_after_days: expected a number, got false"),
+        ({"polling": {"growth": True}}, "polling.growth: expected a number, got true"),
+        ({"phase_timeouts": {"training_hours": float("nan")}}, "training_hours: Input should be a finite"),
+        ({"phase_timeouts": {"import_hours": float("inf")}}, "import_hours: Input should be a finite"),
+    ],
+)
+def test_booleans_and_nan_are_not_numbers(raw_config: dict[str, Any], patch: dict[str, Any], expected: str) -> None:
+    # pydantic would read true as 1, and NaN fails every bound check with a message about the bound.
+    with pytest.raises(ConfigError) as raised:
+        parse_config({**raw_config, **patch})
+    assert expected in str(raised.value)
+
+
+def test_a_bad_number_in_a_campaigns_gate_is_named(raw_config: dict[str, Any]) -> None:
+    gate = {"rules": [{"metric": "precision_at_25", "max_drop_percent": float("nan")}]}
+    raw_config["campaigns"][0]["quality_gate"] = gate
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw_config)
+    assert "campaigns.0.quality_gate.rules.0.max_drop_percent: Input should be a finite number" in str(raised.value)
