@@ -52,6 +52,29 @@ class Scenario:
         """A phase fails and nobody re-runs the day."""
         return self.fail_phase is not None and not self.rerun
 
+    def fault_target(self, config: RefreshConfig) -> str | None:
+        """What the injected failure hits: the import into the first dataset, the training of the first
+        campaign's solution, or the first campaign's update. Named, so that one command fails the same job every
+        time, whichever of the jobs running side by side reaches Personalize first."""
+        if self.fail_phase is None:
+            return None
+        if self.fail_phase == "import":
+            return config.datasets[0].dataset_arn
+        first = config.campaigns[0]
+        return first.solution_arn if self.fail_phase == "training" else first.campaign_arn
+
+    def failing_campaigns(self, config: RefreshConfig) -> list[str]:
+        """The campaigns the injected failure fails: every one for an import (none trains on part of its data),
+        those trained from the first campaign's solution for a training, the first campaign for an update."""
+        if self.fail_phase is None:
+            return []
+        first = config.campaigns[0]
+        if self.fail_phase == "import":
+            return [c.name for c in config.campaigns]
+        if self.fail_phase == "training":
+            return [c.name for c in config.campaigns if c.solution_arn == first.solution_arn]
+        return [first.name]
+
 
 @dataclass
 class Execution:
@@ -231,7 +254,7 @@ def _configure_personalize(refresh: LocalRefresh, scenario: Scenario) -> None:
     emulator.set_duration("training", scenario.training_duration)
     emulator.set_duration("deployment", scenario.deployment_duration)
     if scenario.fail_phase and scenario.failure_reason:
-        emulator.faults.fail_job(scenario.fail_phase, scenario.failure_reason)
+        emulator.faults.fail_job(scenario.fail_phase, scenario.failure_reason, scenario.fault_target(refresh.config))
     if scenario.throttle:
         emulator.faults.raise_error(
             "CreateDatasetImportJob",

@@ -39,10 +39,11 @@ def judge(outcome: Outcome) -> Verdict:
     if not outcome.executions:
         problems.append("the rule started no execution")
     records = latest_records(outcome)
+    failing = scenario.failing_campaigns(outcome.config) if scenario.ends_failed else []
     for campaign in outcome.config.campaigns:
         record = records.get(campaign.name, {})
         refreshed = outcome.serving.get(campaign.name) != outcome.previous_versions.get(campaign.name)
-        if scenario.ends_failed and scenario.fail_phase:
+        if campaign.name in failing and scenario.fail_phase:
             phase = scenario.fail_phase.upper()
             if record.get("run_status") != FAILED or record.get("failure_phase") != phase:
                 recorded_phase = record.get("failure_phase") or record.get("phase")
@@ -96,9 +97,15 @@ def _ended_unrecorded(outcome: Outcome, index: int) -> str:
 def _expected(outcome: Outcome) -> str:
     scenario = outcome.scenario
     if scenario.ends_failed:
+        failing = scenario.failing_campaigns(outcome.config)
+        if len(failing) == len(outcome.config.campaigns):
+            return (
+                f"the {scenario.fail_phase} fails as injected, is recorded and alerted, "
+                "and every campaign keeps serving its previous version"
+            )
         return (
-            f"the {scenario.fail_phase} fails as injected, is recorded and alerted, "
-            "and every campaign keeps serving its previous version"
+            f"the {scenario.fail_phase} fails as injected for {', '.join(failing)}, is recorded and alerted, and "
+            "keeps its previous version there; every other campaign serves a newly trained version"
         )
     expected = "every campaign serves a newly trained version"
     if scenario.rerun:

@@ -1030,7 +1030,7 @@ class PersonalizeEmulator:
         created: datetime.datetime,
     ) -> SolutionVersion:
         seq = next(self._seq)
-        arn = self._version_arn(solution, seq)
+        arn = self._version_arn(solution, len(solution.version_arns))
         version = SolutionVersion(
             arn=arn,
             name=name,
@@ -1046,10 +1046,12 @@ class PersonalizeEmulator:
         solution.version_arns.append(arn)
         return version
 
-    def _version_arn(self, solution: Solution, seq: int) -> str:
-        # Deterministic ids keep test runs reproducible; real ones are random.
+    def _version_arn(self, solution: Solution, earlier: int) -> str:
+        # Deterministic ids keep test runs reproducible; real ones are random. From the solution's own count of
+        # versions, not the emulator's sequence of every job: solutions trained side by side get the same ids
+        # whichever reaches Personalize first.
         for salt in itertools.count():
-            digest = hashlib.sha256(f"{solution.arn}|{seq}|{salt}".encode()).hexdigest()[:8]
+            digest = hashlib.sha256(f"{solution.arn}|{earlier}|{salt}".encode()).hexdigest()[:8]
             arn = f"{solution.arn}/{digest}"
             if arn not in self._versions:
                 return arn

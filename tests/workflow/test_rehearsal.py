@@ -109,6 +109,29 @@ def test_another_account_two_datasets_two_campaigns_throttled(
     assert "123456789012" not in report and "ap-northeast-2" not in report
 
 
+def test_a_failed_training_fails_the_campaigns_of_its_solution_the_same_way_every_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rehearsal.shapes import shop_shape
+
+    # Three campaigns, the first two on one solution: the failure is injected into the first campaign's solution,
+    # whichever training reaches Personalize first, and fails exactly the campaigns trained from it.
+    raw = shop_shape(configuration_in("998877665544", "us-west-2"), groups=1, datasets=2, campaigns=3)
+    short = ["--import-minutes", "10", "--training-hours", "1", "--deployment-minutes", "5"]
+    argv = ["--config", written(tmp_path, raw), "--fail", "training", *short]
+
+    runs = [run_main(argv, capsys) for _ in range(2)]
+
+    for code, out, err in runs:
+        assert (code, err) == (0, "")
+        assert re.search(r"^  shop-1-campaign-1 +FAILED in TRAINING ", out, re.MULTILINE)
+        assert re.search(r"^  shop-1-campaign-2 +FAILED in TRAINING ", out, re.MULTILINE)
+        assert re.search(r"^  shop-1-campaign-3 +refreshed +\w{8}, new", out, re.MULTILINE)
+        assert "As the scenario expects: the training fails as injected for shop-1-campaign-1, shop-1-campaign-2" in out
+    outcomes = [out[out.index("Outcome") : out.index("Execution 1 of 1")] for _, out, _ in runs]
+    assert outcomes[0] == outcomes[1]  # the same versions, the same verdict
+
+
 def test_a_timed_out_execution_in_another_account_run_as_documented(tmp_path: Path) -> None:
     raw = configuration_in("444455556666", "eu-west-1", time_zone="Europe/Berlin", execution_timeout_hours=2)
 
