@@ -10,12 +10,14 @@ them (`make config-reference`).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import botocore.session
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -391,6 +393,12 @@ class RefreshConfig(_Strict):
                 f"datasets and campaigns: all Personalize ARNs must be in one account and region, "
                 f"got accounts {sorted(accounts)} and regions {sorted(regions)}"
             )
+        (region,) = regions
+        if region not in personalize_regions():
+            raise ValueError(
+                f"datasets and campaigns: {region} is not a region that offers Amazon Personalize (by the AWS SDK "
+                f"this project pins: {', '.join(sorted(personalize_regions()))})"
+            )
         role_account = self.personalize_role_arn.split(":")[4]
         if role_account not in accounts:
             raise ValueError(
@@ -520,6 +528,18 @@ class RefreshConfig(_Strict):
 def _gate_settings(gate: QualityGate) -> task_settings.QualityGate:
     rules = tuple(task_settings.MetricRule(**rule.model_dump()) for rule in gate.rules)
     return task_settings.QualityGate(rules, gate.without_metrics)
+
+
+@functools.cache
+def personalize_regions() -> frozenset[str]:
+    """The regions of every partition where the pinned botocore's endpoint data offers Amazon Personalize. A
+    region Personalize opens later needs a newer botocore (requirements.txt)."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("personalize", partition_name=partition)
+    )
 
 
 def _check_import_job_names(prefix: str, index: int, dataset: Dataset) -> None:

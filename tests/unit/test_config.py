@@ -383,3 +383,14 @@ def test_a_bad_number_in_a_campaigns_gate_is_named(raw_config: dict[str, Any]) -
     with pytest.raises(ConfigError) as raised:
         parse_config(raw_config)
     assert "campaigns.0.quality_gate.rules.0.max_drop_percent: Input should be a finite number" in str(raised.value)
+
+
+def test_a_region_without_personalize_is_named_before_anything_is_built(raw_config: dict[str, Any]) -> None:
+    # A typo'd region (us-west-9) used to synthesize, and the rehearsal then failed deep in moto with KeyError.
+    text = json.dumps(raw_config).replace("ap-northeast-2", "us-west-9")
+    with pytest.raises(ConfigError) as raised:
+        parse_config(json.loads(text))
+    message = str(raised.value)
+    assert "datasets and campaigns: us-west-9 is not a region that offers Amazon Personalize" in message
+    assert "ap-northeast-2" in message and "us-east-1" in message  # the regions that do
+    parse_config(json.loads(json.dumps(raw_config).replace("ap-northeast-2", "eu-west-1")))
