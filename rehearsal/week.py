@@ -57,6 +57,7 @@ class Day:
     decision: str  # refreshed, skipped, gated, or the run status in lower case
     training_mode: str | None
     training_hours: float
+    version: str | None  # the solution version the run trained (or took up from a campaign sharing its solution)
     metrics: dict[str, float]  # the new version's
     serving_metrics: dict[str, float]  # the version the campaign served
     deployed: bool
@@ -83,12 +84,22 @@ class Week:
         return NOT_AS_EXPECTED if self.problems else AS_EXPECTED
 
     @property
+    def solutions(self) -> int:
+        """Campaigns that share a solution train it once."""
+        return len({campaign.solution_arn for campaign in self.config.campaigns})
+
+    @property
     def full_every_day_hours(self) -> float:
-        return DAYS * _hours(FULL_TRAINING) * len(self.config.campaigns)
+        return DAYS * _hours(FULL_TRAINING) * self.solutions
+
+    @property
+    def trainings(self) -> list[Day]:
+        """One day per solution version trained in the week: campaigns sharing a solution share its versions."""
+        return list({day.version: day for day in self.days if day.version and day.training_mode}.values())
 
     @property
     def training_hours(self) -> float:
-        return sum(day.training_hours for day in self.days)
+        return sum(day.training_hours for day in self.trainings)
 
 
 def week_config(config: RefreshConfig, *, source: str) -> RefreshConfig:
@@ -294,6 +305,7 @@ def _days(refresh: LocalRefresh, week: Week) -> list[Day]:
                 decision=_DECISIONS.get(status, status.lower()),
                 training_mode=record.get("training_mode"),
                 training_hours=hours,
+                version=record.get("solution_version_arn"),
                 metrics=record.get("solution_version_metrics") or {},
                 serving_metrics=record.get("serving_version_metrics") or {},
                 deployed=bool(record.get("deployed_solution_version_arn")),

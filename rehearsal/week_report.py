@@ -124,13 +124,12 @@ def _deployed(day: Day) -> str:
 
 
 def _hours(week: Week) -> list[str]:
-    modes = Counter(day.training_mode for day in week.days if day.training_mode)
+    modes = Counter(day.training_mode for day in week.trainings)
     skipped = sum(1 for day in week.days if day.decision == "skipped")
     full, update = _h(FULL_TRAINING), _h(UPDATE_TRAINING)
     parts = [f"{mode} {modes[mode]} × {hours:g} h" for mode, hours in (("FULL", full), ("UPDATE", update))]
     share = week.training_hours / week.full_every_day_hours if week.full_every_day_hours else 0
-    campaigns = len(week.config.campaigns)
-    every_day = f"{DAYS} × {full:g} h" + (f" × {campaigns} campaigns" if campaigns > 1 else "")
+    every_day = f"{DAYS} × {full:g} h" + (f" × {week.solutions} solutions" if week.solutions > 1 else "")
     return [
         f"Training: {week.training_hours:g} h in the week ({', '.join(parts)}; {counted(skipped, 'day')} skipped)\n  "
         f"against {week.full_every_day_hours:g} h with FULL every day ({every_day}): {share * 100:.0f} % of it.",

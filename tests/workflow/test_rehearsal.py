@@ -345,3 +345,24 @@ def test_week_with_options_of_a_single_refresh_is_one_line_naming_them(
 
     assert (code, out) == (2, "")
     assert err == f"rehearsal: --week rehearses its own week, on its own durations: leave out {named} (see --help)\n"
+
+
+def test_a_week_counts_a_version_campaigns_share_once() -> None:
+    from infra.config import parse_config
+    from rehearsal.shapes import shop_shape
+    from rehearsal.week import Day
+
+    # Three campaigns, the first two on one solution: a day trains two versions, not three.
+    config = parse_config(shop_shape(example_raw(), groups=1, datasets=1, campaigns=3))
+
+    def day(campaign: int, version: str, hours: float) -> Day:
+        name = f"shop-1-campaign-{campaign}"
+        return Day(1, "20261130", name, "refreshed", "FULL", hours, version, {}, {}, True, "", {})
+
+    week = Week(config, days=[day(1, "solution-1/v1", 6), day(2, "solution-1/v1", 6), day(3, "solution-2/v1", 6)])
+
+    assert week.solutions == 2
+    assert [d.version for d in week.trainings] == ["solution-1/v1", "solution-2/v1"]
+    assert (week.training_hours, week.full_every_day_hours) == (12, 7 * 6 * 2)
+    assert "Training: 12 h in the week (FULL 2 × 6 h, UPDATE 0 × 1 h" in render_week(week)
+    assert "(7 × 6 h × 2 solutions)" in render_week(week)
