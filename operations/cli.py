@@ -167,6 +167,8 @@ def runs_command(
     as_json: bool,
 ) -> None:
     """Recent runs per campaign, newest first."""
+    if since is not None and until is not None and since > until:
+        raise click.BadParameter(f"{since} is after --until {until}: no base date is in between", param_hint="--since")
     with target.runs() as source:
         chosen = _campaigns(source.resources, campaigns)
         records = source.records(chosen, since or 0, until or 99_999_999)

@@ -102,6 +102,9 @@ def test_runs_filters_by_campaign_status_and_dates(state: Path, capsys: pytest.C
     assert cli_json(capsys, "runs", "--local", "--since", "20261129") == []
     assert len(cli_json(capsys, "runs", "--local", "--since", DAY, "--until", DAY, "--limit", "1")) == 1
     assert cli(capsys, "runs", "--local", "--status", "SUCCEEDED")[1].strip() == "No runs match."
+    code, out, err = cli(capsys, "runs", "--local", "--since", "20261201", "--until", "20261130")
+    assert (code, out) == (2, "")
+    assert "Invalid value for --since: 20261201 is after --until 20261130: no base date is in between" in err
 
 
 def test_show_gives_the_failure_readably_the_phases_and_the_console_url(
