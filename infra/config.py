@@ -581,7 +581,7 @@ def load_config(path: str | Path) -> RefreshConfig:
     """Read and validate a JSON configuration file."""
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_without_repeated_keys)
     except FileNotFoundError:
         raise ConfigError(str(path), ["file not found"]) from None
     except UnicodeDecodeError:
@@ -590,9 +590,26 @@ def load_config(path: str | Path) -> RefreshConfig:
         raise ConfigError(str(path), [f"cannot be read: {exc.strerror}"]) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(str(path), [f"not valid JSON: {exc}"]) from None
+    except _RepeatedKey as exc:
+        raise ConfigError(str(path), [str(exc)]) from None
     if not isinstance(raw, dict):
         raise ConfigError(str(path), ["expected a JSON object at the top level"])
     return parse_config(raw, source=str(path))
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key written twice: JSON parsers keep the last silently, and which one the
+    author meant is a guess."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _RepeatedKey(f"{key}: given twice in one object; keep one")
+        seen[key] = value
+    return seen
 
 
 def _line(err: Any) -> str:

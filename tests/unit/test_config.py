@@ -394,3 +394,16 @@ def test_a_region_without_personalize_is_named_before_anything_is_built(raw_conf
     assert "datasets and campaigns: us-west-9 is not a region that offers Amazon Personalize" in message
     assert "ap-northeast-2" in message and "us-east-1" in message  # the regions that do
     parse_config(json.loads(json.dumps(raw_config).replace("ap-northeast-2", "eu-west-1")))
+
+
+def test_a_key_given_twice_is_refused_not_silently_the_last(tmp_path: Path) -> None:
+    text = (
+        Path(EXAMPLE_CONFIG)
+        .read_text()
+        .replace('"time_zone": "Asia/Seoul",', '"time_zone": "Asia/Seoul", "time_zone": "UTC",')
+    )
+    path = tmp_path / "twice.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value).endswith("twice.json: time_zone: given twice in one object; keep one")
