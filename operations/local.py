@@ -74,17 +74,26 @@ def engine_pipeline(refresh: LocalRefresh, *, earlier: SavedEngine | None = None
 
 @contextmanager
 def local_pipeline(path: Path | None) -> Iterator[Pipeline]:
-    """The pipeline on the resumed local engine; saved again when the block ends without an error, once every
-    execution it started has ended."""
+    """The pipeline on the resumed local engine; saved again, once every execution it started has ended, when
+    the block ends without an error or with the command's own verdict (an OperatorError: a retry whose execution
+    failed happened all the same, and `runs --local` must show it)."""
     saved, path = _load(path)
     # The embedded AWS logs each error a state handles (a Catch, an IsPresent check); the CLI reports outcomes.
     logging.disable(logging.CRITICAL)
     with resume(saved) as refresh:
         pipeline = engine_pipeline(refresh, earlier=saved)
-        yield pipeline
-        for execution_arn in pipeline.started:
-            refresh.wait(execution_arn)
-        save(refresh, source=saved.source, path=path, earlier=saved)
+
+        def save_what_happened() -> None:
+            for execution_arn in pipeline.started:
+                refresh.wait(execution_arn)
+            save(refresh, source=saved.source, path=path, earlier=saved)
+
+        try:
+            yield pipeline
+        except OperatorError:
+            save_what_happened()
+            raise
+        save_what_happened()
     logging.disable(logging.NOTSET)
 
 

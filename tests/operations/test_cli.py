@@ -11,6 +11,8 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +161,28 @@ def test_retry_re_runs_a_failed_day_taking_up_its_import(state: Path, capsys: py
         f"personalize-refresh: {FIRST} on {DAY} already SUCCEEDED: "
         f"`personalize-refresh start --base-date {DAY} --campaign {FIRST} --force --local` refreshes it again"
     )
+
+
+def test_a_retry_that_fails_again_is_saved_all_the_same(
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import operations.local
+
+    @contextmanager
+    def failing_again(saved: Any) -> Iterator[Any]:  # the training fails again on the retry
+        with resume(saved) as refresh:
+            solution = next(c.solution_arn for c in refresh.config.campaigns if c.name == FIRST)
+            refresh.emulator.faults.fail_job("training", TRAINING_FAILURE, name=solution)
+            yield refresh
+
+    monkeypatch.setattr(operations.local, "resume", failing_again)
+
+    code, _, err = cli(capsys, "retry", "--local", FIRST, DAY)
+
+    assert code == 1 and "the execution FAILED: TrainingFailed" in err
+    record = record_of(state, FIRST)
+    assert (record["run_status"], record["attempt"]) == ("FAILED", 2)  # what happened on the engine is kept
+    assert [r["attempt"] for r in cli_json(capsys, "runs", "--local", "--campaign", FIRST)] == [2]
 
 
 def test_start_refuses_a_completed_day_unless_forced_then_refreshes_it_afresh(
