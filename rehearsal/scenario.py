@@ -52,6 +52,17 @@ class Scenario:
         """A phase fails and nobody re-runs the day."""
         return self.fail_phase is not None and not self.rerun
 
+    def over_limit(self, config: RefreshConfig) -> JobKind | None:
+        """The first phase this scenario makes last longer than the configuration's limit for it: the run is
+        recorded TIMED_OUT there (a training is stopped; an import or an update is given up)."""
+        limits = config.phase_timeouts
+        phases: tuple[tuple[JobKind, timedelta, float], ...] = (
+            ("import", self.import_duration, limits.import_hours),
+            ("training", self.training_duration, limits.training_hours),
+            ("deployment", self.deployment_duration, limits.deployment_hours),
+        )
+        return next((phase for phase, took, hours in phases if took > timedelta(hours=hours)), None)
+
     def fault_target(self, config: RefreshConfig) -> str | None:
         """What the injected failure hits: the import into the first dataset, the training of the first
         campaign's solution, or the first campaign's update. Named, so that one command fails the same job every

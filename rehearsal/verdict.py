@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from refresh_common.schema import FAILED
+from refresh_common.schema import FAILED, TIMED_OUT
 
 from .timeline import answer_entries, duration, execution_times, retry_entries
 
@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 AS_EXPECTED, NOT_AS_EXPECTED, BAD_INPUT = 0, 1, 2
 EXIT_CODES = f"""exit codes:
   {AS_EXPECTED}  the rehearsal behaved as the scenario expects: every campaign serves a newly trained
-     version, or (with --fail and no --rerun) the phase failed, was recorded and alerted, and every
-     campaign still serves its previous version
+     version, or (with --fail and no --rerun) the phase failed, was recorded and alerted, and the
+     campaigns it failed still serve their previous version, or a phase longer than its limit
+     (phase_timeouts) was stopped or given up, recorded TIMED_OUT and alerted
   {NOT_AS_EXPECTED}  it did not, for a reason the report gives: a campaign that should have been refreshed
      was not, a failure that was not recorded or alerted, an execution that timed out (always 1), ...
   {BAD_INPUT}  bad arguments or configuration: nothing was rehearsed"""
@@ -40,6 +41,7 @@ def judge(outcome: Outcome) -> Verdict:
         problems.append("the rule started no execution")
     records = latest_records(outcome)
     failing = scenario.failing_campaigns(outcome.config) if scenario.ends_failed else []
+    late = None if scenario.ends_failed else scenario.over_limit(outcome.config)
     for campaign in outcome.config.campaigns:
         record = records.get(campaign.name, {})
         refreshed = outcome.serving.get(campaign.name) != outcome.previous_versions.get(campaign.name)
@@ -53,9 +55,17 @@ def judge(outcome: Outcome) -> Verdict:
                 )
             if refreshed:
                 problems.append(f"{campaign.name}: serves a new version although {scenario.fail_phase} failed")
+        elif late:
+            if record.get("run_status") != TIMED_OUT or record.get("failure_phase") != late.upper():
+                problems.append(
+                    f"{campaign.name}: expected a run recorded TIMED_OUT in phase {late.upper()} (past its limit), "
+                    f"the record says {record.get('run_status', 'nothing')} in phase {record.get('phase')}"
+                )
+            if refreshed and late != "deployment":  # an update given up may still finish
+                problems.append(f"{campaign.name}: serves a new version although its {late} ran past its limit")
         elif not refreshed:
             problems.append(f"{campaign.name}: still serves its previous version")
-    if scenario.ends_failed and not outcome.alerts:
+    if (scenario.ends_failed or late) and not outcome.alerts:
         problems.append("no alert was published for the failure")
     if scenario.duplicate and len(outcome.executions) > 1:
         duplicate = outcome.executions[1]
@@ -106,6 +116,12 @@ def _expected(outcome: Outcome) -> str:
         return (
             f"the {scenario.fail_phase} fails as injected for {', '.join(failing)}, is recorded and alerted, and "
             "keeps its previous version there; every other campaign serves a newly trained version"
+        )
+    late = scenario.over_limit(outcome.config)
+    if late:
+        return (
+            f"the {late} runs past its limit in phase_timeouts, is {'stopped' if late == 'training' else 'given up'}, "
+            "recorded TIMED_OUT and alerted, and every campaign keeps serving its previous version"
         )
     expected = "every campaign serves a newly trained version"
     if scenario.rerun:

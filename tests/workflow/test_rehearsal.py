@@ -132,6 +132,19 @@ def test_a_failed_training_fails_the_campaigns_of_its_solution_the_same_way_ever
     assert outcomes[0] == outcomes[1]  # the same versions, the same verdict
 
 
+def test_a_training_past_its_limit_is_an_expected_timed_out_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = {**example_raw(), "phase_timeouts": {"training_hours": 2}}
+    argv = ["--config", written(tmp_path, raw), "--import-minutes", "10", "--training-hours", "3"]
+
+    code, out, err = run_main(argv, capsys)
+
+    assert (code, err) == (0, "")
+    assert re.search(r"^  shop-home-recommendations +TIMED OUT in TRAINING ", out, re.MULTILINE)
+    assert "As the scenario expects: the training runs past its limit in phase_timeouts, is stopped" in out
+
+
 def test_a_timed_out_execution_in_another_account_run_as_documented(tmp_path: Path) -> None:
     raw = configuration_in("444455556666", "eu-west-1", time_zone="Europe/Berlin", execution_timeout_hours=2)
 
