@@ -75,8 +75,8 @@ def engine_pipeline(refresh: LocalRefresh, *, earlier: SavedEngine | None = None
 @contextmanager
 def local_pipeline(path: Path | None) -> Iterator[Pipeline]:
     """The pipeline on the resumed local engine; saved again, once every execution it started has ended, when
-    the block ends without an error or with the command's own verdict (an OperatorError: a retry whose execution
-    failed happened all the same, and `runs --local` must show it)."""
+    the block ends without an error, or with the command's own verdict on executions it started (an
+    OperatorError: a retry whose execution failed happened all the same, and `runs --local` must show it)."""
     saved, path = _load(path)
     # The embedded AWS logs each error a state handles (a Catch, an IsPresent check); the CLI reports outcomes.
     logging.disable(logging.CRITICAL)
@@ -91,7 +91,8 @@ def local_pipeline(path: Path | None) -> Iterator[Pipeline]:
         try:
             yield pipeline
         except OperatorError:
-            save_what_happened()
+            if pipeline.started:  # a refused command started nothing and changes nothing
+                save_what_happened()
             raise
         save_what_happened()
     logging.disable(logging.NOTSET)
