@@ -7,6 +7,7 @@ run record keeps and the alert quotes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -159,11 +160,11 @@ def quality_gate(gate: QualityGate, new: Mapping[str, float], serving: Mapping[s
     kept: list[str] = []
     for rule in gate.rules:
         value, baseline = new[rule.metric], serving.get(rule.metric)
-        if rule.min_value is not None and value < rule.min_value:
+        if rule.min_value is not None and _beyond(rule.min_value, value):
             broken.append(f"{rule.metric} {value:.4g} is under its floor {rule.min_value:.4g}")
         elif rule.max_drop_percent is not None and baseline:
             drop = (baseline - value) / baseline * 100
-            (broken if drop > rule.max_drop_percent else kept).append(
+            (broken if _beyond(drop, rule.max_drop_percent) else kept).append(
                 f"{rule.metric} {baseline:.4g} -> {value:.4g} ({-drop:+.1f} %, at most -{rule.max_drop_percent:g} %)"
             )
         else:
@@ -171,6 +172,12 @@ def quality_gate(gate: QualityGate, new: Mapping[str, float], serving: Mapping[s
     if broken:
         return Decision("hold", "; ".join(broken))
     return Decision("deploy", "; ".join(kept))
+
+
+def _beyond(amount: float, limit: float) -> bool:
+    """`amount` is over `limit` by more than floating point's rounding: a drop computed as 2.0000000000000018 % is
+    within "at most 2 %", as the user who wrote the rule means."""
+    return amount > limit and not math.isclose(amount, limit, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def _size(data: DataSnapshot) -> str:

@@ -325,6 +325,24 @@ def test_polls_are_aws_sdk_integrations(example_template: Template) -> None:
     }
 
 
+@pytest.mark.parametrize("machine_name", list(MACHINES))
+def test_every_personalize_call_of_the_state_machine_retries_a_throttle(
+    example_template: Template, machine_name: str
+) -> None:
+    # Personalize throttles describe calls with LimitExceededException: a poll that gave up on the first one would
+    # fail a run whose job was fine.
+    personalize_calls = [
+        (name, body)
+        for name, body in all_states(definition(example_template, machine_name)["States"])
+        if str(body.get("Resource", "")).startswith("arn:aws:states:::aws-sdk:personalize:")
+    ]
+    for name, body in personalize_calls:
+        retried = {error for retrier in body.get("Retry", []) for error in retrier["ErrorEquals"]}
+        assert "Personalize.LimitExceededException" in retried, f"{name} does not retry a throttle"
+    if machine_name != "refresh":
+        assert personalize_calls, f"the {machine_name} execution polls Personalize"
+
+
 def test_the_refresh_starts_and_awaits_one_execution_per_dataset_and_per_campaign(example_template: Template) -> None:
     for task, child, item in [
         ("Import dataset", "${ImportStateMachineArn}", "Wait for imports"),

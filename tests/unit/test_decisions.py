@@ -82,6 +82,14 @@ def test_gate_holds_a_version_that_drops_too_far_or_falls_under_a_floor() -> Non
     assert decision.reason == f"{NDCG} 0.3 -> 0.25 (-16.7 %, at most -2 %); coverage 0.1 is under its floor 0.2"
 
 
+def test_gate_deploys_a_version_exactly_at_its_limits() -> None:
+    # "at most 2 %" and "a floor of 0.2": a drop of exactly 2 % and a value of exactly 0.2 are within them, however
+    # the subtraction rounds (0.5 - 0.49 is 0.010000000000000009 in binary floating point).
+    decision = quality_gate(GATE, {NDCG: 0.49, "coverage": 0.2}, {NDCG: 0.5, "coverage": 0.5})
+    assert decision.choice == "deploy", decision.reason
+    assert quality_gate(GATE, {NDCG: 0.4899, "coverage": 0.2}, {NDCG: 0.5, "coverage": 0.5}).choice == "hold"
+
+
 def test_gate_without_a_baseline_applies_only_the_floor() -> None:
     assert quality_gate(GATE, {NDCG: 0.01, "coverage": 0.3}, {}).choice == "deploy"
 

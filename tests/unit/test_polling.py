@@ -36,6 +36,7 @@ def test_with_steady_history_one_wait_to_the_window_then_dense_polls() -> None:
     result = plan(earlier, TRAINING)
     assert result.window is not None
     assert result.waits[0] == result.window[0] == round(4.6 * HOUR * 0.95)
+    assert result.window[1] == round(5.4 * HOUR * 1.05)  # widened at its end as at its start
     assert result.expected_seconds == 5 * HOUR
     inside = [w for w in result.waits[1:] if w == result.waits[1]]
     assert len(inside) <= MAX_WINDOW_POLLS + 1

@@ -68,6 +68,8 @@ def test_manual_start_uses_its_base_date(settings: Settings, run_claims: RunClai
         ({**GLUE_EVENT, "job_run_id": "1; drop"}, "job_run_id must look like"),
         ({**GLUE_EVENT, "event_time": "yesterday"}, "event_time must be an ISO-8601 time"),
         ({k: v for k, v in GLUE_EVENT.items() if k != "job_run_id"}, "missing field(s)"),
+        ({"base_date": "20261101", "force": "false"}, "force must be true or false, got 'false'"),
+        ({"base_date": "20261101", "force": 1}, "force must be true or false, got 1"),
         ({"base_date": "20261101", "campaigns": "shop"}, "campaigns must be a list of distinct campaign names"),
         ({"base_date": "20261101", "campaigns": []}, "campaigns must be a list of distinct campaign names"),
         ({"base_date": "20261101", "campaigns": ["a", "a"]}, "campaigns must be a list of distinct campaign names"),
@@ -146,6 +148,12 @@ def test_a_run_still_running_past_the_execution_timeout_may_be_claimed_again(
     claim(settings, run_claims, GLUE_EVENT)
     key = {"campaign_name": "shop-home-recommendations", "base_date": 20261129}
     # Still within the timeout: the execution may be running, so a second event is a duplicate.
+    assert claim(settings, run_claims, GLUE_EVENT, execution=OTHER_EXECUTION)["duplicate"] is True
+    # Still within it a day and more later, past every phase's own limit: the execution may be training.
+    started_a_minute_short = 1_796_000_000 - settings.execution_timeout_seconds + 60
+    table.update_item(
+        Key=key, UpdateExpression="SET started_datetime = :t", ExpressionAttributeValues={":t": started_a_minute_short}
+    )
     assert claim(settings, run_claims, GLUE_EVENT, execution=OTHER_EXECUTION)["duplicate"] is True
 
     started_long_ago = 1_796_000_000 - settings.execution_timeout_seconds - 1
