@@ -34,8 +34,11 @@ test: $(STAMP)
 CONFIG ?= config/example.json
 STACK_NAME ?= PersonalizeRefresh
 
+# The two are handed over in the environment and made into JSON by Python, so a path holding a quote stays a path.
+synth: export SYNTH_CONFIG = $(CONFIG)
+synth: export SYNTH_STACK_NAME = $(STACK_NAME)
 synth: $(STAMP)
-	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"config": "$(CONFIG)", "stack_name": "$(STACK_NAME)"}' $(BIN)/python app.py
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON="$$($(BIN)/python -c 'import json, os; print(json.dumps({"config": os.environ["SYNTH_CONFIG"], "stack_name": os.environ["SYNTH_STACK_NAME"]}))')" $(BIN)/python app.py
 	@echo "Template: cdk.out/$(STACK_NAME).template.json"
 
 lint: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,25 @@ import jsii
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from . import service_limits
-from .config import RefreshConfig
+from .config import ConfigError, RefreshConfig
 from .stack import PersonalizeRefreshStack
 
 DEFAULT_STACK_NAME = "PersonalizeRefresh"
+# CloudFormation's rule for a stack name (its CreateStack API reference); it also prefixes the alarms and names the
+# dashboard, whose own rules it then meets.
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+
+
+def check_stack_name(name: str) -> None:
+    """Refuse a stack name CloudFormation would, in one line, before the CDK does in a stack trace."""
+    if not STACK_NAME.fullmatch(name):
+        raise ConfigError(
+            "stack_name",
+            [
+                "expected a stack name that starts with a letter and holds only letters, digits and hyphens "
+                f"(at most 128 characters), got {name!r}"
+            ],
+        )
 
 
 def add_refresh_stack(
@@ -27,6 +43,7 @@ def add_refresh_stack(
     also write each acknowledgment into the template's metadata, for reviewers and audit tools. A template
     that CloudFormation or a service would refuse for its size (service_limits.py) fails it too.
     """
+    check_stack_name(stack_name)
     stack = PersonalizeRefreshStack(
         app, stack_name, config=config, env=cdk.Environment(account=config.account, region=config.region)
     )

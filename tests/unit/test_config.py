@@ -256,6 +256,31 @@ def test_cdk_synth_fails_naming_the_field(tmp_path: Any) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            ["STACK_NAME=bad name!"],
+            "cdk synth: stack_name: expected a stack name that starts with a letter and holds only letters, digits "
+            "and hyphens (at most 128 characters), got 'bad name!'",
+        ),
+        (['CONFIG=config/my "shop".json'], 'cdk synth: config/my "shop".json: file not found'),
+        (["CONFIG=config/it's.json"], "cdk synth: config/it's.json: file not found"),
+    ],
+)
+def test_make_synth_refuses_bad_arguments_in_one_line(arguments: list[str], expected: str) -> None:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-s", "synth", *arguments],
+        cwd=ROOT,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(Path.home())},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[0] == expected
+
+
 def test_phase_timeouts_have_defaults_and_bounds(raw_config: dict[str, Any]) -> None:
     assert parse_config(raw_config).phase_timeouts.seconds() == {
         "import_seconds": 6 * 3600,
