@@ -230,7 +230,8 @@ def show_command(target: Target, campaign: str, base_date: int, as_json: bool) -
 @click.option("--wait", is_flag=True, help="follow the run to its end (with --local it always does)")
 @target_options
 def start_command(target: Target, base_date: int | None, campaigns: tuple[str, ...], force: bool, wait: bool) -> None:
-    """A manual run or back-fill of one day, checked before anything starts."""
+    """A manual run or back-fill of one day, checked before anything starts: without --campaign, of every campaign
+    the day is not done for."""
     with target.pipeline() as pipeline:
         resources = pipeline.resources
         chosen = _campaigns(resources, campaigns)
@@ -238,16 +239,15 @@ def start_command(target: Target, base_date: int | None, campaigns: tuple[str, .
         day = base_date or today
         if day > today:
             raise OperatorError(f"base date {day} is in the future (today is {today} in {resources.time_zone})")
-        for campaign in chosen:
-            _check_startable(pipeline, campaign, day, force=force)
+        startable = _startable(pipeline, chosen, day, force=force, named=bool(campaigns))
         payload: dict[str, Any] = {"base_date": str(day)}
-        if campaigns:
-            payload["campaigns"] = list(chosen)
+        if campaigns or len(startable) < len(chosen):
+            payload["campaigns"] = startable
         if force:
             payload["force"] = True
         arn = pipeline.start(payload, label="operator")
         out.print(f"Started {arn}\n  {views.console_url(arn)}")
-        _follow(pipeline, arn, chosen, day, wait=wait)
+        _follow(pipeline, arn, startable, day, wait=wait)
 
 
 @cli.command(name="retry")
@@ -346,16 +346,29 @@ def _campaigns(resources: StackResources, given: Sequence[str]) -> tuple[str, ..
     return tuple(given) or resources.campaign_names
 
 
-def _check_startable(pipeline: Pipeline, campaign: str, base_date: int, *, force: bool) -> None:
+def _startable(pipeline: Pipeline, chosen: Sequence[str], base_date: int, *, force: bool, named: bool) -> list[str]:
+    """The chosen campaigns a run of the day may start. Campaigns named with --campaign must all be; without it, a
+    day that is done for some campaigns starts the others, saying which it leaves out and why."""
+    refusals = {c: refusal for c in chosen if (refusal := _refusal(pipeline, c, base_date, force=force))}
+    if refusals and (named or len(refusals) == len(chosen)):
+        raise OperatorError("; ".join(refusals.values()))
+    for refusal in refusals.values():
+        out.print(f"Leaving out {refusal}")
+    return [c for c in chosen if c not in refusals]
+
+
+def _refusal(pipeline: Pipeline, campaign: str, base_date: int, *, force: bool) -> str | None:
+    """Why a run of the day may not start for the campaign, or None when it may."""
     record = pipeline.record(campaign, base_date)
     status = record.get("run_status") if record else None
     if status == RUNNING:
-        raise OperatorError(
+        return (
             f"{campaign} on {base_date} is already RUNNING ({record['execution_arn'] if record else ''}); "
             f"`{suggested(f'retry {campaign} {base_date} --stop')}` re-runs it if it is stuck"
         )
     if status in COMPLETED and not force:
-        raise OperatorError(f"{campaign} on {base_date} already {status}: add --force to refresh it again")
+        return f"{campaign} on {base_date} already {status}: add --force to refresh it again"
+    return None
 
 
 def _unstick(pipeline: Pipeline, record: dict[str, Any], *, stop: bool) -> None:

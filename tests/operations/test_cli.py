@@ -203,6 +203,26 @@ def test_start_refuses_a_completed_day_unless_forced_then_refreshes_it_afresh(
     assert record["solution_version_arn"] != version
 
 
+def test_start_of_a_day_done_for_one_campaign_starts_the_other_and_says_so(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(capsys, "retry", "--local", SECOND, DAY)[0] == 0
+    version = record_of(state, SECOND)["solution_version_arn"]
+
+    code, out, err = cli(capsys, "start", "--local", "--base-date", DAY)
+
+    assert (code, err) == (0, ""), err
+    assert f"Leaving out {SECOND} on {DAY} already SUCCEEDED: add --force to refresh it again" in out
+    assert (record_of(state, FIRST)["run_status"], record_of(state, FIRST)["attempt"]) == ("SUCCEEDED", 2)
+    assert record_of(state, SECOND)["solution_version_arn"] == version  # left alone
+    code, _, err = cli(capsys, "start", "--local", "--base-date", DAY)
+    assert code == 1
+    assert err.strip() == (
+        f"personalize-refresh: {FIRST} on {DAY} already SUCCEEDED: add --force to refresh it again; "
+        f"{SECOND} on {DAY} already SUCCEEDED: add --force to refresh it again"
+    )
+
+
 def test_start_back_fills_another_day_for_every_campaign(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "start", "--local", "--base-date", "20261121")
 
